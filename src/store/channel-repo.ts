@@ -1,0 +1,190 @@
+/**
+ * Upstream channels: a provider endpoint with the models it serves and the
+ * upstream API keys to call it with. The gateway builds its routing table from
+ * `listFull()` at start and again on every 'channels' change event.
+ *
+ * Upstream secrets are stored in clear because they are needed in clear to
+ * call the upstream; protect the database file / role accordingly.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { appendChange } from './change-feed.ts';
+import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './errors.ts';
+import type { ChannelKeysTable, ChannelsTable, Database, Dialect } from './schema.ts';
+
+/** Provider protocols a channel can speak. */
+export type ChannelType = 'openai' | 'mock' | 'anthropic';
+const CHANNEL_TYPES: ReadonlySet<string> = new Set<ChannelType>(['openai', 'mock', 'anthropic']);
+
+/** A channel row (without models and keys). */
+export interface Channel {
+  id: number;
+  name: string;
+  type: ChannelType;
+  baseUrl: string;
+  weight: number;
+  priority: number;
+  enabled: boolean;
+  createdAt: number;
+}
+
+/** A client-facing model name and the name to send upstream. */
+export interface ChannelModel {
+  model: string;
+  upstreamModel: string;
+}
+
+/** An upstream API key of a channel; `secret` is in clear (needed to call upstream). */
+export interface ChannelKey {
+  id: number;
+  channelId: number;
+  secret: string;
+  enabled: boolean;
+  createdAt: number;
+}
+
+/** A channel with everything routing needs. */
+export interface ChannelFull extends Channel {
+  models: ChannelModel[];
+  keys: ChannelKey[];
+}
+
+/** Input of `ChannelRepo.add`; weight defaults to 1, priority to 0. */
+export interface ChannelInput {
+  name: string;
+  type: ChannelType;
+  baseUrl: string;
+  weight?: number;
+  priority?: number;
+  models: ChannelModel[];
+}
+
+function toChannel(row: Selectable<ChannelsTable>): Channel {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type as ChannelType,
+    baseUrl: row.base_url,
+    weight: row.weight,
+    priority: row.priority,
+    enabled: row.enabled === 1,
+    createdAt: row.created_at,
+  };
+}
+
+function toChannelKey(row: Selectable<ChannelKeysTable>): ChannelKey {
+  return { id: row.id, channelId: row.channel_id, secret: row.secret, enabled: row.enabled === 1, createdAt: row.created_at };
+}
+
+/** Channels, their models and upstream keys. Every mutation appends 'channels'. */
+export class ChannelRepo {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
+
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  /** Adds a channel with its models (enabled, no keys yet). */
+  async add(input: ChannelInput): Promise<Channel> {
+    if (!CHANNEL_TYPES.has(input.type)) throw new StoreInputError('invalid', `unknown channel type "${input.type}"`);
+    const weight = input.weight ?? 1;
+    const priority = input.priority ?? 0;
+    if (!Number.isSafeInteger(weight) || weight < 0) throw new StoreInputError('invalid', 'channel weight must be a non-negative integer');
+    if (!Number.isSafeInteger(priority)) throw new StoreInputError('invalid', 'channel priority must be an integer');
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto('channels')
+          .values({ name: input.name, type: input.type, base_url: input.baseUrl, weight, priority, created_at: Date.now() })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        if (input.models.length > 0) {
+          await trx
+            .insertInto('channel_models')
+            .values(input.models.map((m) => ({ channel_id: row.id, model: m.model, upstream_model: m.upstreamModel })))
+            .execute();
+        }
+        await appendChange(trx, this.#dialect, 'channels', String(row.id));
+        return toChannel(row);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreInputError('conflict', `channel "${input.name}" already exists or lists a model twice`);
+      throw err;
+    }
+  }
+
+  /** Adds an upstream API key to a channel. */
+  async addKey(channelId: number, secret: string): Promise<ChannelKey> {
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto('channel_keys')
+          .values({ channel_id: channelId, secret, created_at: Date.now() })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendChange(trx, this.#dialect, 'channels', String(channelId));
+        return toChannelKey(row);
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new StoreInputError('not_found', `no channel with id ${channelId}`);
+      throw err;
+    }
+  }
+
+  /** Enables or disables a channel; false when no such channel. */
+  setEnabled(id: number, enabled: boolean): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('channels').set({ enabled: enabled ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
+      if (res.numUpdatedRows === 0n) return false;
+      await appendChange(trx, this.#dialect, 'channels', String(id));
+      return true;
+    });
+  }
+
+  /** Enables or disables one upstream key; false when no such key. */
+  setKeyEnabled(keyId: number, enabled: boolean): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('channel_keys')
+        .set({ enabled: enabled ? 1 : 0 })
+        .where('id', '=', keyId)
+        .returning('channel_id')
+        .executeTakeFirst();
+      if (!row) return false;
+      await appendChange(trx, this.#dialect, 'channels', String(row.channel_id));
+      return true;
+    });
+  }
+
+  async byName(name: string): Promise<Channel | undefined> {
+    const row = await this.#db.selectFrom('channels').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toChannel(row);
+  }
+
+  /**
+   * All channels (enabled or not) with their models and keys, ordered by id.
+   * Three queries assembled in memory: cheaper than a join that repeats every
+   * channel row per model × key.
+   */
+  async listFull(): Promise<ChannelFull[]> {
+    // One snapshot, so a concurrent add cannot show a channel without its
+    // models. SQLite's read transaction is a snapshot already (the driver
+    // ignores the level); PostgreSQL needs REPEATABLE READ for that.
+    return this.#db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+      const channels = await trx.selectFrom('channels').selectAll().orderBy('id').execute();
+      const models = await trx.selectFrom('channel_models').selectAll().orderBy('channel_id').orderBy('model').execute();
+      const keys = await trx.selectFrom('channel_keys').selectAll().orderBy('id').execute();
+      const byId = new Map<number, ChannelFull>();
+      const out: ChannelFull[] = [];
+      for (const row of channels) {
+        const full: ChannelFull = { ...toChannel(row), models: [], keys: [] };
+        byId.set(row.id, full);
+        out.push(full);
+      }
+      for (const m of models) byId.get(m.channel_id)?.models.push({ model: m.model, upstreamModel: m.upstream_model });
+      for (const k of keys) byId.get(k.channel_id)?.keys.push(toChannelKey(k));
+      return out;
+    });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Rate-limit policies. A policy is identified by (scope, subject): subject is
+ * '' for 'global', a user id / key id / model name for the others, and
+ * `${userId}:${model}` for 'user_model' (the limiter owns that format; the
+ * store only keeps the text). A null limit means "no limit on that axis".
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { appendChange } from './change-feed.ts';
+import { StoreInputError } from './errors.ts';
+import type { Database, Dialect, LimitPoliciesTable } from './schema.ts';
+
+/** What a policy applies to. */
+export type LimitScope = 'global' | 'user' | 'key' | 'model' | 'user_model';
+const SCOPES: ReadonlySet<string> = new Set<LimitScope>(['global', 'user', 'key', 'model', 'user_model']);
+
+/** A stored policy; null limits are unlimited. */
+export interface LimitPolicy {
+  id: number;
+  scope: LimitScope;
+  subject: string;
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
+/** Input of `LimitRepo.set`. */
+export interface LimitInput {
+  scope: LimitScope;
+  subject: string;
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
+function toPolicy(row: Selectable<LimitPoliciesTable>): LimitPolicy {
+  return {
+    id: row.id,
+    scope: row.scope as LimitScope,
+    subject: row.subject,
+    rpm: row.rpm,
+    tpm: row.tpm,
+    concurrency: row.concurrency,
+  };
+}
+
+function checkLimit(name: string, v: number | null): void {
+  if (v !== null && (!Number.isSafeInteger(v) || v < 0)) {
+    throw new StoreInputError('invalid', `${name} must be a non-negative integer or null`);
+  }
+}
+
+function checkKey(scope: string, subject: string): void {
+  if (!SCOPES.has(scope)) throw new StoreInputError('invalid', `unknown limit scope "${scope}"`);
+  if ((scope === 'global') !== (subject === '')) {
+    throw new StoreInputError('invalid', scope === 'global' ? 'a global limit has no subject' : `a ${scope} limit needs a subject`);
+  }
+}
+
+/** Limit policies. Every mutation appends 'limits' with subject `${scope}:${subject}`. */
+export class LimitRepo {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
+
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  /** Creates or replaces the policy for (scope, subject). */
+  async set(input: LimitInput): Promise<LimitPolicy> {
+    checkKey(input.scope, input.subject);
+    checkLimit('rpm', input.rpm);
+    checkLimit('tpm', input.tpm);
+    checkLimit('concurrency', input.concurrency);
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('limit_policies')
+        .values({ scope: input.scope, subject: input.subject, rpm: input.rpm, tpm: input.tpm, concurrency: input.concurrency })
+        .onConflict((oc) =>
+          oc.columns(['scope', 'subject']).doUpdateSet((eb) => ({
+            rpm: eb.ref('excluded.rpm'),
+            tpm: eb.ref('excluded.tpm'),
+            concurrency: eb.ref('excluded.concurrency'),
+          })),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendChange(trx, this.#dialect, 'limits', `${input.scope}:${input.subject}`);
+      return toPolicy(row);
+    });
+  }
+
+  /** Removes a policy; false when there was none. */
+  remove(scope: LimitScope, subject: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const res = await trx
+        .deleteFrom('limit_policies')
+        .where('scope', '=', scope)
+        .where('subject', '=', subject)
+        .executeTakeFirst();
+      if (res.numDeletedRows === 0n) return false;
+      await appendChange(trx, this.#dialect, 'limits', `${scope}:${subject}`);
+      return true;
+    });
+  }
+
+  async list(): Promise<LimitPolicy[]> {
+    const rows = await this.#db.selectFrom('limit_policies').selectAll().orderBy('scope').orderBy('subject').execute();
+    return rows.map(toPolicy);
+  }
+}

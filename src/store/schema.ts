@@ -1,0 +1,128 @@
+/**
+ * Row types of the Tollgate database, as Kysely sees them.
+ *
+ * Columns are snake_case, exactly as in the tables. Times are epoch
+ * milliseconds and money is integer micro-credits; both arrive as JS numbers
+ * (better-sqlite3 returns numbers, and the PostgreSQL pool parses int8 to
+ * number). Flags are stored as integers 0/1 on both dialects so that every
+ * query has one code path; the repositories expose them as `boolean`.
+ */
+import type { Generated } from 'kysely';
+
+/** 0 or 1: a boolean as stored. */
+export type Flag = 0 | 1;
+
+/** Table `users`. */
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  balance_micros: Generated<number>;
+  disabled: Generated<Flag>;
+  created_at: number;
+}
+
+/** Table `client_keys`. */
+export interface ClientKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+/** Table `channels`. */
+export interface ChannelsTable {
+  id: Generated<number>;
+  name: string;
+  type: string;
+  base_url: string;
+  weight: Generated<number>;
+  priority: Generated<number>;
+  enabled: Generated<Flag>;
+  created_at: number;
+}
+
+/** Table `channel_models`. */
+export interface ChannelModelsTable {
+  channel_id: number;
+  model: string;
+  upstream_model: string;
+}
+
+/** Table `channel_keys`. */
+export interface ChannelKeysTable {
+  id: Generated<number>;
+  channel_id: number;
+  secret: string;
+  enabled: Generated<Flag>;
+  created_at: number;
+}
+
+/** Table `prices`. */
+export interface PricesTable {
+  id: Generated<number>;
+  model: string;
+  /** null: the price applies on any channel without a channel-specific price. */
+  channel_id: number | null;
+  input_micros_per_mtok: number;
+  output_micros_per_mtok: number;
+  free: Generated<Flag>;
+}
+
+/** Table `limit_policies`. */
+export interface LimitPoliciesTable {
+  id: Generated<number>;
+  scope: string;
+  subject: string;
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
+/** Table `usage_records`. */
+export interface UsageRecordsTable {
+  id: Generated<number>;
+  request_id: string;
+  ts: number;
+  user_id: number;
+  key_id: number;
+  model: string;
+  channel_id: number | null;
+  channel_key_id: number | null;
+  status: number;
+  outcome: string;
+  attempts: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  error_class: string | null;
+}
+
+/** Table `change_events`. */
+export interface ChangeEventsTable {
+  id: Generated<number>;
+  ts: number;
+  kind: string;
+  subject: string;
+  delta: Generated<number>;
+}
+
+/** The whole database, for `Kysely<Database>`. */
+export interface Database {
+  users: UsersTable;
+  client_keys: ClientKeysTable;
+  channels: ChannelsTable;
+  channel_models: ChannelModelsTable;
+  channel_keys: ChannelKeysTable;
+  prices: PricesTable;
+  limit_policies: LimitPoliciesTable;
+  usage_records: UsageRecordsTable;
+  change_events: ChangeEventsTable;
+}
+
+/** Store dialect names. */
+export type Dialect = 'sqlite' | 'postgres';

@@ -1,0 +1,123 @@
+/**
+ * The persistence layer: one Kysely query layer over SQLite (embedded
+ * default) or PostgreSQL (scale-out), chosen by `databaseUrl`, with the
+ * repositories the gateway, admin API and CLI use.
+ */
+import type { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { EventRepo } from './change-feed.ts';
+import { ChannelRepo } from './channel-repo.ts';
+import { StoreInputError } from './errors.ts';
+import { KeyRepo } from './key-repo.ts';
+import { LimitRepo } from './limit-repo.ts';
+import { migrationProvider } from './migrations.ts';
+import { openPostgres, type PostgresOptions } from './postgres.ts';
+import { PriceRepo } from './price-repo.ts';
+import type { Database, Dialect } from './schema.ts';
+import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqlite.ts';
+import { UsageRepo } from './usage-repo.ts';
+import { UserRepo } from './user-repo.ts';
+
+export type { Database, Dialect } from './schema.ts';
+export { StoreInputError, type StoreInputCode } from './errors.ts';
+export { EventRepo, type ChangeEvent, type ChangeKind } from './change-feed.ts';
+export { UserRepo, type User } from './user-repo.ts';
+export { KeyRepo, type ClientKey, type KeyLookup } from './key-repo.ts';
+export {
+  ChannelRepo,
+  type Channel,
+  type ChannelFull,
+  type ChannelInput,
+  type ChannelKey,
+  type ChannelModel,
+  type ChannelType,
+} from './channel-repo.ts';
+export { PriceRepo, type Price, type PriceInput } from './price-repo.ts';
+export { LimitRepo, type LimitInput, type LimitPolicy, type LimitScope } from './limit-repo.ts';
+export {
+  UsageRepo,
+  type ApplyBatchResult,
+  type UsageOutcome,
+  type UsagePage,
+  type UsagePageQuery,
+  type UsageRecord,
+  type UsageRecordInsert,
+  type UsageTotals,
+  type UsageTotalsQuery,
+} from './usage-repo.ts';
+export type { SqliteOptions } from './sqlite.ts';
+export type { PostgresOptions } from './postgres.ts';
+
+/** How to open the store; see `openStore`. */
+export interface StoreOptions {
+  /** postgres:// or postgresql:// selects PostgreSQL; absent, null or '' selects SQLite. */
+  databaseUrl?: string | null;
+  /** SQLite file is `${dataDir}/tollgate.db`; the directory is created. */
+  dataDir: string;
+  /** Defaults: synchronous NORMAL, 16384 KiB cache, 256 MiB mmap, 5000 ms busy timeout; WAL always. */
+  sqlite?: SqliteOptions;
+  /** Defaults: pool of 10, schema 'public'. */
+  postgres?: PostgresOptions;
+}
+
+/** An open store: the dialect, the raw Kysely instance, and the repositories. */
+export interface Store {
+  readonly dialect: Dialect;
+  readonly db: Kysely<Database>;
+  readonly users: UserRepo;
+  readonly keys: KeyRepo;
+  readonly channels: ChannelRepo;
+  readonly prices: PriceRepo;
+  readonly limits: LimitRepo;
+  readonly usage: UsageRepo;
+  readonly events: EventRepo;
+  /** Closes the SQLite file or ends the pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Which backend a database URL selects; anything else is `StoreInputError('invalid')`. */
+export function dialectOf(databaseUrl: string | null | undefined): Dialect {
+  if (databaseUrl === undefined || databaseUrl === null || databaseUrl === '') return 'sqlite';
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) return 'postgres';
+  throw new StoreInputError('invalid', 'databaseUrl must start with postgres:// or postgresql:// (leave it unset for SQLite)');
+}
+
+/** Opens the store and applies pending migrations before returning. */
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  const dialect = dialectOf(opts.databaseUrl);
+  const db = dialect === 'sqlite' ? openSqlite(opts.dataDir, opts.sqlite) : await openPostgres(opts.databaseUrl!, opts.postgres);
+  try {
+    await migrate(db, dialect, opts.postgres?.schema ?? 'public');
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    dialect,
+    db,
+    users: new UserRepo(db, dialect),
+    keys: new KeyRepo(db, dialect),
+    channels: new ChannelRepo(db, dialect),
+    prices: new PriceRepo(db, dialect),
+    limits: new LimitRepo(db, dialect),
+    usage: new UsageRepo(db, dialect),
+    events: new EventRepo(db, dialect),
+    close: () => (closing ??= db.destroy()),
+  };
+}
+
+async function migrate(db: Kysely<Database>, dialect: Dialect, schema: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    // Without it Kysely looks for its bookkeeping table in every schema, and
+    // a kysely_migration table in another schema would fool it.
+    migrationTableSchema: dialect === 'postgres' ? schema : undefined,
+  });
+  const run = async () => {
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) throw error;
+  };
+  await (dialect === 'sqlite' ? withImmediateTransaction(db, run) : run());
+}

@@ -1,0 +1,277 @@
+/**
+ * The usage log: one record per request that reached an upstream (or was
+ * refused), written in batches by the gateway's log writer, and read back
+ * page by page by the account API and the dashboard.
+ */
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { StoreInputError } from './errors.ts';
+import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
+import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
+
+/** How a request ended. The list is open: the gateway may add classes. */
+export type UsageOutcome = 'ok' | 'upstream_error' | 'refused' | 'client_abort' | (string & {});
+
+/** One usage record as the gateway produces it. */
+export interface UsageRecordInsert {
+  /** Unique per request: replaying a batch skips records already stored. */
+  requestId: string;
+  ts: number;
+  userId: number;
+  keyId: number;
+  model: string;
+  channelId: number | null;
+  channelKeyId: number | null;
+  status: number;
+  outcome: UsageOutcome;
+  attempts: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  promptTokens: number;
+  completionTokens: number;
+  /** What the request cost; the user's balance is debited by exactly this. */
+  costMicros: number;
+  errorClass: string | null;
+}
+
+/** A stored usage record. */
+export interface UsageRecord extends UsageRecordInsert {
+  id: number;
+}
+
+/** Outcome of `UsageRepo.applyBatch`. */
+export interface ApplyBatchResult {
+  /** Records newly stored (replayed ones are not counted). */
+  inserted: number;
+  /** Balance change applied per user (negative: debited), for newly stored records only. */
+  balanceDeltas: Map<number, number>;
+}
+
+/** Filters and position of `UsageRepo.page`. */
+export interface UsagePageQuery {
+  userId?: number;
+  keyId?: number;
+  model?: string;
+  channelId?: number;
+  status?: number;
+  /** Inclusive lower bound on ts (epoch ms). */
+  from?: number;
+  /** Exclusive upper bound on ts (epoch ms). */
+  to?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1..1000. */
+  limit: number;
+}
+
+/** One page of usage records. */
+export interface UsagePage {
+  records: UsageRecord[];
+  /** Absent on the last page. */
+  nextCursor?: string;
+}
+
+/** Filters of `UsageRepo.totals` (`from` inclusive, `to` exclusive). */
+export interface UsageTotalsQuery {
+  userId?: number;
+  model?: string;
+  from?: number;
+  to?: number;
+}
+
+/** Sums over matching usage records. */
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+}
+
+const COLUMNS = 16; // bound values per inserted row (id is generated)
+// SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766 (since 3.32);
+// PostgreSQL's wire protocol allows 65535 parameters per statement.
+const MAX_VARS: Record<Dialect, number> = { sqlite: 32766, postgres: 65535 };
+const MAX_PAGE = 1000;
+
+function toRow(r: UsageRecordInsert): Insertable<UsageRecordsTable> {
+  return {
+    request_id: r.requestId,
+    ts: r.ts,
+    user_id: r.userId,
+    key_id: r.keyId,
+    model: r.model,
+    channel_id: r.channelId,
+    channel_key_id: r.channelKeyId,
+    status: r.status,
+    outcome: r.outcome,
+    attempts: r.attempts,
+    latency_ms: r.latencyMs,
+    ttft_ms: r.ttftMs,
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    cost_micros: r.costMicros,
+    error_class: r.errorClass,
+  };
+}
+
+function toRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    ts: row.ts,
+    userId: row.user_id,
+    keyId: row.key_id,
+    model: row.model,
+    channelId: row.channel_id,
+    channelKeyId: row.channel_key_id,
+    status: row.status,
+    outcome: row.outcome,
+    attempts: row.attempts,
+    latencyMs: row.latency_ms,
+    ttftMs: row.ttft_ms,
+    promptTokens: row.prompt_tokens,
+    completionTokens: row.completion_tokens,
+    costMicros: row.cost_micros,
+    errorClass: row.error_class,
+  };
+}
+
+function checkOptionalInt(name: string, v: number | undefined): void {
+  if (v !== undefined && !Number.isSafeInteger(v)) throw new StoreInputError('invalid', `${name} must be an integer`);
+}
+
+/** Usage records and the balance settlement that goes with them. */
+export class UsageRepo {
+  readonly #db: Kysely<Database>;
+  readonly #chunkRows: number;
+
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    this.#db = db;
+    this.#chunkRows = Math.floor(MAX_VARS[dialect] / COLUMNS);
+  }
+
+  /**
+   * Stores a batch and debits each user by the cost of their records, in ONE
+   * transaction. Idempotent: records whose request_id is already stored are
+   * skipped (ON CONFLICT DO NOTHING) and, because the debit is summed from
+   * the rows the INSERT actually returned, they debit nothing either. So a
+   * spooled batch can be replayed after a crash without double billing.
+   */
+  async applyBatch(records: readonly UsageRecordInsert[]): Promise<ApplyBatchResult> {
+    const balanceDeltas = new Map<number, number>();
+    if (records.length === 0) return { inserted: 0, balanceDeltas };
+    for (const r of records) {
+      // A float would be stored as REAL by SQLite and corrupt the balance.
+      if (!Number.isSafeInteger(r.costMicros)) {
+        throw new StoreInputError('invalid', `usage record ${r.requestId}: costMicros must be an integer`);
+      }
+    }
+    const inserted = await this.#db.transaction().execute(async (trx) => {
+      let count = 0;
+      for (let i = 0; i < records.length; i += this.#chunkRows) {
+        const chunk = records.slice(i, i + this.#chunkRows);
+        const rows = await trx
+          .insertInto('usage_records')
+          .values(chunk.map(toRow))
+          .onConflict((oc) => oc.column('request_id').doNothing())
+          .returning(['user_id', 'cost_micros'])
+          .execute();
+        count += rows.length;
+        for (const row of rows) {
+          balanceDeltas.set(row.user_id, (balanceDeltas.get(row.user_id) ?? 0) - row.cost_micros);
+        }
+      }
+      // Ascending user order: two concurrent batches (two gateway nodes on
+      // PostgreSQL) lock user rows in the same order and cannot deadlock.
+      const userIds = [...balanceDeltas.keys()].sort((a, b) => a - b);
+      for (const userId of userIds) {
+        const delta = balanceDeltas.get(userId)!;
+        if (delta === 0) continue;
+        await trx
+          .updateTable('users')
+          .set((eb) => ({ balance_micros: eb('balance_micros', '+', delta) }))
+          .where('id', '=', userId)
+          .execute();
+      }
+      return count;
+    });
+    return { inserted, balanceDeltas };
+  }
+
+  /**
+   * One page of records, newest first (by ts, then id). Filters combine with
+   * AND; `from` is inclusive and `to` exclusive. A malformed cursor or limit
+   * is a `StoreInputError('invalid')`.
+   */
+  async page(q: UsagePageQuery): Promise<UsagePage> {
+    if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_PAGE) {
+      throw new StoreInputError('invalid', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    checkOptionalInt('userId', q.userId);
+    checkOptionalInt('keyId', q.keyId);
+    checkOptionalInt('channelId', q.channelId);
+    checkOptionalInt('status', q.status);
+    checkOptionalInt('from', q.from);
+    checkOptionalInt('to', q.to);
+    const after = q.cursor === undefined ? undefined : decodeUsageCursor(q.cursor);
+
+    let query = this.#db.selectFrom('usage_records').selectAll();
+    if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
+    if (q.keyId !== undefined) query = query.where('key_id', '=', q.keyId);
+    if (q.model !== undefined) query = query.where('model', '=', q.model);
+    if (q.channelId !== undefined) query = query.where('channel_id', '=', q.channelId);
+    if (q.status !== undefined) query = query.where('status', '=', q.status);
+    if (q.from !== undefined) query = query.where('ts', '>=', q.from);
+    if (q.to !== undefined) query = query.where('ts', '<', q.to);
+    if (after !== undefined) {
+      // Row-value comparison: both dialects use it as one index range on (…, ts, id).
+      query = query.where((eb) => eb(eb.refTuple('ts', 'id'), '<', eb.tuple(after.ts, after.id)));
+    }
+    // One extra row tells whether another page exists without a COUNT.
+    const rows = await query
+      .orderBy('ts', 'desc')
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
+    if (rows.length <= q.limit) return { records: rows.map(toRecord) };
+    rows.length = q.limit;
+    const last = rows[rows.length - 1];
+    return { records: rows.map(toRecord), nextCursor: encodeUsageCursor(last.ts, last.id) };
+  }
+
+  /** Sums over the matching records (all zero when none). */
+  async totals(q: UsageTotalsQuery): Promise<UsageTotals> {
+    checkOptionalInt('userId', q.userId);
+    checkOptionalInt('from', q.from);
+    checkOptionalInt('to', q.to);
+    let query = this.#db
+      .selectFrom('usage_records')
+      // SUM over bigint is numeric on PostgreSQL (a string through pg); the
+      // cast brings it back to int8, which the pool parses to a number.
+      .select([
+        sql<number>`cast(count(*) as bigint)`.as('requests'),
+        sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
+        sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
+        sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
+      ]);
+    if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
+    if (q.model !== undefined) query = query.where('model', '=', q.model);
+    if (q.from !== undefined) query = query.where('ts', '>=', q.from);
+    if (q.to !== undefined) query = query.where('ts', '<', q.to);
+    const row = await query.executeTakeFirstOrThrow();
+    return {
+      requests: row.requests,
+      promptTokens: row.prompt_tokens,
+      completionTokens: row.completion_tokens,
+      costMicros: row.cost_micros,
+    };
+  }
+
+  /** Number of stored records. */
+  async count(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('usage_records')
+      .select(sql<number>`cast(count(*) as bigint)`.as('n'))
+      .executeTakeFirstOrThrow();
+    return row.n;
+  }
+}

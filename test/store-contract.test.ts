@@ -1,0 +1,436 @@
+/**
+ * One contract suite run against both stores: SQLite in a temp dir and
+ * PostgreSQL in a schema unique to this run (dropped at the end).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import { openStore, StoreInputError, type Store, type StoreOptions, type UsageRecordInsert } from '../src/store/store.ts';
+
+const PG_URL = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let seq = 0;
+/** A name unique within this run. */
+function uniq(base: string): string {
+  seq += 1;
+  return `${base}-${seq}`;
+}
+
+function record(userId: number, over: Partial<UsageRecordInsert> = {}): UsageRecordInsert {
+  return {
+    requestId: uniq('req'),
+    ts: 1_700_000_000_000,
+    userId,
+    keyId: 1,
+    model: 'gpt-test',
+    channelId: null,
+    channelKeyId: null,
+    status: 200,
+    outcome: 'ok',
+    attempts: 1,
+    latencyMs: 12,
+    ttftMs: 5,
+    promptTokens: 10,
+    completionTokens: 20,
+    costMicros: 7,
+    errorClass: null,
+    ...over,
+  };
+}
+
+async function assertInputError(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => err instanceof StoreInputError && err.code === code);
+}
+
+function contract(name: string, setup: () => Promise<{ store: Store; teardown: () => Promise<void> }>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    let teardown: () => Promise<void>;
+
+    before(async () => {
+      ({ store, teardown } = await setup());
+    });
+    after(async () => {
+      await teardown();
+    });
+
+    test('users: create, find, list, duplicate name', async () => {
+      const name = uniq('alice');
+      const u = await store.users.create({ name });
+      assert.equal(u.name, name);
+      assert.equal(u.balanceMicros, 0);
+      assert.equal(u.disabled, false);
+      assert.deepEqual(await store.users.byName(name), u);
+      assert.deepEqual(await store.users.byId(u.id), u);
+      assert.equal(await store.users.byName(uniq('nobody')), undefined);
+      assert.ok((await store.users.list()).some((x) => x.id === u.id));
+      await assertInputError(store.users.create({ name }), 'conflict');
+    });
+
+    test('users: credit and disable append change events in order', async () => {
+      const u = await store.users.create({ name: uniq('bob') });
+      const start = await store.events.latestId();
+      assert.equal(await store.users.credit(u.id, 5_000_000), 5_000_000);
+      assert.equal(await store.users.credit(u.id, -1_500_000), 3_500_000);
+      await store.users.setDisabled(u.id, true);
+      assert.equal((await store.users.byId(u.id))?.disabled, true);
+      const events = await store.events.since(start);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.subject, e.delta]),
+        [
+          ['user.balance', String(u.id), 5_000_000],
+          ['user.balance', String(u.id), -1_500_000],
+          ['user.disabled', String(u.id), 1],
+        ],
+      );
+      assert.ok(events[0].id < events[1].id && events[1].id < events[2].id);
+      const balances = await store.users.balances([u.id, 999_999_999]);
+      assert.deepEqual([...balances], [[u.id, 3_500_000]]);
+      await assertInputError(store.users.credit(999_999_999, 1), 'not_found');
+      await assertInputError(store.users.credit(u.id, 0.5), 'invalid');
+    });
+
+    test('users: concurrent credits are all applied, events strictly ordered', async () => {
+      const u = await store.users.create({ name: uniq('carol') });
+      const start = await store.events.latestId();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.users.credit(u.id, i + 1)));
+      assert.equal((await store.users.byId(u.id))?.balanceMicros, 210);
+      const events = await store.events.since(start);
+      assert.equal(events.length, 20);
+      assert.equal(events.reduce((s, e) => s + e.delta, 0), 210);
+    });
+
+    test('keys: insert, find by hash, revoke by prefix and id', async () => {
+      const u = await store.users.create({ name: uniq('dave') });
+      const hash1 = 'a'.repeat(60) + String(seq).padStart(4, '0');
+      const hash2 = 'b'.repeat(60) + String(seq).padStart(4, '0');
+      const prefix1 = uniq('tg-k1').slice(0, 10);
+      const k1 = await store.keys.insert({ userId: u.id, name: 'laptop', keyHash: hash1, prefix: prefix1 });
+      const k2 = await store.keys.insert({ userId: u.id, name: 'ci', keyHash: hash2, prefix: uniq('tg-k2').slice(0, 10) });
+      assert.equal(k1.revokedAt, null);
+      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, revoked: false, userDisabled: false });
+      assert.equal(await store.keys.findByHash('f'.repeat(64)), undefined);
+      assert.deepEqual((await store.keys.listByUser(u.id)).map((k) => k.id), [k1.id, k2.id]);
+      assert.ok((await store.keys.list()).some((k) => k.id === k2.id));
+      await assertInputError(store.keys.insert({ userId: u.id, name: 'dup', keyHash: hash1, prefix: 'x' }), 'conflict');
+      await assertInputError(store.keys.insert({ userId: 999_999_999, name: 'x', keyHash: 'c'.repeat(64), prefix: 'x' }), 'not_found');
+
+      const start = await store.events.latestId();
+      assert.equal(await store.keys.revoke(prefix1), true);
+      assert.equal(await store.keys.revoke(prefix1), false);
+      assert.equal((await store.keys.findByHash(hash1))?.revoked, true);
+      assert.equal(await store.keys.revoke(k2.id), true);
+      assert.equal(await store.keys.revoke(999_999_999), false);
+      const events = await store.events.since(start);
+      assert.deepEqual(events.map((e) => [e.kind, e.subject]), [['key.revoked', hash1], ['key.revoked', hash2]]);
+
+      await store.users.setDisabled(u.id, true);
+      assert.equal((await store.keys.findByHash(hash2))?.userDisabled, true);
+    });
+
+    test('keys: an ambiguous prefix is refused, nothing revoked', async () => {
+      const u = await store.users.create({ name: uniq('erin') });
+      const prefix = uniq('tg-dup').slice(0, 10);
+      await store.keys.insert({ userId: u.id, name: 'a', keyHash: uniq('hash-a'), prefix });
+      await store.keys.insert({ userId: u.id, name: 'b', keyHash: uniq('hash-b'), prefix });
+      await assertInputError(store.keys.revoke(prefix), 'conflict');
+      assert.ok((await store.keys.listByUser(u.id)).every((k) => k.revokedAt === null));
+    });
+
+    test('channels: models, keys, enable flags, events', async () => {
+      const start = await store.events.latestId();
+      const name = uniq('openai-main');
+      const ch = await store.channels.add({
+        name,
+        type: 'openai',
+        baseUrl: 'http://127.0.0.1:1/v1',
+        priority: 2,
+        models: [
+          { model: 'gpt-4o', upstreamModel: 'gpt-4o-2024-08-06' },
+          { model: 'gpt-4o-mini', upstreamModel: 'gpt-4o-mini' },
+        ],
+      });
+      assert.equal(ch.weight, 1);
+      assert.equal(ch.priority, 2);
+      assert.equal(ch.enabled, true);
+      const key1 = await store.channels.addKey(ch.id, 'sk-upstream-1');
+      const key2 = await store.channels.addKey(ch.id, 'sk-upstream-2');
+      assert.equal(key1.enabled, true);
+      assert.equal(await store.channels.setKeyEnabled(key2.id, false), true);
+      assert.equal(await store.channels.setEnabled(ch.id, false), true);
+      assert.equal(await store.channels.setEnabled(999_999_999, false), false);
+      assert.equal((await store.channels.byName(name))?.enabled, false);
+
+      const full = (await store.channels.listFull()).find((c) => c.id === ch.id);
+      assert.ok(full);
+      assert.equal(full.enabled, false);
+      assert.deepEqual(full.models, [
+        { model: 'gpt-4o', upstreamModel: 'gpt-4o-2024-08-06' },
+        { model: 'gpt-4o-mini', upstreamModel: 'gpt-4o-mini' },
+      ]);
+      assert.deepEqual(full.keys.map((k) => [k.secret, k.enabled]), [['sk-upstream-1', true], ['sk-upstream-2', false]]);
+
+      const events = await store.events.since(start);
+      assert.deepEqual(events.map((e) => e.kind), ['channels', 'channels', 'channels', 'channels', 'channels']);
+      await assertInputError(store.channels.add({ name, type: 'mock', baseUrl: 'x', models: [] }), 'conflict');
+      await assertInputError(store.channels.addKey(999_999_999, 'sk'), 'not_found');
+      await assertInputError(store.channels.add({ name: uniq('bad'), type: 'nope' as 'mock', baseUrl: 'x', models: [] }), 'invalid');
+    });
+
+    test('prices: upsert with and without channel', async () => {
+      const model = uniq('model');
+      const ch = await store.channels.add({ name: uniq('ch'), type: 'mock', baseUrl: 'mock://', models: [] });
+      const start = await store.events.latestId();
+      const any1 = await store.prices.set({ model, inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 2_000_000, free: false });
+      const any2 = await store.prices.set({ model, inputMicrosPerMTok: 3, outputMicrosPerMTok: 4, free: true });
+      assert.equal(any2.id, any1.id);
+      assert.equal(any2.channelId, null);
+      const onCh = await store.prices.set({ model, channelId: ch.id, inputMicrosPerMTok: 5, outputMicrosPerMTok: 6, free: false });
+      const onCh2 = await store.prices.set({ model, channelId: ch.id, inputMicrosPerMTok: 7, outputMicrosPerMTok: 8, free: false });
+      assert.equal(onCh2.id, onCh.id);
+      assert.notEqual(onCh.id, any1.id);
+
+      const mine = (await store.prices.list()).filter((p) => p.model === model);
+      assert.deepEqual(
+        mine.map((p) => [p.channelId, p.inputMicrosPerMTok, p.outputMicrosPerMTok, p.free]).sort(),
+        [[ch.id, 7, 8, false], [null, 3, 4, true]].sort(),
+      );
+      assert.equal((await store.events.since(start)).filter((e) => e.kind === 'prices').length, 4);
+      assert.equal(await store.prices.remove(model, ch.id), true);
+      assert.equal(await store.prices.remove(model, ch.id), false);
+      assert.equal(await store.prices.remove(model), true);
+      await assertInputError(store.prices.set({ model, inputMicrosPerMTok: 1.5, outputMicrosPerMTok: 1, free: false }), 'invalid');
+      await assertInputError(
+        store.prices.set({ model, channelId: 999_999_999, inputMicrosPerMTok: 1, outputMicrosPerMTok: 1, free: false }),
+        'not_found',
+      );
+    });
+
+    test('limits: upsert and remove', async () => {
+      const subject = uniq('user');
+      const start = await store.events.latestId();
+      const a = await store.limits.set({ scope: 'user', subject, rpm: 60, tpm: null, concurrency: 2 });
+      const b = await store.limits.set({ scope: 'user', subject, rpm: 120, tpm: 10_000, concurrency: null });
+      assert.equal(b.id, a.id);
+      const g = await store.limits.set({ scope: 'global', subject: '', rpm: 1000, tpm: null, concurrency: null });
+      const list = await store.limits.list();
+      assert.deepEqual(list.find((l) => l.id === a.id), { id: a.id, scope: 'user', subject, rpm: 120, tpm: 10_000, concurrency: null });
+      assert.ok(list.some((l) => l.id === g.id));
+      assert.equal(await store.limits.remove('user', subject), true);
+      assert.equal(await store.limits.remove('user', subject), false);
+      assert.equal((await store.limits.list()).some((l) => l.id === a.id), false);
+      const events = await store.events.since(start);
+      assert.deepEqual(events.map((e) => [e.kind, e.subject]), [
+        ['limits', `user:${subject}`],
+        ['limits', `user:${subject}`],
+        ['limits', 'global:'],
+        ['limits', `user:${subject}`],
+      ]);
+      await assertInputError(store.limits.set({ scope: 'bogus' as 'user', subject: 'x', rpm: 1, tpm: null, concurrency: null }), 'invalid');
+      await assertInputError(store.limits.set({ scope: 'global', subject: 'x', rpm: 1, tpm: null, concurrency: null }), 'invalid');
+      await assertInputError(store.limits.set({ scope: 'user', subject, rpm: -1, tpm: null, concurrency: null }), 'invalid');
+    });
+
+    test('usage: applyBatch debits exactly the new records, replay is a no-op', async () => {
+      const u1 = await store.users.create({ name: uniq('u1') });
+      const u2 = await store.users.create({ name: uniq('u2') });
+      await store.users.credit(u1.id, 1_000_000);
+      await store.users.credit(u2.id, 1_000_000);
+      const batch = [
+        record(u1.id, { costMicros: 100 }),
+        record(u1.id, { costMicros: 250 }),
+        record(u2.id, { costMicros: 40 }),
+        record(u2.id, { costMicros: 0, outcome: 'refused', status: 429 }),
+      ];
+      const before = await store.usage.count();
+      const r1 = await store.usage.applyBatch(batch);
+      assert.equal(r1.inserted, 4);
+      assert.deepEqual([...r1.balanceDeltas].sort(), [[u1.id, -350], [u2.id, -40]].sort());
+      assert.equal(await store.usage.count(), before + 4);
+      assert.deepEqual([...(await store.users.balances([u1.id, u2.id]))].sort(), [[u1.id, 999_650], [u2.id, 999_960]].sort());
+
+      const replay = await store.usage.applyBatch(batch);
+      assert.equal(replay.inserted, 0);
+      assert.equal(replay.balanceDeltas.size, 0);
+      const mixed = await store.usage.applyBatch([batch[0], record(u1.id, { costMicros: 5 })]);
+      assert.equal(mixed.inserted, 1);
+      assert.deepEqual([...(await store.users.balances([u1.id, u2.id]))].sort(), [[u1.id, 999_645], [u2.id, 999_960]].sort());
+      assert.equal(await store.usage.count(), before + 5);
+      assert.deepEqual(await store.usage.applyBatch([]), { inserted: 0, balanceDeltas: new Map() });
+      await assertInputError(store.usage.applyBatch([record(u1.id, { costMicros: 1.5 })]), 'invalid');
+    });
+
+    test('usage: a batch larger than one statement is chunked in one transaction', async () => {
+      const u = await store.users.create({ name: uniq('bulk') });
+      const batch = Array.from({ length: 5000 }, () => record(u.id, { costMicros: 3 }));
+      const r = await store.usage.applyBatch(batch);
+      assert.equal(r.inserted, 5000);
+      assert.equal((await store.users.byId(u.id))?.balanceMicros, -15_000);
+      assert.equal((await store.usage.totals({ userId: u.id })).requests, 5000);
+    });
+
+    test('usage: 250 records paginate in 3 pages, newest first, no gaps or duplicates', async () => {
+      const u = await store.users.create({ name: uniq('pager') });
+      // Groups of 3 records share a timestamp, so the id tie-break is exercised.
+      const batch = Array.from({ length: 250 }, (_, i) =>
+        record(u.id, { ts: 1_700_000_000_000 + Math.floor(i / 3) * 1000, model: i % 2 === 0 ? 'even' : 'odd' }),
+      );
+      assert.equal((await store.usage.applyBatch(batch)).inserted, 250);
+      const seen: number[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      let prev: { ts: number; id: number } | undefined;
+      do {
+        const page = await store.usage.page({ userId: u.id, cursor, limit: 100 });
+        sizes.push(page.records.length);
+        for (const r of page.records) {
+          if (prev) assert.ok(r.ts < prev.ts || (r.ts === prev.ts && r.id < prev.id), 'descending (ts, id)');
+          prev = { ts: r.ts, id: r.id };
+          seen.push(r.id);
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      assert.deepEqual(sizes, [100, 100, 50]);
+      assert.equal(new Set(seen).size, 250);
+      const all = await store.usage.page({ userId: u.id, limit: 1000 });
+      assert.deepEqual(all.records.map((r) => r.id), seen);
+      assert.equal(all.nextCursor, undefined);
+      assert.deepEqual(
+        new Set(all.records.map((r) => r.requestId)),
+        new Set(batch.map((r) => r.requestId)),
+      );
+      const first = all.records.find((r) => r.requestId === batch[0].requestId);
+      assert.deepEqual(first, { ...batch[0], id: first?.id });
+
+      const odd = await store.usage.page({ userId: u.id, model: 'odd', limit: 1000 });
+      assert.equal(odd.records.length, 125);
+      const window = await store.usage.page({ userId: u.id, from: 1_700_000_000_000, to: 1_700_000_002_000, limit: 10 });
+      assert.equal(window.records.length, 6);
+    });
+
+    test('usage: bad cursor or limit is a StoreInputError', async () => {
+      await assertInputError(store.usage.page({ cursor: 'not a cursor!', limit: 10 }), 'invalid');
+      await assertInputError(store.usage.page({ cursor: Buffer.from('12:x').toString('base64url'), limit: 10 }), 'invalid');
+      await assertInputError(store.usage.page({ cursor: '', limit: 10 }), 'invalid');
+      await assertInputError(store.usage.page({ cursor: Buffer.from('99999999999999999:1').toString('base64url'), limit: 10 }), 'invalid');
+      await assertInputError(store.usage.page({ limit: 0 }), 'invalid');
+      await assertInputError(store.usage.page({ limit: 1001 }), 'invalid');
+    });
+
+    test('usage: totals', async () => {
+      const u = await store.users.create({ name: uniq('tot') });
+      assert.deepEqual(await store.usage.totals({ userId: u.id }), { requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+      await store.usage.applyBatch([
+        record(u.id, { model: 'a', ts: 1000, promptTokens: 1, completionTokens: 2, costMicros: 3 }),
+        record(u.id, { model: 'a', ts: 2000, promptTokens: 10, completionTokens: 20, costMicros: 30 }),
+        record(u.id, { model: 'b', ts: 3000, promptTokens: 100, completionTokens: 200, costMicros: 300 }),
+      ]);
+      assert.deepEqual(await store.usage.totals({ userId: u.id }), { requests: 3, promptTokens: 111, completionTokens: 222, costMicros: 333 });
+      assert.deepEqual(await store.usage.totals({ userId: u.id, model: 'a' }), { requests: 2, promptTokens: 11, completionTokens: 22, costMicros: 33 });
+      assert.deepEqual(await store.usage.totals({ userId: u.id, from: 2000, to: 3000 }), { requests: 1, promptTokens: 10, completionTokens: 20, costMicros: 30 });
+    });
+
+    test('events: append, since with limit, latestId', async () => {
+      const start = await store.events.latestId();
+      const id1 = await store.events.append('channels', 'manual');
+      const id2 = await store.events.append('user.balance', '42', -7);
+      assert.ok(id2 > id1 && id1 > start);
+      assert.equal(await store.events.latestId(), id2);
+      const all = await store.events.since(start);
+      assert.deepEqual(all.map((e) => [e.id, e.kind, e.subject, e.delta]), [[id1, 'channels', 'manual', 0], [id2, 'user.balance', '42', -7]]);
+      assert.equal(typeof all[0].ts, 'number');
+      assert.deepEqual((await store.events.since(start, 1)).map((e) => e.id), [id1]);
+      assert.deepEqual(await store.events.since(id2), []);
+    });
+  });
+}
+
+contract('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-store-'));
+  const store = await openStore({ dataDir: join(dir, 'nested') });
+  assert.equal(store.dialect, 'sqlite');
+  return {
+    store,
+    teardown: async () => {
+      await store.close();
+      await store.close(); // idempotent
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contract('postgres', async () => {
+  const schema = `tg_test_${process.pid}_${Date.now()}`;
+  const opts: StoreOptions = { databaseUrl: PG_URL, dataDir: '/nonexistent', postgres: { schema, poolSize: 4 } };
+  const store = await openStore(opts);
+  assert.equal(store.dialect, 'postgres');
+  // Opening again on a migrated schema applies nothing and still works.
+  const again = await openStore(opts);
+  await again.close();
+  return {
+    store,
+    teardown: async () => {
+      await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
+      await store.close();
+    },
+  };
+});
+
+describe('sqlite: two stores on one file (server and CLI)', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-store-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a second instance sees the first one\'s writes and vice versa', async () => {
+    const server = await openStore({ dataDir: dir });
+    const cli = await openStore({ dataDir: dir });
+    try {
+      const since = await server.events.latestId();
+      const u = await cli.users.create({ name: 'shared' });
+      await cli.users.credit(u.id, 123);
+      assert.equal((await server.users.byName('shared'))?.balanceMicros, 123);
+      const events = await server.events.since(since);
+      assert.deepEqual(events.map((e) => [e.kind, e.subject, e.delta]), [['user.balance', String(u.id), 123]]);
+      await server.usage.applyBatch([record(u.id, { costMicros: 23 })]);
+      assert.equal((await cli.users.byId(u.id))?.balanceMicros, 100);
+    } finally {
+      await cli.close();
+      await server.close();
+    }
+  });
+
+  test('a CLI in another process writes while the server holds the file open', async () => {
+    const server = await openStore({ dataDir: dir });
+    try {
+      const u = await server.users.create({ name: 'cross-process' });
+      const since = await server.events.latestId();
+      const storeModule = new URL('../src/store/store.js', import.meta.url).href;
+      const script = `
+        const { openStore } = await import(${JSON.stringify(storeModule)});
+        const s = await openStore({ dataDir: ${JSON.stringify(dir)} });
+        await s.users.credit(${u.id}, 500);
+        await s.limits.set({ scope: 'global', subject: '', rpm: 5, tpm: null, concurrency: null });
+        await s.close();`;
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+      assert.equal((await server.users.byId(u.id))?.balanceMicros, 500);
+      const events = await server.events.since(since);
+      assert.deepEqual(events.map((e) => e.kind), ['user.balance', 'limits']);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('openStore refuses an unknown database URL', async () => {
+  await assertInputError(openStore({ databaseUrl: 'mysql://x', dataDir: '/nonexistent' }), 'invalid');
+  await assertInputError(openStore({ databaseUrl: PG_URL, dataDir: '/x', postgres: { schema: 'bad"name' } }), 'invalid');
+});
