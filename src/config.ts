@@ -1,0 +1,139 @@
+/**
+ * Configuration: `tollgate.yaml` (or `--config`), then env overrides, then
+ * validation. Every leaf field `a.bFoo` can be overridden by `TOLLGATE_A_B_FOO`;
+ * `DATABASE_URL` and `REDIS_URL` are also read without the prefix because that is
+ * how every hosting platform hands them out.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** Env values are strings; accept the usual spellings of booleans ("false" must be false). */
+const bool = (fallback: boolean) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    return v;
+  }, z.boolean()).default(fallback);
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
+const nullableString = () => z.preprocess((v) => (v === '' ? null : v), z.string().nullable()).default(null);
+
+export const ConfigSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: int(8080, 0, 65535),
+  dataDir: z.string().min(1).default('./data'),
+  /** Required for /admin, /api/metrics and profiling; when null those are disabled. */
+  adminToken: z.preprocess((v) => (v === '' ? null : v), z.string().min(16, 'must be at least 16 characters').nullable()).default(null),
+  databaseUrl: nullableString(),
+  redisUrl: nullableString(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Request log lines (one per request); the process log stays on. */
+  requestLog: bool(true),
+  metrics: bool(true),
+  bodyLimitBytes: int(4 * 1024 * 1024, 1024),
+  server: z.object({
+    headersTimeoutMs: int(10_000, 1),
+    requestTimeoutMs: int(300_000, 1),
+    keepAliveTimeoutMs: int(65_000, 1),
+    shutdownGraceMs: int(30_000, 0),
+  }).prefault({}),
+  upstream: z.object({
+    connectionsPerOrigin: int(256, 1),
+    connectTimeoutMs: int(5_000, 1),
+    headersTimeoutMs: int(60_000, 1),
+    bodyTimeoutMs: int(300_000, 1),
+    maxAttempts: int(3, 1, 20),
+    cooldownBaseMs: int(1_000, 1),
+    cooldownMaxMs: int(60_000, 1),
+    /** What to do with the upstream stream when the client disconnects. */
+    onClientAbort: z.enum(['abort', 'drain']).default('abort'),
+    drainTimeoutMs: int(5_000, 0),
+  }).prefault({}),
+  sqlite: z.object({
+    synchronous: z.enum(['OFF', 'NORMAL', 'FULL']).default('NORMAL'),
+    cacheSizeKiB: int(16_384, 0),
+    mmapSizeBytes: int(268_435_456, 0),
+    busyTimeoutMs: int(5_000, 0),
+  }).prefault({}),
+  postgres: z.object({ poolSize: int(10, 1), schema: z.string().min(1).default('public') }).prefault({}),
+  redis: z.object({
+    commandTimeoutMs: int(200, 1),
+    failPolicy: z.enum(['open', 'closed']).default('open'),
+  }).prefault({}),
+  metering: z.object({
+    /** Reserve this many completion tokens when the request sets no max_tokens. */
+    defaultMaxTokens: int(4_096, 1),
+    overdraftMicros: int(0, 0),
+    batchSize: int(512, 1),
+    flushIntervalMs: int(50, 1),
+    /** Records kept in memory before the writer spills to the spool file. */
+    maxQueue: int(50_000, 1),
+  }).prefault({}),
+  /** How often a server polls the store's change feed (revocations, channels, prices, limits). */
+  changePollMs: int(250, 10, 60_000),
+  /** The built-in mock channel: an in-process mock upstream so a fresh install answers at once. */
+  mockChannel: bool(true),
+  profiling: z.object({ enabled: bool(false), port: int(6060, 0, 65535) }).prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+const camelToEnv = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+
+/** Leaf paths of the schema, e.g. ['upstream', 'maxAttempts']. */
+function leafPaths(defaults: Record<string, unknown>, prefix: string[] = []): string[][] {
+  const out: string[][] = [];
+  for (const [k, v] of Object.entries(defaults)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...leafPaths(v as Record<string, unknown>, [...prefix, k]));
+    else out.push([...prefix, k]);
+  }
+  return out;
+}
+
+/** The env name that overrides a field: ['upstream','maxAttempts'] → TOLLGATE_UPSTREAM_MAX_ATTEMPTS. */
+export const envNameFor = (path: readonly string[]) => 'TOLLGATE_' + path.map(camelToEnv).join('_');
+
+function setPath(obj: Record<string, any>, path: readonly string[], value: unknown): void {
+  let node = obj;
+  for (const key of path.slice(0, -1)) {
+    if (node[key] === null || typeof node[key] !== 'object') node[key] = {};
+    node = node[key];
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** Load, override and validate. Throws ConfigError naming the bad field and value. */
+export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv } = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : null);
+  let raw: Record<string, any> = {};
+  if (file) {
+    try {
+      raw = (parseYaml(readFileSync(file, 'utf8')) as Record<string, any>) ?? {};
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a YAML mapping`);
+  }
+  const defaults = ConfigSchema.parse({}) as unknown as Record<string, unknown>;
+  for (const path of leafPaths(defaults)) {
+    const value = env[envNameFor(path)];
+    if (value !== undefined) setPath(raw, path, value);
+  }
+  if (env.DATABASE_URL !== undefined && env.TOLLGATE_DATABASE_URL === undefined) raw.databaseUrl = env.DATABASE_URL;
+  if (env.REDIS_URL !== undefined && env.TOLLGATE_REDIS_URL === undefined) raw.redisUrl = env.REDIS_URL;
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.map(String);
+      const value = path.reduce<any>((node, key) => (node == null ? undefined : node[key]), raw);
+      return `  ${path.join('.')} (env ${envNameFor(path)}) = ${JSON.stringify(value)}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one catalog of client-visible errors and the one place that turns them
+ * into OpenAI's error JSON: `{"error":{"message","type","param","code"}}`.
+ */
+import type { ServerResponse } from 'node:http';
+
+export interface ErrorSpec { readonly status: number; readonly type: string; readonly code: string; readonly message: string }
+
+const spec = (status: number, type: string, code: string, message: string): ErrorSpec => ({ status, type, code, message });
+
+/** Every error a client can get from Tollgate. `message` is the default; callers may give a more precise one. */
+export const Errors = {
+  invalidJson: spec(400, 'invalid_request_error', 'invalid_json', 'The request body is not valid JSON.'),
+  invalidBody: spec(400, 'invalid_request_error', 'invalid_request', 'The request body is invalid.'),
+  missingModel: spec(400, 'invalid_request_error', 'missing_model', 'You must provide a model parameter.'),
+  badQuery: spec(400, 'invalid_request_error', 'invalid_query', 'A query parameter is invalid.'),
+  missingKey: spec(401, 'invalid_request_error', 'missing_api_key', 'You did not provide an API key. Use "Authorization: Bearer <key>" or "x-api-key: <key>".'),
+  invalidKey: spec(401, 'invalid_request_error', 'invalid_api_key', 'Incorrect API key provided.'),
+  revokedKey: spec(401, 'invalid_request_error', 'invalid_api_key', 'This API key has been revoked.'),
+  userDisabled: spec(403, 'permission_error', 'user_disabled', 'This account is disabled.'),
+  adminTokenRequired: spec(401, 'invalid_request_error', 'invalid_admin_token', 'A valid admin token is required.'),
+  adminDisabled: spec(403, 'permission_error', 'admin_disabled', 'The admin API is disabled: set TOLLGATE_ADMIN_TOKEN.'),
+  insufficientCredits: spec(402, 'insufficient_quota', 'insufficient_quota', 'You do not have enough credits for this request.'),
+  modelNotFound: spec(404, 'invalid_request_error', 'model_not_found', 'The model does not exist or you do not have access to it.'),
+  modelNotPriced: spec(403, 'permission_error', 'model_not_priced', 'The model has no price configured; ask the operator to set one.'),
+  routeNotFound: spec(404, 'invalid_request_error', 'unknown_url', 'Unknown request URL.'),
+  methodNotAllowed: spec(405, 'invalid_request_error', 'method_not_allowed', 'Method not allowed for this URL.'),
+  bodyTooLarge: spec(413, 'invalid_request_error', 'request_too_large', 'The request body is too large.'),
+  unsupportedMediaType: spec(415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type must be application/json.'),
+  rateLimited: spec(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached.'),
+  upstreamError: spec(502, 'api_error', 'upstream_error', 'The upstream provider failed.'),
+  noChannel: spec(503, 'api_error', 'no_available_channel', 'No upstream channel is available for this model.'),
+  limiterUnavailable: spec(503, 'api_error', 'limiter_unavailable', 'The rate limiter is unavailable.'),
+  shuttingDown: spec(503, 'api_error', 'shutting_down', 'The gateway is shutting down.'),
+  upstreamTimeout: spec(504, 'api_error', 'upstream_timeout', 'The upstream provider timed out.'),
+  internal: spec(500, 'api_error', 'internal_error', 'Internal gateway error.'),
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Serialise an error in OpenAI's shape. */
+export function errorBody(e: ErrorSpec, message?: string, param: string | null = null): string {
+  return JSON.stringify({ error: { message: message ?? e.message, type: e.type, param, code: e.code } });
+}
+
+/** Write an error response unless headers already went out (then the connection is just ended). */
+export function sendError(res: ServerResponse, e: ErrorSpec, message?: string, param: string | null = null, status = e.status): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = errorBody(e, message, param);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

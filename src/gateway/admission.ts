@@ -1,0 +1,78 @@
+/**
+ * Stage 3: may this request go out? Price check, every applicable limit in one
+ * judgment, and a credit reservation — in that order, each undone if a later
+ * one refuses. Refusals are typed results, not exceptions.
+ */
+import { Errors, type ErrorSpec } from '../errors.ts';
+import { costMicros, type Price } from '../metering/pricing.ts';
+import { estimatePromptTokens } from '../metering/token-estimate.ts';
+import type { Refused } from '../limiter/limiter.ts';
+import { promptKind } from './endpoints.ts';
+import type { Gateway } from './gateway.ts';
+import type { RequestContext } from './context.ts';
+
+export interface Refusal { readonly error: ErrorSpec; readonly message?: string; readonly limit?: Refused }
+
+export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal | null> {
+  const price = reservationPrice(gw, ctx);
+  if (price === null) return { error: Errors.modelNotPriced, message: `The model '${ctx.model}' has no price configured; ask the operator to set one.` };
+  ctx.price = price;
+
+  const policies = gw.policies.policiesFor(ctx.userId, ctx.keyId, ctx.model);
+  const needsEstimate = !price.free || gw.policies.hasTokenLimits;
+  const maxCompletion = ctx.endpoint.kind === 'embeddings' ? 0 : (ctx.json!.max_tokens ?? ctx.json!.max_completion_tokens ?? gw.config.metering.defaultMaxTokens);
+  const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
+  ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
+
+  if (policies.length > 0) {
+    const request = { policies, tokens: ctx.estimatedTokens };
+    const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
+    gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
+    if (!admission.allowed) {
+      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
+      return { error, limit: admission, message: `Rate limit reached: ${admission.kind} limit of ${admission.scope}${admission.subject === '' ? '' : ` '${admission.subject}'`}.` };
+    }
+    ctx.lease = admission.lease;
+    ctx.rateLimit = admission.state;
+  }
+
+  if (!price.free) {
+    if (!gw.ledger.isLoaded(ctx.userId)) await gw.ledger.ensureLoaded(ctx.userId);
+    const reservation = gw.ledger.reserve(ctx.userId, costMicros(price, promptEstimate, maxCompletion));
+    if (reservation === null) {
+      releaseLease(gw, ctx);
+      return { error: Errors.insufficientCredits };
+    }
+    ctx.reservation = reservation;
+  }
+  return null;
+}
+
+/** Undo the limiter admission of a request that will not be relayed. */
+export function releaseLease(gw: Gateway, ctx: RequestContext): void {
+  if (ctx.lease !== null) {
+    gw.limiter.settle(ctx.lease, 0);
+    ctx.lease = null;
+  }
+}
+
+/**
+ * The price to reserve against: the dearest among the channels that may serve
+ * the request, since failover may land on any of them. null = not priced anywhere.
+ */
+function reservationPrice(gw: Gateway, ctx: RequestContext): Price | null {
+  let chosen: Price | null = null;
+  let chosenRate = -1;
+  for (const tier of ctx.modelRoute!.tiers) {
+    for (const channel of tier.channels) {
+      const p = gw.prices.lookup(ctx.model, channel.id);
+      if (p === null) continue;
+      const rate = p.free ? 0 : p.inputMicrosPerMTok + p.outputMicrosPerMTok;
+      if (rate > chosenRate) {
+        chosen = p;
+        chosenRate = rate;
+      }
+    }
+  }
+  return chosen;
+}

@@ -1,0 +1,35 @@
+/**
+ * Stage 1: who is calling. One SHA-256 of the presented key and a cache lookup;
+ * the store is asked only on a cache miss.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { hashClientKey, presentedKey } from '../keys/client-key.ts';
+import type { KeyIdentity } from '../keys/key-cache.ts';
+import { Errors, type ErrorSpec } from '../errors.ts';
+import type { Gateway } from './gateway.ts';
+import type { RequestContext } from './context.ts';
+
+/** The caller's identity from its headers, or the error to answer with. Also used by the account API. */
+export async function identifyCaller(gw: Gateway, headers: IncomingHttpHeaders, now: number): Promise<KeyIdentity | ErrorSpec> {
+  const key = presentedKey(headers.authorization, headers['x-api-key']);
+  if (key === '') return Errors.missingKey;
+  const hash = hashClientKey(key);
+  let identity = gw.keys.peek(hash, now);
+  if (identity === undefined) {
+    gw.metrics?.cacheLookup('keys', false);
+    identity = (await gw.keys.load(hash)) ?? null;
+  } else gw.metrics?.cacheLookup('keys', true);
+  if (identity === null) return Errors.invalidKey;
+  if (identity.revoked) return Errors.revokedKey;
+  if (identity.userDisabled) return Errors.userDisabled;
+  return identity;
+}
+
+/** Fills ctx.userId/keyId, or returns the error to send. */
+export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<ErrorSpec | null> {
+  const identity = await identifyCaller(gw, ctx.req.headers, ctx.ts);
+  if ('status' in identity) return identity;
+  ctx.userId = identity.userId;
+  ctx.keyId = identity.keyId;
+  return null;
+}

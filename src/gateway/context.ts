@@ -1,0 +1,89 @@
+/**
+ * The state of one API request as it moves through the stages. The constructor
+ * assigns every field (typed zero values) and nothing is added later, so every
+ * context has one hidden class. It is also the RequestOutcome handed to metrics,
+ * latency stats, the request log and the usage record — no copy.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestOutcome } from '../observability/request-outcome.ts';
+import { generateRequestId, isWellFormedRequestId } from '../observability/request-id.ts';
+import type { Endpoint } from './endpoints.ts';
+import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-table.ts';
+import type { Lease, RateLimitState } from '../limiter/limiter.ts';
+import type { Reservation } from '../metering/ledger.ts';
+import type { Price } from '../metering/pricing.ts';
+
+export class RequestContext implements RequestOutcome {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly endpoint: Endpoint;
+  /** performance.now() at arrival. */
+  readonly startedAt: number;
+  /** Date.now() at arrival, for records. */
+  readonly ts: number;
+
+  /** Unique per request, the usage record's key (a client's x-request-id may repeat). */
+  readonly recordId: string;
+
+  // RequestOutcome
+  /** The client's x-request-id when well-formed, else recordId. */
+  requestId: string;
+  route: string;
+  model = '';
+  channel = '';
+  status = 0;
+  outcome = 'ok';
+  stream = false;
+  latencyMs = 0;
+  upstreamMs = 0;
+  ttftMs = -1;
+  promptTokens = 0;
+  completionTokens = 0;
+  costMicros = 0;
+  attempts = 0;
+  errorClass: string | null = null;
+  userId = 0;
+  keyId = 0;
+
+  // Request
+  body: Buffer | null = null;
+  /** The parsed request body; only plain JSON objects get this far. */
+  json: Record<string, any> | null = null;
+  modelRoute: ModelRoute | null = null;
+  /** Tokens reserved against TPM limits and credits before relaying. */
+  estimatedTokens = 0;
+  /** True when the client asked for usage in its stream; else the gateway asks and filters it out. */
+  clientWantsStreamUsage = false;
+  lease: Lease | null = null;
+  rateLimit: RateLimitState | null = null;
+  reservation: Reservation | null = null;
+  price: Price | null = null;
+
+  // Relay
+  upstreamChannel: ChannelRoute | null = null;
+  upstreamKey: UpstreamKey | null = null;
+  /** Set once the first response byte went to the client: from then on, never retried. */
+  committed = false;
+  clientGone = false;
+  finished = false;
+  /** Upstream-reported usage seen (vs counted by the gateway). */
+  usageReported = false;
+  /** Aborts the upstream request when the client goes away or shutdown cuts the request. */
+  readonly abort = new AbortController();
+  /** performance.now() when the upstream answered the final attempt's headers; 0 before. */
+  upstreamHeadersAt = 0;
+  /** performance.now() when the first upstream attempt started; 0 before. */
+  upstreamStartedAt = 0;
+
+  constructor(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, startedAt: number) {
+    this.recordId = generateRequestId();
+    const clientId = req.headers['x-request-id'];
+    this.requestId = typeof clientId === 'string' && isWellFormedRequestId(clientId) ? clientId : this.recordId;
+    this.req = req;
+    this.res = res;
+    this.endpoint = endpoint;
+    this.startedAt = startedAt;
+    this.ts = Date.now();
+    this.route = endpoint.route;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Everything the hot path needs, built once by the composition root
+ * (src/main.ts) and passed to each stage. Tables that change at run time
+ * (routes, prices, policies) are swapped whole by the change feed.
+ */
+import type { Agent } from 'undici';
+import type { Config } from '../config.ts';
+import type { KeyCache } from '../keys/key-cache.ts';
+import type { HealthBook } from '../routing/channel-health.ts';
+import type { RouteTable } from '../routing/route-table.ts';
+import type { Limiter } from '../limiter/limiter.ts';
+import type { PolicyBook } from '../limiter/policy-book.ts';
+import type { PriceBook } from '../metering/pricing.ts';
+import type { CreditLedger } from '../metering/ledger.ts';
+import type { UsageWriter } from '../metering/usage-writer.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { LatencyStats } from '../observability/latency-stats.ts';
+import type { RequestOutcome } from '../observability/request-outcome.ts';
+import type { RequestContext } from './context.ts';
+
+export interface GatewayParts {
+  config: Config;
+  keys: KeyCache;
+  health: HealthBook;
+  routes: RouteTable;
+  upstream: Agent;
+  limiter: Limiter;
+  policies: PolicyBook;
+  prices: PriceBook;
+  ledger: CreditLedger;
+  writer: UsageWriter;
+  metrics: GatewayMetrics | null;
+  latency: LatencyStats;
+  requestLog: ((o: RequestOutcome) => void) | null;
+  countTokens: (text: string) => number;
+  /** Logs an unexpected failure of one request (never a client error). */
+  onError: (err: unknown, ctx: RequestContext) => void;
+}
+
+export class Gateway implements GatewayParts {
+  readonly config: Config;
+  readonly keys: KeyCache;
+  readonly health: HealthBook;
+  routes: RouteTable;
+  readonly upstream: Agent;
+  readonly limiter: Limiter;
+  readonly policies: PolicyBook;
+  readonly prices: PriceBook;
+  readonly ledger: CreditLedger;
+  readonly writer: UsageWriter;
+  readonly metrics: GatewayMetrics | null;
+  readonly latency: LatencyStats;
+  readonly requestLog: ((o: RequestOutcome) => void) | null;
+  readonly countTokens: (text: string) => number;
+  readonly onError: (err: unknown, ctx: RequestContext) => void;
+  /** Requests in progress, for graceful shutdown. */
+  readonly active = new Set<RequestContext>();
+  /** Set on SIGTERM: new requests get 503 and /readyz turns unready. */
+  draining = false;
+
+  constructor(parts: GatewayParts) {
+    this.config = parts.config;
+    this.keys = parts.keys;
+    this.health = parts.health;
+    this.routes = parts.routes;
+    this.upstream = parts.upstream;
+    this.limiter = parts.limiter;
+    this.policies = parts.policies;
+    this.prices = parts.prices;
+    this.ledger = parts.ledger;
+    this.writer = parts.writer;
+    this.metrics = parts.metrics;
+    this.latency = parts.latency;
+    this.requestLog = parts.requestLog;
+    this.countTokens = parts.countTokens;
+    this.onError = parts.onError;
+  }
+}

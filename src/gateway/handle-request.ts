@@ -1,0 +1,81 @@
+/**
+ * The hot path: one client API request, stage by stage, top to bottom.
+ *
+ *   authenticate → read request → resolve model → admit (limits + credits)
+ *   → relay (pick channel/key, failover, stream) → finish (settle, record, metrics)
+ *
+ * Served by plain node:http (no router, no framework hooks): this path is
+ * where the gateway's cost per request is decided.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Errors, type ErrorSpec } from '../errors.ts';
+import { retryAfterSeconds } from '../limiter/rate-limit-headers.ts';
+import { RequestContext } from './context.ts';
+import { authenticate } from './authenticate.ts';
+import { readModelRequest } from './read-request.ts';
+import { admit } from './admission.ts';
+import { relay } from './relay.ts';
+import { finish } from './settle.ts';
+import { writeErrorResponse } from './response-head.ts';
+import { listModels } from './list-models.ts';
+import type { Endpoint } from './endpoints.ts';
+import type { Gateway } from './gateway.ts';
+
+export function handleApiRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): void {
+  const ctx = new RequestContext(req, res, endpoint, performance.now());
+  gw.active.add(ctx);
+  res.on('close', () => onClientClose(gw, ctx));
+  serve(gw, ctx).then(
+    () => finish(gw, ctx),
+    (err) => {
+      gw.onError(err, ctx);
+      ctx.outcome = 'internal_error';
+      if (!ctx.committed) writeErrorResponse(ctx, Errors.internal);
+      else res.destroy();
+      finish(gw, ctx);
+    },
+  );
+}
+
+async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
+  if (gw.draining) return reject(ctx, Errors.shuttingDown, 'refused');
+  const authError = await authenticate(gw, ctx);
+  if (authError !== null) return reject(ctx, authError, 'unauthorized');
+  if (ctx.endpoint.kind === 'models') return listModels(gw, ctx);
+
+  const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes);
+  if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
+
+  ctx.modelRoute = gw.routes.models.get(ctx.model) ?? null;
+  if (ctx.modelRoute === null) {
+    return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
+  }
+
+  const refusal = await admit(gw, ctx);
+  if (refusal !== null) {
+    if (refusal.limit !== undefined) ctx.res.setHeader('retry-after', retryAfterSeconds(refusal.limit.retryAfterMs));
+    return reject(ctx, refusal.error, 'refused', refusal.message);
+  }
+  if (ctx.clientGone) {
+    ctx.outcome = 'client_abort';
+    ctx.status = 499;
+    return;
+  }
+  await relay(gw, ctx);
+}
+
+function reject(ctx: RequestContext, error: ErrorSpec, outcome: string, message?: string, param?: string): void {
+  ctx.outcome = outcome;
+  // An unread body must be drained so the connection can carry the next request.
+  if (!ctx.req.complete) ctx.req.resume();
+  writeErrorResponse(ctx, error, message, error.status, param ?? null);
+}
+
+/** The client went away (or the response finished: 'close' fires for both). */
+function onClientClose(gw: Gateway, ctx: RequestContext): void {
+  if (ctx.res.writableFinished || ctx.finished) return;
+  ctx.clientGone = true;
+  const { onClientAbort, drainTimeoutMs } = gw.config.upstream;
+  if (onClientAbort === 'abort' || !ctx.committed) ctx.abort.abort();
+  else setTimeout(() => ctx.abort.abort(), drainTimeoutMs).unref();
+}

@@ -1,0 +1,60 @@
+/**
+ * Stage 5: settle and record, exactly once per request whatever the exit path
+ * (success, upstream failure, client disconnect, refusal, shutdown): work out
+ * the tokens, charge the real cost and release the reservation, correct the
+ * TPM windows and free the concurrency slot, queue the usage record (batched
+ * writer, no DB write here), then metrics and the request log.
+ */
+import { costMicros } from '../metering/pricing.ts';
+import { estimatePromptTokens } from '../metering/token-estimate.ts';
+import type { UsageRecordInsert } from '../store/usage-repo.ts';
+import { promptKind } from './endpoints.ts';
+import type { Gateway } from './gateway.ts';
+import type { RequestContext } from './context.ts';
+
+export function finish(gw: Gateway, ctx: RequestContext): void {
+  if (ctx.finished) return;
+  ctx.finished = true;
+  gw.active.delete(ctx);
+  ctx.latencyMs = performance.now() - ctx.startedAt;
+  if (ctx.status === 0) ctx.status = ctx.clientGone ? 499 : 500;
+
+  const reachedUpstream = ctx.attempts > 0;
+  if (reachedUpstream && !ctx.usageReported && ctx.json !== null) {
+    // No usage from the upstream (cut stream, error): count what was sent; completion tokens were counted as they streamed.
+    ctx.promptTokens = estimatePromptTokens(ctx.json, promptKind(ctx.endpoint));
+  }
+  const channelId = ctx.upstreamChannel?.id ?? null;
+  const price = ctx.price === null ? null : (gw.prices.lookup(ctx.model, channelId) ?? ctx.price);
+  ctx.costMicros = price === null || !reachedUpstream ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens);
+
+  if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
+  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens);
+
+  // One record per request that reached an upstream, and one per refusal after authentication.
+  if (reachedUpstream || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));
+  gw.metrics?.recordRequest(ctx);
+  gw.latency.record(ctx);
+  if (gw.requestLog !== null) gw.requestLog(ctx);
+}
+
+function usageRecord(ctx: RequestContext, channelId: number | null): UsageRecordInsert {
+  return {
+    requestId: ctx.recordId,
+    ts: ctx.ts,
+    userId: ctx.userId,
+    keyId: ctx.keyId,
+    model: ctx.model,
+    channelId,
+    channelKeyId: ctx.upstreamKey?.id ?? null,
+    status: ctx.status,
+    outcome: ctx.outcome,
+    attempts: ctx.attempts,
+    latencyMs: Math.round(ctx.latencyMs),
+    ttftMs: ctx.ttftMs < 0 ? null : Math.round(ctx.ttftMs),
+    promptTokens: ctx.promptTokens,
+    completionTokens: ctx.completionTokens,
+    costMicros: ctx.costMicros,
+    errorClass: ctx.errorClass,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * In-memory cache of key lookups by hash, so authentication costs one SHA-256 and
+ * one Map lookup. Lookups go by hash, not by comparing secrets: an attacker cannot
+ * steer a hash-table probe by timing, so no constant-time compare is needed here.
+ *
+ * Revocation reaches the cache two ways: the server that revokes calls `forget`
+ * (the very next request fails), and every server's change-feed poller calls
+ * `forget` for 'key.revoked' / 'user.disabled' events (bounded by the poll interval).
+ */
+export interface KeyIdentity { readonly keyId: number; readonly userId: number; readonly revoked: boolean; readonly userDisabled: boolean }
+export type KeyLookup = (hash: string) => Promise<KeyIdentity | undefined>;
+
+interface Negative { readonly until: number }
+const MAX_ENTRIES = 100_000;
+/** Unknown keys are remembered briefly so a flood of bad keys does not hit the store, and a key created elsewhere works within this bound. */
+const NEGATIVE_TTL_MS = 1_000;
+
+export class KeyCache {
+  readonly #lookup: KeyLookup;
+  readonly #entries = new Map<string, KeyIdentity | Negative>();
+  readonly #inflight = new Map<string, Promise<KeyIdentity | undefined>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(lookup: KeyLookup) {
+    this.#lookup = lookup;
+  }
+
+  /** The cached identity, `null` for a known-bad key, or `undefined` when the store must be asked. */
+  peek(hash: string, now: number): KeyIdentity | null | undefined {
+    const entry = this.#entries.get(hash);
+    if (entry === undefined) return undefined;
+    if ('until' in entry) {
+      if (entry.until > now) return null;
+      this.#entries.delete(hash);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** Ask the store once per hash even when many requests miss at the same time. */
+  load(hash: string): Promise<KeyIdentity | undefined> {
+    let pending = this.#inflight.get(hash);
+    if (pending === undefined) {
+      pending = this.#lookup(hash).then(
+        (identity) => {
+          this.#inflight.delete(hash);
+          this.#remember(hash, identity ?? { until: Date.now() + NEGATIVE_TTL_MS });
+          return identity;
+        },
+        (err) => {
+          this.#inflight.delete(hash);
+          throw err;
+        },
+      );
+      this.#inflight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  forget(hash: string): void {
+    this.#entries.delete(hash);
+  }
+
+  /** Drop every entry (e.g. a user was disabled and we do not index keys by user). */
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #remember(hash: string, entry: KeyIdentity | Negative): void {
+    if (this.#entries.size >= MAX_ENTRIES) {
+      // Maps iterate in insertion order: dropping the first entry evicts the oldest.
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(hash, entry);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Incremental scanner for an upstream SSE stream. It looks at each complete
+ * `data:` line once, as the bytes arrive, to (1) read the final usage object and
+ * (2) count the completion tokens of content deltas, so a stream cut short is
+ * still metered by what it produced — without keeping the text.
+ *
+ * Memory: only the unfinished last line is carried between chunks, capped at
+ * MAX_LINE; a longer line is passed through unparsed.
+ *
+ * Filtering: when the gateway itself asked the upstream for
+ * `stream_options.include_usage`, the client did not, so the usage-only event is
+ * removed from what the client sees. Only then does the scanner re-slice chunks
+ * at line boundaries; otherwise it returns each chunk untouched.
+ */
+import { usageFromObject, type TokenUsage } from './usage.ts';
+
+const NL = 0x0a;
+const MAX_LINE = 1 << 20;
+const DATA_PREFIX = 'data:';
+const USAGE_MARK = '"usage":{';
+const CONTENT_MARK = '"content":"';
+const TEXT_MARK = '"text":"';
+
+export type TokenCounter = (text: string) => number;
+
+export class SseScanner {
+  usage: TokenUsage | null = null;
+  /** Completion tokens counted from the content deltas seen so far. */
+  countedCompletionTokens = 0;
+  readonly #filterUsageEvent: boolean;
+  readonly #countTokens: TokenCounter;
+  #carry: Buffer | null = null;
+  #dropBlankLine = false;
+
+  constructor(filterUsageEvent: boolean, countTokens: TokenCounter) {
+    this.#filterUsageEvent = filterUsageEvent;
+    this.#countTokens = countTokens;
+  }
+
+  /** Scan a chunk; returns what to forward to the client (possibly empty). */
+  push(chunk: Buffer): Buffer {
+    let data = chunk;
+    if (this.#carry !== null) {
+      data = Buffer.concat([this.#carry, chunk]);
+      this.#carry = null;
+    }
+    let out: Buffer[] | null = null; // only allocated when a line is dropped
+    let keptFrom = 0;
+    let lineStart = 0;
+    for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, lineStart)) {
+      const drop = this.#line(data, lineStart, nl);
+      if (drop) {
+        out ??= [];
+        if (lineStart > keptFrom) out.push(data.subarray(keptFrom, lineStart));
+        keptFrom = nl + 1;
+      }
+      lineStart = nl + 1;
+    }
+    if (lineStart < data.length) {
+      if (data.length - lineStart <= MAX_LINE) {
+        if (this.#filterUsageEvent) {
+          // Hold the partial line back: it may be the usage event we must drop.
+          this.#carry = Buffer.from(data.subarray(lineStart));
+          data = data.subarray(0, lineStart);
+        } else {
+          this.#carry = Buffer.from(data.subarray(lineStart));
+        }
+      }
+    }
+    if (!this.#filterUsageEvent) return chunk;
+    if (out === null) return keptFrom === 0 ? data : data.subarray(keptFrom);
+    if (keptFrom < data.length) out.push(data.subarray(keptFrom));
+    return Buffer.concat(out);
+  }
+
+  /** Bytes still held back at the end of the stream. */
+  end(): Buffer | null {
+    const rest = this.#carry;
+    this.#carry = null;
+    if (rest !== null && rest.length > 0) this.#line(rest, 0, rest.length);
+    return this.#filterUsageEvent ? rest : null;
+  }
+
+  /** Inspects one line; returns true when it must not reach the client. */
+  #line(buf: Buffer, start: number, end: number): boolean {
+    if (end - start <= 1) {
+      // Blank line: the end of an event. Drop it if its event was dropped.
+      if (this.#dropBlankLine) {
+        this.#dropBlankLine = false;
+        return true;
+      }
+      return false;
+    }
+    if (buf[start] !== 0x64 /* d */) return false; // event:, id:, comments
+    const line = buf.toString('utf8', start, end);
+    if (!line.startsWith(DATA_PREFIX)) return false;
+    if (line.includes(USAGE_MARK)) return this.#usageLine(line);
+    this.#countDelta(line, CONTENT_MARK) || this.#countDelta(line, TEXT_MARK);
+    return false;
+  }
+
+  #usageLine(line: string): boolean {
+    let event: any;
+    try {
+      event = JSON.parse(line.slice(DATA_PREFIX.length));
+    } catch {
+      return false;
+    }
+    // Anthropic sends input tokens in message_start and output tokens in message_delta.
+    const usage = usageFromObject(event.usage ?? event.message?.usage);
+    if (usage !== null) {
+      if (this.usage === null) this.usage = usage;
+      else {
+        if (usage.promptTokens > 0) this.usage.promptTokens = usage.promptTokens;
+        if (usage.completionTokens > 0) this.usage.completionTokens = usage.completionTokens;
+      }
+    }
+    const choices = event.choices;
+    const usageOnly = Array.isArray(choices) && choices.length === 0;
+    if (this.#filterUsageEvent && usageOnly) {
+      this.#dropBlankLine = true;
+      return true;
+    }
+    if (!usageOnly) this.#countDeltaOf(event);
+    return false;
+  }
+
+  /** Counts the tokens of a content/text delta found by its JSON key; false when absent. */
+  #countDelta(line: string, mark: string): boolean {
+    const at = line.indexOf(mark);
+    if (at < 0) return false;
+    const from = at + mark.length;
+    let to = from;
+    let escaped = false;
+    for (; to < line.length; to++) {
+      const c = line.charCodeAt(to);
+      if (c === 0x5c) escaped = true;
+      else if (c === 0x22) {
+        let backslashes = 0;
+        for (let i = to - 1; i >= from && line.charCodeAt(i) === 0x5c; i--) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+    }
+    let text = line.slice(from, to);
+    if (escaped) {
+      try {
+        text = JSON.parse(`"${text}"`);
+      } catch {
+        return true;
+      }
+    }
+    if (text.length > 0) this.countedCompletionTokens += this.#countTokens(text);
+    return true;
+  }
+
+  #countDeltaOf(event: any): void {
+    const text = event.choices?.[0]?.delta?.content ?? event.choices?.[0]?.text ?? event.delta?.text;
+    if (typeof text === 'string' && text.length > 0) this.countedCompletionTokens += this.#countTokens(text);
+  }
+}

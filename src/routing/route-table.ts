@@ -1,0 +1,154 @@
+/**
+ * The routing table: client model → channels grouped by priority, built once from
+ * the store whenever channels change and swapped in whole, so the hot path only
+ * reads. Selection is weighted round-robin with a plain counter: JavaScript runs
+ * one callback at a time, so an increment is already atomic — no lock, no await.
+ */
+import type { HealthBook, HealthState } from './channel-health.ts';
+
+import type { ChannelType } from '../store/channel-repo.ts';
+
+export type ProviderType = ChannelType;
+
+/** A channel as the store (or the built-in mock) describes it. */
+export interface ChannelSpec {
+  id: number;
+  name: string;
+  type: ProviderType;
+  baseUrl: string;
+  weight: number;
+  priority: number;
+  enabled: boolean;
+  models: ReadonlyArray<{ model: string; upstreamModel: string }>;
+  keys: ReadonlyArray<{ id: number; secret: string; enabled: boolean }>;
+}
+
+export interface UpstreamKey { readonly id: number; readonly authorization: string; readonly health: HealthState }
+
+export interface ChannelRoute {
+  readonly id: number;
+  readonly name: string;
+  readonly type: ProviderType;
+  /** `http://host:port`, the undici pool key. */
+  readonly origin: string;
+  /** Prefix put before the client path with its leading `/v1` removed; '' means the client path is used as is. */
+  readonly basePath: string;
+  readonly health: HealthState;
+  readonly keys: readonly UpstreamKey[];
+  /** client model → upstream model, only for renamed models. */
+  readonly renames: ReadonlyMap<string, string>;
+  keyCursor: number;
+}
+
+interface Tier { readonly channels: readonly ChannelRoute[]; readonly schedule: readonly number[]; cursor: number }
+export interface ModelRoute { readonly model: string; readonly tiers: readonly Tier[] }
+
+export class RouteTable {
+  readonly models: ReadonlyMap<string, ModelRoute>;
+  readonly channels: readonly ChannelRoute[];
+  /** GET /v1/models, serialised once per table. */
+  readonly modelsJson: Buffer;
+
+  constructor(specs: readonly ChannelSpec[], health: HealthBook) {
+    const channels: ChannelRoute[] = [];
+    const byModel = new Map<string, Array<{ route: ChannelRoute; spec: ChannelSpec }>>();
+    for (const spec of specs) {
+      if (!spec.enabled) continue;
+      const keys = spec.keys.filter((k) => k.enabled).map((k) => ({ id: k.id, authorization: `Bearer ${k.secret}`, health: health.stateFor(`key:${k.id}`) }));
+      const url = new URL(spec.baseUrl);
+      const path = url.pathname.replace(/\/+$/, '');
+      const route: ChannelRoute = {
+        id: spec.id,
+        name: spec.name,
+        type: spec.type,
+        origin: url.origin,
+        basePath: path === '' ? '' : path,
+        health: health.stateFor(`channel:${spec.id}`),
+        keys,
+        renames: new Map(spec.models.filter((m) => m.upstreamModel !== m.model).map((m) => [m.model, m.upstreamModel])),
+        keyCursor: 0,
+      };
+      channels.push(route);
+      for (const m of spec.models) {
+        let list = byModel.get(m.model);
+        if (list === undefined) byModel.set(m.model, (list = []));
+        list.push({ route, spec });
+      }
+    }
+    const models = new Map<string, ModelRoute>();
+    for (const [model, list] of byModel) {
+      const priorities = [...new Set(list.map((e) => e.spec.priority))].sort((a, b) => b - a);
+      const tiers = priorities.map((p) => {
+        const members = list.filter((e) => e.spec.priority === p);
+        return { channels: members.map((e) => e.route), schedule: smoothSchedule(members.map((e) => e.spec.weight)), cursor: 0 };
+      });
+      models.set(model, { model, tiers });
+    }
+    this.models = models;
+    this.channels = channels;
+    const created = Math.floor(Date.now() / 1000);
+    const data = [...models.keys()].sort().map((id) => ({ id, object: 'model', created, owned_by: 'tollgate' }));
+    this.modelsJson = Buffer.from(JSON.stringify({ object: 'list', data }));
+  }
+
+  /**
+   * The channels to try for one request, in order: the weighted pick of the top
+   * tier, the rest of that tier, then lower tiers. Channels cooling down go last
+   * (still tried: a cooldown is a preference, not an outage of the whole model).
+   */
+  attemptOrder(route: ModelRoute, maxAttempts: number, now: number): ChannelRoute[] {
+    const ready: ChannelRoute[] = [];
+    const cooling: ChannelRoute[] = [];
+    for (const tier of route.tiers) {
+      const n = tier.channels.length;
+      const first = tier.schedule[tier.cursor++ % tier.schedule.length];
+      for (let i = 0; i < n; i++) {
+        const channel = tier.channels[(first + i) % n];
+        (channel.health.cooldownUntil > now ? cooling : ready).push(channel);
+      }
+      if (ready.length >= maxAttempts) break;
+    }
+    for (const c of cooling) ready.push(c);
+    if (ready.length > maxAttempts) ready.length = maxAttempts;
+    return ready;
+  }
+}
+
+/** Round-robin over a channel's upstream keys, skipping keys in cooldown unless all are. */
+export function pickKey(channel: ChannelRoute, now: number): UpstreamKey | null {
+  const keys = channel.keys;
+  const n = keys.length;
+  if (n === 0) return null;
+  const start = channel.keyCursor++;
+  for (let i = 0; i < n; i++) {
+    const key = keys[(start + i) % n];
+    if (key.health.cooldownUntil <= now) return key;
+  }
+  return keys[start % n];
+}
+
+/**
+ * Smooth weighted round-robin (as in nginx): weights 5,1,1 give a a b a c a a —
+ * interleaved rather than in bursts. Precomputed once per table build.
+ */
+function smoothSchedule(weights: readonly number[]): number[] {
+  const w = weights.map((x) => Math.max(1, Math.floor(x)));
+  const divisor = w.reduce(gcd);
+  const scaled = w.map((x) => x / divisor);
+  const total = scaled.reduce((a, b) => a + b, 0);
+  if (total > 10_000) return w.map((_, i) => i); // absurd weights: fall back to plain rotation
+  const current = scaled.map(() => 0);
+  const schedule: number[] = [];
+  for (let step = 0; step < total; step++) {
+    let best = 0;
+    for (let i = 0; i < scaled.length; i++) {
+      current[i] += scaled[i];
+      if (current[i] > current[best]) best = i;
+    }
+    current[best] -= total;
+    schedule.push(best);
+  }
+  return schedule;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
