@@ -11,7 +11,7 @@ import type { ChangeEvent } from '../store/change-feed.ts';
 export interface ChangeHandlers {
   keyRevoked(keyHash: string): void;
   userDisabled(userId: number): void;
-  balanceChanged(userId: number, delta: number): void;
+  balanceChanged(userId: number, delta: number, eventId: number): void;
   reloadChannels(): Promise<void>;
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
@@ -76,7 +76,7 @@ export class ChangeSync {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
         case 'user.disabled': h.userDisabled(Number(e.subject)); break;
-        case 'user.balance': h.balanceChanged(Number(e.subject), e.delta); break;
+        case 'user.balance': h.balanceChanged(Number(e.subject), e.delta, e.id); break;
         case 'channels': channels = true; break;
         case 'prices': prices = true; break;
         case 'limits': limits = true; break;

@@ -1,0 +1,172 @@
+/**
+ * Operator commands that act on the store directly: the same store `serve`
+ * uses given the same config/env. They work while a server runs — the server
+ * notices through the change feed (revocations, channels, prices, limits,
+ * credits) within its poll interval.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
+import type { LimitScope } from '../store/limit-repo.ts';
+import type { ChannelType } from '../store/channel-repo.ts';
+import { print, UsageError, type OutputOptions } from './output.ts';
+
+type Opts = OutputOptions & Record<string, any>;
+
+/** Opens the store named by the config, runs `fn`, closes it. */
+async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+  const config = loadConfig({ file: cmd.optsWithGlobals().config ?? null });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function userByName(store: Store, name: string) {
+  const user = await store.users.byName(name);
+  if (user === undefined) throw new UsageError(`no user named '${name}'`);
+  return user;
+}
+
+function intOption(value: string | undefined, name: string, min = 0): number | null {
+  if (value === undefined) return null;
+  if (!/^-?\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
+  return Number(value);
+}
+
+const userRow = (u: { id: number; name: string; balanceMicros: number; disabled: boolean; createdAt: number }) => ({ id: u.id, name: u.name, balance_micros: u.balanceMicros, disabled: u.disabled, created: new Date(u.createdAt).toISOString() });
+
+export function registerAdminCommands(program: Command): void {
+  const json = (c: Command) => c.option('--json', 'print JSON for scripts');
+
+  const user = program.command('user').description('manage users');
+  json(user.command('create').description('create a user').requiredOption('--name <name>', 'unique user name'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print(userRow(await s.users.create({ name: o.name })), o)));
+  json(user.command('list').description('list users'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.users.list()).map(userRow), o)));
+  json(user.command('credit').description('add (or with a negative amount, remove) credits, in micro-credits').requiredOption('--user <name>').requiredOption('--add <micros>', 'micro-credits (1 credit = 1,000,000)'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const u = await userByName(s, o.user);
+      const amount = intOption(o.add, 'add', Number.MIN_SAFE_INTEGER)!;
+      print({ user: u.name, balance_micros: await s.users.credit(u.id, amount) }, o);
+    }));
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    json(user.command(name).description(`${name} a user (all their keys stop/start working)`).requiredOption('--user <name>'))
+      .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+        const u = await userByName(s, o.user);
+        await s.users.setDisabled(u.id, disabled);
+        print({ user: u.name, disabled }, o);
+      }));
+  }
+
+  const key = program.command('key').description('manage client API keys');
+  json(key.command('create').description('create a key; it is printed once and stored only as a hash').requiredOption('--user <name>').option('--name <label>', 'a label for the key', 'default'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const u = await userByName(s, o.user);
+      const secret = generateClientKey();
+      const k = await s.keys.insert({ userId: u.id, name: o.name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) });
+      if (o.json) print({ id: k.id, user: u.name, name: k.name, prefix: k.prefix, key: secret }, o);
+      else process.stdout.write(`${secret}\n(key ${k.id} for ${u.name}; shown once — store it now)\n`);
+    }));
+  json(key.command('list').description('list keys (prefix only)').option('--user <name>'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const keys = o.user ? await s.keys.listByUser((await userByName(s, o.user)).id) : await s.keys.list();
+      print(keys.map((k) => ({ id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
+    }));
+  json(key.command('revoke').description('revoke a key by id or prefix').argument('<idOrPrefix>'))
+    .action(async (target: string, o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const ok = await s.keys.revoke(/^\d+$/.test(target) ? Number(target) : target);
+      if (!ok) throw new UsageError(`no live key matches '${target}'`);
+      print({ revoked: target }, o);
+    }));
+
+  const channel = program.command('channel').description('manage upstream channels');
+  json(channel.command('add').description('add an upstream channel')
+    .requiredOption('--name <name>').requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
+    .option('--type <type>', 'openai (any OpenAI-compatible API) or mock', 'openai')
+    .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
+    .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      try { new URL(o.baseUrl); } catch { throw new UsageError(`--base-url is not a URL: '${o.baseUrl}'`); }
+      const models = String(o.models).split(',').map((m) => m.trim()).filter(Boolean).map((m) => {
+        const [model, upstream] = m.split('=');
+        return { model, upstreamModel: upstream ?? model };
+      });
+      if (models.length === 0) throw new UsageError('--models needs at least one model');
+      const c = await s.channels.add({ name: o.name, type: o.type as ChannelType, baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight', 1)!, priority: intOption(o.priority, 'priority', -1_000_000)!, models });
+      for (const secret of o.key ?? []) await s.channels.addKey(c.id, secret);
+      print({ id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, models: models.map((m) => m.model), keys: (o.key ?? []).length }, o);
+    }));
+  json(channel.command('list').description('list channels with their models and key count'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.channels.listFull()).map((c) => ({
+      id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, enabled: c.enabled, priority: c.priority, weight: c.weight,
+      models: c.models.map((m) => (m.model === m.upstreamModel ? m.model : `${m.model}=${m.upstreamModel}`)), keys: c.keys.filter((k) => k.enabled).length,
+    })), o)));
+  json(channel.command('key').description('upstream keys of a channel').command('add').description('add an upstream API key to a channel').requiredOption('--channel <name>').requiredOption('--key <secret>'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const c = await s.channels.byName(o.channel);
+      if (c === undefined) throw new UsageError(`no channel named '${o.channel}'`);
+      const k = await s.channels.addKey(c.id, o.key);
+      print({ channel: c.name, key_id: k.id }, o);
+    }));
+  for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
+    json(channel.command(name).description(`${name} a channel`).requiredOption('--name <name>'))
+      .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+        const c = await s.channels.byName(o.name);
+        if (c === undefined) throw new UsageError(`no channel named '${o.name}'`);
+        await s.channels.setEnabled(c.id, enabled);
+        print({ channel: c.name, enabled }, o);
+      }));
+  }
+
+  const price = program.command('price').description('model prices, in micro-credits per 1M tokens');
+  json(price.command('set').description('set the price of a model (optionally on one channel)').requiredOption('--model <model>')
+    .option('--input <micros>', 'micro-credits per 1M prompt tokens').option('--output <micros>', 'micro-credits per 1M completion tokens')
+    .option('--free', 'serve the model at no charge').option('--channel <name>', 'price only on this channel'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      if (!o.free && (o.input === undefined || o.output === undefined)) throw new UsageError('give --input and --output, or --free');
+      let channelId: number | null = null;
+      if (o.channel) {
+        const c = await s.channels.byName(o.channel);
+        if (c === undefined) throw new UsageError(`no channel named '${o.channel}'`);
+        channelId = c.id;
+      }
+      const p = await s.prices.set({ model: o.model, channelId, inputMicrosPerMTok: intOption(o.input, 'input') ?? 0, outputMicrosPerMTok: intOption(o.output, 'output') ?? 0, free: o.free === true });
+      print({ model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free }, o);
+    }));
+  json(price.command('list').description('list prices'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.prices.list()).map((p) => ({ model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free })), o)));
+
+  const limit = program.command('limit').description('rate-limit policies (take effect without restart)');
+  const scopeOptions = (c: Command) => c.option('--global', 'the whole gateway').option('--user <name>').option('--key <idOrPrefix>').option('--model <model>', 'a model; with --user, that user on that model');
+  json(scopeOptions(limit.command('set').description('set RPM / TPM / concurrency for a scope'))
+    .option('--rpm <n>', 'requests per minute').option('--tpm <n>', 'tokens per minute').option('--concurrency <n>', 'requests in flight'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const { scope, subject } = await resolveScope(s, o);
+      const p = await s.limits.set({ scope, subject, rpm: intOption(o.rpm, 'rpm'), tpm: intOption(o.tpm, 'tpm'), concurrency: intOption(o.concurrency, 'concurrency') });
+      print({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }, o);
+    }));
+  json(scopeOptions(limit.command('remove').description('remove the policy of a scope')))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const { scope, subject } = await resolveScope(s, o);
+      print({ scope, subject, removed: await s.limits.remove(scope, subject) }, o);
+    }));
+  json(limit.command('list').description('list policies'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o)));
+}
+
+async function resolveScope(s: Store, o: Opts): Promise<{ scope: LimitScope; subject: string }> {
+  const chosen = [o.global, o.user, o.key, o.model].filter((v) => v !== undefined).length;
+  if (o.global && chosen === 1) return { scope: 'global', subject: '' };
+  if (o.user && o.model && chosen === 2) return { scope: 'user_model', subject: `${(await userByName(s, o.user)).id}:${o.model}` };
+  if (chosen !== 1) throw new UsageError('name exactly one scope: --global, --user, --key, --model (or --user with --model)');
+  if (o.user) return { scope: 'user', subject: String((await userByName(s, o.user)).id) };
+  if (o.model) return { scope: 'model', subject: o.model };
+  const keys = await s.keys.list();
+  const match = /^\d+$/.test(o.key) ? keys.filter((k) => k.id === Number(o.key)) : keys.filter((k) => k.prefix.startsWith(o.key) || o.key.startsWith(k.prefix));
+  if (match.length !== 1) throw new UsageError(`--key '${o.key}' must match exactly one key (matched ${match.length})`);
+  return { scope: 'key', subject: String(match[0].id) };
+}

@@ -1,0 +1,164 @@
+/**
+ * The composition root: builds every part once — store, caches, tables,
+ * limiter, ledger, writer, upstream pool, metrics, logger — and wires them
+ * into the gateway and the HTTP server. Nothing is constructed per request.
+ */
+import { Agent } from 'undici';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { openStore, type Store } from './store/store.ts';
+import { KeyCache } from './keys/key-cache.ts';
+import { HealthBook } from './routing/channel-health.ts';
+import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
+import { MemoryLimiter } from './limiter/memory-limiter.ts';
+import { RedisLimiter } from './limiter/redis-limiter.ts';
+import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
+import { PolicyBook } from './limiter/policy-book.ts';
+import { PriceBook } from './metering/pricing.ts';
+import { CreditLedger } from './metering/ledger.ts';
+import { UsageWriter } from './metering/usage-writer.ts';
+import { countCompletionTokens } from './metering/token-estimate.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { LatencyStats } from './observability/latency-stats.ts';
+import { createLogger, flushLogger, logRequest } from './observability/logger.ts';
+import { startMockUpstream, type MockUpstream } from './mock/mock-upstream.ts';
+import { Gateway } from './gateway/gateway.ts';
+import { ChangeSync } from './sync/change-sync.ts';
+import { createHttpServer, type HttpServer } from './server/http-server.ts';
+
+/** The models of the built-in mock channel, free by default so a new install answers at once. */
+export const MOCK_MODELS = ['mock-gpt', 'mock-gpt-large', 'mock-embed'] as const;
+/** Id of the built-in mock channel and its key (store ids start at 1). */
+const BUILTIN_ID = 0;
+
+export interface Tollgate {
+  readonly config: Config;
+  readonly store: Store;
+  readonly gateway: Gateway;
+  readonly server: HttpServer;
+  readonly sync: ChangeSync;
+  readonly logger: Logger;
+  readonly mock: MockUpstream | null;
+  /** http://host:port once listening. */
+  readonly url: string;
+  /** Graceful stop: drain, flush, close. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Pass an existing logger (tests); default: pino on stdout at config.logLevel. */
+  logger?: Logger;
+}
+
+export async function startTollgate(config: Config, opts: StartOptions = {}): Promise<Tollgate> {
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    sqlite: config.sqlite,
+    postgres: { poolSize: config.postgres.poolSize, schema: config.postgres.schema },
+  });
+  const mock = config.mockChannel ? await startMockUpstream({ host: '127.0.0.1', port: 0 }) : null;
+
+  const health = new HealthBook(config.upstream.cooldownBaseMs, config.upstream.cooldownMaxMs);
+  const loadRoutes = async () => new RouteTable([...(mock === null ? [] : [builtinMockChannel(mock)]), ...(await store.channels.listFull())], health);
+  const loadPolicies = async (): Promise<LimitPolicy[]> => (await store.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }));
+
+  const metrics = config.metrics ? new GatewayMetrics() : null;
+  const limiter = createLimiter(config, logger, metrics);
+  const writer = new UsageWriter(store.usage, {
+    dataDir: config.dataDir,
+    batchSize: config.metering.batchSize,
+    flushIntervalMs: config.metering.flushIntervalMs,
+    maxQueue: config.metering.maxQueue,
+    log: logger,
+  });
+
+  const gateway = new Gateway({
+    config,
+    keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : { keyId: k.id, userId: k.userId, revoked: k.revoked, userDisabled: k.userDisabled }))),
+    health,
+    routes: await loadRoutes(),
+    upstream: new Agent({
+      connections: config.upstream.connectionsPerOrigin,
+      connectTimeout: config.upstream.connectTimeoutMs,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+    }),
+    limiter,
+    policies: new PolicyBook(await loadPolicies()),
+    prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
+    ledger: new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros }),
+    writer,
+    metrics,
+    latency: new LatencyStats(),
+    requestLog: config.requestLog ? (o) => logRequest(logger, o) : null,
+    countTokens: countCompletionTokens,
+    onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
+  });
+  if (metrics !== null) registerGauges(metrics, gateway);
+
+  const sync = new ChangeSync(store, {
+    keyRevoked: (hash) => gateway.keys.forget(hash),
+    userDisabled: () => gateway.keys.clear(),
+    balanceChanged: (userId, delta, eventId) => gateway.ledger.applyExternalDelta(userId, delta, eventId),
+    reloadChannels: async () => { gateway.routes = await loadRoutes(); },
+    reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
+    reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
+    onError: (err) => logger.warn({ err }, 'change feed poll failed'),
+  }, config.changePollMs);
+  await sync.start();
+
+  const server = createHttpServer(gateway, { store, sync, logger });
+  const url = await server.listen(config.host, config.port);
+  logger.info({ url, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', mockChannel: mock?.url ?? null }, 'tollgate listening');
+
+  let closing: Promise<void> | null = null;
+  const close = () => (closing ??= (async () => {
+    gateway.draining = true;
+    await server.drain(config.server.shutdownGraceMs);
+    sync.stop();
+    await writer.close(10_000);
+    await limiter.close();
+    await gateway.upstream.close();
+    await mock?.close();
+    await store.close();
+    await flushLogger(logger);
+  })());
+
+  return { config, store, gateway, server, sync, logger, mock, url, close };
+}
+
+function builtinMockChannel(mock: MockUpstream): ChannelSpec {
+  return {
+    id: BUILTIN_ID,
+    name: 'mock',
+    type: 'mock',
+    baseUrl: mock.url,
+    weight: 1,
+    priority: -1_000_000, // below any operator channel that serves the same model name
+    enabled: true,
+    models: MOCK_MODELS.map((model) => ({ model, upstreamModel: model })),
+    keys: [{ id: BUILTIN_ID, secret: 'mock', enabled: true }],
+  };
+}
+
+function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics | null): Limiter {
+  if (config.redisUrl === null) return new MemoryLimiter();
+  return new RedisLimiter({
+    redis: config.redisUrl,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    failPolicy: config.redis.failPolicy,
+    onError: (err) => {
+      metrics?.redisError('limiter');
+      logger.warn({ err: err.message, failPolicy: config.redis.failPolicy }, 'redis limiter error');
+    },
+  });
+}
+
+function registerGauges(metrics: GatewayMetrics, gw: Gateway): void {
+  metrics.registerGauge('tollgate_requests_in_flight', 'Requests being served now.', () => gw.active.size);
+  metrics.registerGauge('tollgate_writer_spool_records', 'Usage records now in the local spool (store slow or down).', () => gw.writer.stats().spooledRecords);
+  // The queue depth is sampled rather than pushed from the hot path on every enqueue.
+  setInterval(() => metrics.setWriterQueueDepth(gw.writer.stats().queued), 1_000).unref();
+}

@@ -1,0 +1,66 @@
+/**
+ * The account API for key holders: their balance and their usage records.
+ * Authenticated with the same key (and cache) as the client API.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Errors, errorBody } from '../errors.ts';
+import { identifyCaller } from '../gateway/authenticate.ts';
+import type { KeyIdentity } from '../keys/key-cache.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { StoreInputError, type Store } from '../store/store.ts';
+
+const MAX_PAGE = 1000;
+
+async function caller(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<KeyIdentity | null> {
+  const identity = await identifyCaller(gw, req.headers, Date.now());
+  if ('status' in identity) {
+    reply.code(identity.status).type('application/json').send(errorBody(identity));
+    return null;
+  }
+  return identity;
+}
+
+function badQuery(reply: FastifyReply, message: string, param: string) {
+  return reply.code(400).type('application/json').send(errorBody(Errors.badQuery, message, param));
+}
+
+/** An optional epoch-ms or ISO-8601 time parameter; NaN when malformed. */
+function timeParam(v: unknown): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const s = String(v);
+  return /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+}
+
+export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: Store): void {
+  app.get('/api/v1/balance', async (req, reply) => {
+    const who = await caller(gw, req, reply);
+    if (who === null) return reply;
+    if (!gw.ledger.isLoaded(who.userId)) await gw.ledger.ensureLoaded(who.userId);
+    const snap = gw.ledger.snapshot(who.userId)!;
+    return { object: 'balance', user_id: who.userId, balance_micros: snap.balanceMicros, reserved_micros: snap.reservedMicros, available_micros: snap.balanceMicros - snap.reservedMicros };
+  });
+
+  app.get('/api/v1/usage', async (req, reply) => {
+    const who = await caller(gw, req, reply);
+    if (who === null) return reply;
+    const q = req.query as Record<string, string | undefined>;
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) return badQuery(reply, `'limit' must be an integer from 1 to ${MAX_PAGE}.`, 'limit');
+    const from = timeParam(q.from);
+    const to = timeParam(q.to);
+    if (Number.isNaN(from)) return badQuery(reply, "'from' must be epoch milliseconds or an ISO-8601 time.", 'from');
+    if (Number.isNaN(to)) return badQuery(reply, "'to' must be epoch milliseconds or an ISO-8601 time.", 'to');
+    if (from !== undefined && to !== undefined && from >= to) return badQuery(reply, "'from' must be before 'to'.", 'from');
+    const model = q.model === undefined || q.model === '' ? undefined : q.model;
+    try {
+      const [page, totals] = await Promise.all([
+        store.usage.page({ userId: who.userId, model, from, to, cursor: q.cursor, limit }),
+        store.usage.totals({ userId: who.userId, model, from, to }),
+      ]);
+      return { object: 'list', data: page.records, next_cursor: page.nextCursor, has_more: page.nextCursor !== null, totals };
+    } catch (err) {
+      if (err instanceof StoreInputError) return badQuery(reply, err.message, 'cursor');
+      throw err;
+    }
+  });
+}
