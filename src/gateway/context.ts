@@ -22,7 +22,7 @@ export class RequestContext implements RequestOutcome {
   /** Date.now() at arrival, for records. */
   readonly ts: number;
 
-  /** Unique per request, the usage record's key (a client's x-request-id may repeat). */
+  /** Unique per request, the usage record's key: a client's x-request-id may repeat, so it gets a unique suffix. */
   readonly recordId: string;
 
   // RequestOutcome
@@ -76,9 +76,11 @@ export class RequestContext implements RequestOutcome {
   upstreamStartedAt = 0;
 
   constructor(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, startedAt: number) {
-    this.recordId = generateRequestId();
+    const generated = generateRequestId();
     const clientId = req.headers['x-request-id'];
-    this.requestId = typeof clientId === 'string' && isWellFormedRequestId(clientId) ? clientId : this.recordId;
+    const fromClient = typeof clientId === 'string' && isWellFormedRequestId(clientId);
+    this.requestId = fromClient ? clientId : generated;
+    this.recordId = fromClient ? `${clientId}~${generated}` : generated;
     this.req = req;
     this.res = res;
     this.endpoint = endpoint;

@@ -104,7 +104,7 @@ export class RouteTable {
       const first = tier.schedule[tier.cursor++ % tier.schedule.length];
       for (let i = 0; i < n; i++) {
         const channel = tier.channels[(first + i) % n];
-        (channel.health.cooldownUntil > now ? cooling : ready).push(channel);
+        (isCooling(channel, now) ? cooling : ready).push(channel);
       }
       if (ready.length >= maxAttempts) break;
     }
@@ -112,6 +112,13 @@ export class RouteTable {
     if (ready.length > maxAttempts) ready.length = maxAttempts;
     return ready;
   }
+}
+
+/** A channel cools down itself (connect errors, 5xx) or when every one of its keys does (401/403/429). */
+function isCooling(channel: ChannelRoute, now: number): boolean {
+  if (channel.health.cooldownUntil > now) return true;
+  for (const key of channel.keys) if (key.health.cooldownUntil <= now) return false;
+  return channel.keys.length > 0;
 }
 
 /** Round-robin over a channel's upstream keys, skipping keys in cooldown unless all are. */
