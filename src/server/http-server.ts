@@ -39,9 +39,11 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
         const path = pathOf(req.url ?? '/');
         const endpoint = ENDPOINTS.get(`${req.method} ${path}`);
         if (endpoint !== undefined) return handleApiRequest(gw, req, res, endpoint);
-        if (HOT_PATHS.has(path)) {
+        // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.
+        if (HOT_PATHS.has(path) || path.startsWith('/v1/')) {
           req.resume();
-          return sendError(res, Errors.methodNotAllowed);
+          res.setHeader('x-response-time-ms', '0.00');
+          return sendError(res, HOT_PATHS.has(path) ? Errors.methodNotAllowed : Errors.routeNotFound);
         }
         fastifyHandler(req, res);
       });
