@@ -1,0 +1,101 @@
+/**
+ * The CLI as a user runs it (spawned processes): set-up commands against the
+ * same store as a running `serve`, output and exit codes, and a clean SIGTERM.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+
+function tollgate(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+before(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  env = { ...process.env, TOLLGATE_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'warn', TOLLGATE_CHANGE_POLL_MS: '100' };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+});
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test('--help and usage errors', () => {
+  const help = tollgate('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /serve/);
+  assert.match(help.stdout, /channel/);
+  assert.equal(tollgate('key', 'create', '--help').code, 0);
+  const missing = tollgate('user', 'create');
+  assert.equal(missing.code, 2, 'a missing required option is a usage error');
+  assert.equal(tollgate('key', 'create', '--user', 'nobody').code, 2);
+  assert.equal(tollgate('no-such-command').code, 2);
+});
+
+test('a bad config value names the field', () => {
+  const r = spawnSync(process.execPath, [CLI, 'user', 'list'], { env: { ...env, TOLLGATE_PORT: 'eighty' }, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /port \(env TOLLGATE_PORT\) = "eighty"/);
+});
+
+test('serve + CLI: create a user and key, call the API, revoke while serving, SIGTERM exits 0', async () => {
+  const created = tollgate('user', 'create', '--name', 'alice', '--json');
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(JSON.parse(created.stdout).name, 'alice');
+  const key = JSON.parse(tollgate('key', 'create', '--user', 'alice', '--json').stdout);
+  assert.match(key.key, /^tg-[0-9A-Za-z]{32}$/);
+  const list = tollgate('key', 'list');
+  assert.equal(list.code, 0);
+  assert.ok(list.stdout.includes(key.prefix) && !list.stdout.includes(key.key), 'lists show the prefix, never the key');
+
+  const port = await freePort();
+  const server: ChildProcess = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, TOLLGATE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${base}/readyz`)).ok) break;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error('serve did not become ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const chat = () => fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    const ok = await chat();
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as any).object, 'chat.completion');
+
+    assert.equal(tollgate('key', 'revoke', key.prefix).code, 0);
+    const revokedAt = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - revokedAt < 1000) status = (await chat()).status;
+    assert.equal(status, 401, 'a key revoked by the CLI stops working within 1 s');
+
+    server.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
