@@ -28,12 +28,12 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
     const request = { policies, tokens: ctx.estimatedTokens };
     const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
     gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
+    ctx.rateLimit = admission.state;
     if (!admission.allowed) {
       const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
       return { error, limit: admission, message: `Rate limit reached: ${admission.kind} limit of ${admission.scope}${admission.subject === '' ? '' : ` '${admission.subject}'`}.` };
     }
     ctx.lease = admission.lease;
-    ctx.rateLimit = admission.state;
   }
 
   if (!price.free) {
