@@ -73,6 +73,9 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     maxQueue: config.metering.maxQueue,
     log: logger,
   });
+  // Records spooled by an earlier run must be in the store before balances are
+  // loaded from it, or those balances would not include their costs.
+  await writer.flush();
 
   const gateway = new Gateway({
     config,

@@ -61,6 +61,11 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   // pool discards that client by itself; the next query opens a new one and
   // reports any lasting outage to its caller.
   pool.on('error', () => undefined);
+  // A connection that dies while checked out (between two statements of a
+  // transaction) emits 'error' on the client, which neither pg-pool nor Kysely
+  // listens for: without this listener the process crashes. The failing query
+  // still rejects, so the caller (e.g. the usage writer) retries.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await pool.query(`create schema if not exists "${schema}"`);
   } catch (err) {
