@@ -126,6 +126,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await gateway.upstream.close();
     await mock?.close();
     await store.close();
+    gateway.latency.close(); // WebAssembly histograms are not garbage-collected
     await flushLogger(logger);
   })());
 
