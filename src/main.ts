@@ -22,6 +22,7 @@ import { GatewayMetrics } from './observability/metrics.ts';
 import { LatencyStats } from './observability/latency-stats.ts';
 import { createLogger, flushLogger, logRequest } from './observability/logger.ts';
 import { startMockUpstream, type MockUpstream } from './mock/mock-upstream.ts';
+import { startProfilingServer } from './observability/profiler.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { createHttpServer, type HttpServer } from './server/http-server.ts';
@@ -114,12 +115,18 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const server = createHttpServer(gateway, { store, sync, logger });
   const url = await server.listen(config.host, config.port);
+  // Profiling is off by default, loopback-only, and needs the admin token.
+  const profiler = config.profiling.enabled && config.adminToken !== null
+    ? await startProfilingServer({ host: '127.0.0.1', port: config.profiling.port, adminToken: config.adminToken })
+    : null;
+  if (profiler !== null) logger.info({ url: profiler.url }, 'profiling endpoints listening');
   logger.info({ url, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', mockChannel: mock?.url ?? null }, 'tollgate listening');
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
     gateway.draining = true;
     await server.drain(config.server.shutdownGraceMs);
+    await profiler?.close();
     sync.stop();
     await writer.close(10_000);
     await limiter.close();

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { startFixture, ADMIN_TOKEN, type Fixture } from './support/gateway-fixture.ts';
 
 let fx: Fixture;
 let client: OpenAI;
@@ -73,4 +73,19 @@ test('usage records are written for each relayed request', async () => {
   const page = await fx.tg.store.usage.page({ userId: fx.userId, limit: 100 });
   assert.equal(page.records.length, 7, 'one record per relayed call (models.list is served by the gateway)');
   assert.ok(page.records.every((r) => r.status === 200 && r.outcome === 'ok' && r.attempts === 1));
+});
+
+test('metrics move with the requests served; /api/metrics needs the admin token', async () => {
+  const metrics = await fetch(`${fx.url}/metrics`);
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  const served = text.split('\n').filter((l) => l.startsWith('tollgate_requests_total{') && l.includes('status="200"'));
+  const total = served.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  assert.equal(total, 8, 'seven relayed calls and one models.list');
+  assert.ok(!text.includes(fx.key), 'no key in metrics');
+  assert.equal((await fetch(`${fx.url}/api/metrics`)).status, 401);
+  const stats = await fetch(`${fx.url}/api/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(stats.status, 200);
+  const json = (await stats.json()) as any;
+  assert.ok(json.overall.count >= 8);
 });
