@@ -1,0 +1,140 @@
+// The limiter contract shared by the memory and Redis backends.
+//
+// One admission judges every limit that applies to a request together
+// ("merged judgment"): if any limit refuses, nothing is consumed from any of
+// them. A denial is a typed result, never an exception; exceptions are kept
+// for programming errors.
+
+/** What a limit is attached to. */
+export type LimitScope = 'global' | 'user' | 'key' | 'model' | 'user_model';
+
+/** Every scope, in a fixed order (backends index per-scope tables by it). */
+export const LIMIT_SCOPES: readonly LimitScope[] = ['global', 'user', 'key', 'model', 'user_model'];
+
+/**
+ * The limits of one subject. `null` means "no such limit"; `0` blocks.
+ * `subject` is '' for global, the user id, the key id, the model name, or
+ * `${userId}:${model}` for user_model. Policies of one request must have
+ * distinct (scope, subject) pairs.
+ */
+export interface LimitPolicy {
+  scope: LimitScope;
+  subject: string;
+  /** Requests per window (per minute by default). */
+  rpm: number | null;
+  /** Tokens per window (per minute by default). */
+  tpm: number | null;
+  /** Requests in flight at once. */
+  concurrency: number | null;
+}
+
+/** One request to admit: all its policies and its estimated token count. */
+export interface AdmissionRequest {
+  policies: readonly LimitPolicy[];
+  /** Estimated tokens, reserved against every TPM limit until settlement. */
+  tokens: number;
+}
+
+/**
+ * What the rate-limit headers report, taken from the tightest RPM policy and
+ * the tightest TPM policy (least remaining). Each field is -1 when no such
+ * limit applies to the request.
+ */
+export class RateLimitState {
+  limitRequests: number;
+  remainingRequests: number;
+  /** Milliseconds until the request budget is full again. */
+  resetRequestsMs: number;
+  limitTokens: number;
+  remainingTokens: number;
+  /** Milliseconds until the token budget is full again. */
+  resetTokensMs: number;
+
+  constructor(
+    limitRequests: number,
+    remainingRequests: number,
+    resetRequestsMs: number,
+    limitTokens: number,
+    remainingTokens: number,
+    resetTokensMs: number,
+  ) {
+    this.limitRequests = limitRequests;
+    this.remainingRequests = remainingRequests;
+    this.resetRequestsMs = resetRequestsMs;
+    this.limitTokens = limitTokens;
+    this.remainingTokens = remainingTokens;
+    this.resetTokensMs = resetTokensMs;
+  }
+}
+
+/** The state reported when no RPM or TPM limit is known (e.g. Redis unavailable). */
+export const NO_LIMIT_STATE: Readonly<RateLimitState> = Object.freeze(new RateLimitState(-1, -1, -1, -1, -1, -1));
+
+/**
+ * Proof of an admission, handed back to `settle` exactly once. Each backend
+ * has its own lease class; callers treat it as opaque.
+ */
+export interface Lease {
+  /** True once settled; a second settle is a no-op. */
+  readonly settled: boolean;
+  /** Tokens reserved at admission. */
+  readonly tokens: number;
+}
+
+/** Which limit refused. 'unavailable' = the shared store failed and the policy is fail-closed (HTTP 503). */
+export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable';
+
+/** An admitted request: settle the lease on every exit path. */
+export interface Admitted {
+  allowed: true;
+  lease: Lease;
+  state: RateLimitState;
+}
+
+/** A refused request: nothing was consumed. */
+export interface Refused {
+  allowed: false;
+  scope: LimitScope;
+  subject: string;
+  kind: RefusalKind;
+  /** The refusing limit's value (requests, tokens or slots); -1 for 'unavailable'. */
+  limit: number;
+  /**
+   * Milliseconds until a retry can succeed (for Retry-After). When the
+   * request can never fit (more tokens than the TPM limit, or a limit of 0)
+   * it is the window length.
+   */
+  retryAfterMs: number;
+  state: RateLimitState;
+}
+
+/** The outcome of `admit`. */
+export type Admission = Admitted | Refused;
+
+/** A rate limiter backend. */
+export interface Limiter {
+  /** Judges every policy of the request together; consumes from all or none. */
+  admit(req: AdmissionRequest): Promise<Admission>;
+  /**
+   * Synchronous admission, present only on backends that never do I/O
+   * (memory): lets the hot path skip a promise and a microtask.
+   */
+  readonly admitSync?: (req: AdmissionRequest) => Admission;
+  /**
+   * Ends an admission: corrects every TPM reservation by
+   * (actualTokens - estimated) and releases concurrency. Call exactly once
+   * per lease on every exit path; later calls are ignored.
+   */
+  settle(lease: Lease, actualTokens: number): void;
+  /** Flushes pending settlements and releases connections the limiter owns. */
+  close(): Promise<void>;
+}
+
+/** Wire-level code of each refusal kind (the Redis script returns these). */
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable'];
+
+/** Retry hint for a concurrency refusal: a slot frees when some request ends, which no clock predicts. */
+export const CONCURRENCY_RETRY_MS = 1000;
+
+/** Default window: limits are per minute. */
+export const DEFAULT_WINDOW_MS = 60_000;
