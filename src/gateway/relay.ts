@@ -106,7 +106,7 @@ async function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, 
     const failure = connectFailure(channel, err);
     if (ctx.committed) {
       // Cut after the first byte: the client already has a 200; end its stream.
-      ctx.outcome = 'upstream_error';
+      ctx.outcome = gw.draining && ctx.abort.signal.aborted ? 'shutdown_cut' : 'upstream_error';
       ctx.res.end();
     }
     return failure;

@@ -74,13 +74,15 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     },
     async drain(graceMs) {
-      const closed = new Promise<void>((resolve) => node.close(() => resolve()));
-      node.closeIdleConnections();
+      // Readiness flips first (gw.draining is set by the caller): the listener
+      // stays open so /readyz can answer 503 and late requests get a clear 503,
+      // until the requests in flight are done or the grace deadline cuts them.
       const deadline = Date.now() + graceMs;
       while (gw.active.size > 0 && Date.now() < deadline) await sleep(20);
       for (const ctx of gw.active) ctx.abort.abort(new Error('shutdown deadline reached'));
       const cutDeadline = Date.now() + 2_000;
       while (gw.active.size > 0 && Date.now() < cutDeadline) await sleep(10);
+      const closed = new Promise<void>((resolve) => node.close(() => resolve()));
       node.closeAllConnections();
       await closed;
       await app.close();
