@@ -61,6 +61,8 @@ export const ConfigSchema = z.object({
   redis: z.object({
     commandTimeoutMs: int(200, 1),
     failPolicy: z.enum(['open', 'closed']).default('open'),
+    /** Namespace of every Redis key (several gateways may share one Redis). */
+    keyPrefix: z.string().min(1).default('tollgate:'),
   }).prefault({}),
   metering: z.object({
     /** Reserve this many completion tokens when the request sets no max_tokens. */

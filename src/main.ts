@@ -67,6 +67,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const metrics = config.metrics ? new GatewayMetrics() : null;
   const limiter = createLimiter(config, logger, metrics);
+  // Requests before the first Redis connection would wait out the command timeout.
+  if (limiter instanceof RedisLimiter && !(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
     batchSize: config.metering.batchSize,
@@ -158,6 +160,7 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
   if (config.redisUrl === null) return new MemoryLimiter();
   return new RedisLimiter({
     redis: config.redisUrl,
+    keyPrefix: config.redis.keyPrefix,
     commandTimeoutMs: config.redis.commandTimeoutMs,
     failPolicy: config.redis.failPolicy,
     onError: (err) => {

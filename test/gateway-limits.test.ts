@@ -26,15 +26,18 @@ test('RPM limit: exactly the limit admitted out of 200 concurrent requests; 429s
   const u = await fx.newUser('rpm-user');
   await fx.tg.store.limits.set({ scope: 'user', subject: String(u.userId), rpm: 25, tpm: null, concurrency: null });
   await fx.tg.sync.pollNow();
+  const started = Date.now();
   const responses = await Promise.all(Array.from({ length: 200 }, () => chat(u.key)));
+  const elapsed = Date.now() - started;
   const bodies = await Promise.all(responses.map((r) => r.body.json() as Promise<any>));
   const ok = responses.filter((r) => r.statusCode === 200);
   const limited = responses.map((r, i) => ({ r, b: bodies[i] })).filter(({ r }) => r.statusCode === 429);
-  assert.equal(ok.length, 25);
-  assert.equal(limited.length, 175);
+  // GCRA: a burst of up to the limit, then one more every 60 s / 25 = 2.4 s.
+  assert.ok(ok.length >= 25 && ok.length <= 25 + Math.floor(elapsed / 2400), `admitted ${ok.length} in ${elapsed} ms`);
+  assert.equal(limited.length, 200 - ok.length);
   const { r, b } = limited[0];
   assert.equal(b.error.type, 'rate_limit_exceeded');
-  assert.match(b.error.message, /rpm/);
+  assert.match(b.error.message, /RPM/);
   assert.ok(Number(r.headers['retry-after']) >= 1);
   assert.equal(r.headers['x-ratelimit-limit-requests'], '25');
   assert.equal(r.headers['x-ratelimit-remaining-requests'], '0');

@@ -7,6 +7,7 @@ import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
+import { refusalMessage } from '../limiter/refusal.ts';
 import { promptKind } from './endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
@@ -31,7 +32,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
     ctx.rateLimit = admission.state;
     if (!admission.allowed) {
       const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
-      return { error, limit: admission, message: `Rate limit reached: ${admission.kind} limit of ${admission.scope}${admission.subject === '' ? '' : ` '${admission.subject}'`}.` };
+      return { error, limit: admission, message: refusalMessage(admission) };
     }
     ctx.lease = admission.lease;
   }

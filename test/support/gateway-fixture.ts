@@ -24,8 +24,9 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(env: Record<string, string> = {}): Promise<Fixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+/** `env` overrides config; `userName` names the user created (a second gateway on the same data dir needs another). */
+export async function startFixture(env: Record<string, string> = {}, userName = 'alice'): Promise<Fixture> {
+  const dataDir = env.TOLLGATE_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({
     file: null,
     env: { TOLLGATE_PORT: '0', TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_CHANGE_POLL_MS: '50', ...env },
@@ -38,7 +39,7 @@ export async function startFixture(env: Record<string, string> = {}): Promise<Fi
     const k = await tg.store.keys.insert({ userId: user.id, name: 'test', keyHash: hashClientKey(key), prefix: displayPrefix(key) });
     return { userId: user.id, keyId: k.id, key };
   };
-  const alice = await newUser('alice');
+  const alice = await newUser(userName);
   return {
     tg,
     url: tg.url,
