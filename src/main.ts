@@ -25,6 +25,7 @@ import { startMockUpstream, type MockUpstream } from './mock/mock-upstream.ts';
 import { startProfilingServer } from './observability/profiler.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { ChangeSync } from './sync/change-sync.ts';
+import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './server/http-server.ts';
 
 /** The models of the built-in mock channel, free by default so a new install answers at once. */
@@ -38,6 +39,8 @@ export interface Tollgate {
   readonly gateway: Gateway;
   readonly server: HttpServer;
   readonly sync: ChangeSync;
+  /** Redis pub/sub doorbell for the change feed; null without REDIS_URL. */
+  readonly signal: ChangeSignal | null;
   readonly logger: Logger;
   readonly mock: MockUpstream | null;
   /** http://host:port once listening. */
@@ -114,8 +117,11 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);
   await sync.start();
+  // With Redis, a change made anywhere is applied everywhere at once, not at the next poll.
+  const signal: ChangeSignal | null = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
+  await signal?.subscribe(() => void sync.pollNow());
 
-  const server = createHttpServer(gateway, { store, sync, logger });
+  const server = createHttpServer(gateway, { store, sync, signal, logger });
   const url = await server.listen(config.host, config.port);
   // Profiling is off by default, loopback-only, and needs the admin token.
   const profiler = config.profiling.enabled && config.adminToken !== null
@@ -130,6 +136,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await server.drain(config.server.shutdownGraceMs);
     await profiler?.close();
     sync.stop();
+    await signal?.close();
     await writer.close(10_000);
     await limiter.close();
     await gateway.upstream.close();
@@ -139,7 +146,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await flushLogger(logger);
   })());
 
-  return { config, store, gateway, server, sync, logger, mock, url, close };
+  return { config, store, gateway, server, sync, signal, logger, mock, url, close };
 }
 
 function builtinMockChannel(mock: MockUpstream): ChannelSpec {

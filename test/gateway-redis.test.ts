@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../src/keys/client-key.ts';
 import { openStore } from '../src/store/store.ts';
+import { openChangeSignal } from '../src/sync/change-signal.ts';
 
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `tollgate-test-${process.pid}-${Date.now()}:`;
@@ -93,4 +94,27 @@ test('one Redis round trip per request with every limit type active', async () =
   assert.equal(failed, 0);
   // Under steady load settlements ride on the next admission; idle gaps add a flush each.
   assert.ok(calls >= n && calls <= n * 1.05 + 2, `script calls for ${n} requests: ${calls} (${(calls / n).toFixed(3)} per request)`);
+});
+
+test('with Redis, a revocation published by another process applies at once (not at the next poll)', async () => {
+  const slowPoll = await startFixture({ REDIS_URL, TOLLGATE_REDIS_KEY_PREFIX: prefix, TOLLGATE_CHANGE_POLL_MS: '60000', TOLLGATE_DATA_DIR: a.dataDir }, 'carol');
+  try {
+    assert.equal((await (await chat(slowPoll.url, slowPoll.key)).body.json() as any).object, 'chat.completion');
+    const store = await openStore({ dataDir: a.dataDir });
+    await store.keys.revoke(slowPoll.keyId);
+    await store.close();
+    const signal = openChangeSignal(REDIS_URL, prefix);
+    await signal.publish();
+    await signal.close();
+    const started = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - started < 2000) {
+      const r = await chat(slowPoll.url, slowPoll.key);
+      await r.body.text();
+      status = r.statusCode;
+    }
+    assert.equal(status, 401, 'revoked within 2 s although the poll interval is 60 s');
+  } finally {
+    await slowPoll.tg.close();
+  }
 });

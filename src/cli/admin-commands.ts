@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { openStore, type Store } from '../store/store.ts';
+import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
@@ -19,7 +20,14 @@ async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Pro
   const config = loadConfig({ file: cmd.optsWithGlobals().config ?? null });
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
   try {
-    return await fn(store);
+    const result = await fn(store);
+    if (config.redisUrl !== null) {
+      // Running servers apply the change at once instead of at their next poll.
+      const signal = openChangeSignal(config.redisUrl, config.redis.keyPrefix);
+      await signal.publish();
+      await signal.close();
+    }
+    return result;
   } finally {
     await store.close();
   }

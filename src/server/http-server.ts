@@ -15,10 +15,11 @@ import type { Gateway } from '../gateway/gateway.ts';
 import { Errors, errorBody, sendError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
+import type { ChangeSignal } from '../sync/change-signal.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 
-export interface ServerDeps { store: Store; sync: ChangeSync; logger: Logger }
+export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
 export interface HttpServer {
   readonly node: Server;

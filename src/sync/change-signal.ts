@@ -1,0 +1,48 @@
+/**
+ * Redis pub/sub as a doorbell for the change feed: a process that changed the
+ * store publishes one message, and every subscribed server polls the feed at
+ * once instead of waiting for its next poll. The message carries no data — the
+ * store stays the one source of truth, so a lost message only costs latency.
+ */
+import { Redis } from 'ioredis';
+
+export interface ChangeSignal {
+  /** Ring the bell (after a committed change). Never throws: polling still catches up. */
+  publish(): Promise<void>;
+  /** Call `onSignal` for every bell, from any process. */
+  subscribe(onSignal: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000, enableOfflineQueue: true };
+
+export function openChangeSignal(redisUrl: string, keyPrefix: string): ChangeSignal {
+  const channel = `${keyPrefix}changes`;
+  let publisher: Redis | null = null;
+  let subscriber: Redis | null = null;
+  return {
+    async publish() {
+      try {
+        publisher ??= new Redis(redisUrl, redisOptions);
+        publisher.on('error', () => undefined);
+        await publisher.publish(channel, '1');
+      } catch {
+        // Redis away: servers still see the change at their next poll.
+      }
+    },
+    async subscribe(onSignal) {
+      subscriber = new Redis(redisUrl, { ...redisOptions, maxRetriesPerRequest: null });
+      subscriber.on('error', () => undefined); // reconnects by itself; polling covers the gap
+      subscriber.on('message', onSignal);
+      try {
+        await subscriber.subscribe(channel);
+      } catch {
+        // Not reachable now: ioredis resubscribes when the connection comes back.
+      }
+    },
+    async close() {
+      publisher?.disconnect();
+      subscriber?.disconnect();
+    },
+  };
+}
