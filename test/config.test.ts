@@ -1,0 +1,56 @@
+/** Configuration: defaults, YAML file, env overrides, and errors that name the field. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError, envNameFor } from '../src/config.ts';
+
+test('defaults serve the embedded mode', () => {
+  const c = loadConfig({ file: null, env: {} });
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 8080);
+  assert.equal(c.dataDir, './data');
+  assert.equal(c.databaseUrl, null);
+  assert.equal(c.redisUrl, null);
+  assert.equal(c.mockChannel, true);
+  assert.equal(c.bodyLimitBytes, 4 * 1024 * 1024);
+});
+
+test('yaml file, then env overrides on top; DATABASE_URL and REDIS_URL without prefix', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+  try {
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(file, 'port: 9000\nupstream:\n  maxAttempts: 5\n  onClientAbort: drain\nmockChannel: false\n');
+    const c = loadConfig({ file, env: { TOLLGATE_UPSTREAM_MAX_ATTEMPTS: '7', TOLLGATE_HOST: '0.0.0.0', DATABASE_URL: 'postgres://x@y/z', REDIS_URL: 'redis://r:6379', TOLLGATE_REQUEST_LOG: 'false' } });
+    assert.equal(c.port, 9000);
+    assert.equal(c.upstream.maxAttempts, 7);
+    assert.equal(c.upstream.onClientAbort, 'drain');
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.mockChannel, false);
+    assert.equal(c.requestLog, false);
+    assert.equal(c.databaseUrl, 'postgres://x@y/z');
+    assert.equal(c.redisUrl, 'redis://r:6379');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('env names follow the field path', () => {
+  assert.equal(envNameFor(['upstream', 'maxAttempts']), 'TOLLGATE_UPSTREAM_MAX_ATTEMPTS');
+  assert.equal(envNameFor(['dataDir']), 'TOLLGATE_DATA_DIR');
+  assert.equal(envNameFor(['adminToken']), 'TOLLGATE_ADMIN_TOKEN');
+});
+
+test('invalid values are refused with the field, its env name and the value', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ TOLLGATE_PORT: '70000' }, /port \(env TOLLGATE_PORT\) = "70000"/],
+    [{ TOLLGATE_UPSTREAM_ON_CLIENT_ABORT: 'maybe' }, /upstream\.onClientAbort .* = "maybe"/],
+    [{ TOLLGATE_ADMIN_TOKEN: 'short' }, /adminToken .*16 characters/],
+    [{ TOLLGATE_METRICS: 'perhaps' }, /metrics .* = "perhaps"/],
+  ];
+  for (const [env, pattern] of cases) {
+    assert.throws(() => loadConfig({ file: null, env }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+  }
+  assert.throws(() => loadConfig({ file: '/nonexistent/tollgate.yaml', env: {} }), ConfigError);
+});
