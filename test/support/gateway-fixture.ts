@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { startTollgate, type Tollgate } from '../../src/main.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../../src/keys/client-key.ts';
@@ -24,14 +24,14 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-/** `env` overrides config; `userName` names the user created (a second gateway on the same data dir needs another). */
-export async function startFixture(env: Record<string, string> = {}, userName = 'alice'): Promise<Fixture> {
+/** `env` overrides config; `userName` names the user created (a second gateway on the same data dir needs another); `logger` defaults to silent. */
+export async function startFixture(env: Record<string, string> = {}, userName = 'alice', logger: Logger = pino({ level: 'silent' })): Promise<Fixture> {
   const dataDir = env.TOLLGATE_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({
     file: null,
     env: { TOLLGATE_PORT: '0', TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_CHANGE_POLL_MS: '50', ...env },
   });
-  const tg = await startTollgate(config, { logger: pino({ level: 'silent' }) });
+  const tg = await startTollgate(config, { logger });
   const newUser = async (name: string, creditMicros = 0) => {
     const user = await tg.store.users.create({ name });
     if (creditMicros !== 0) await tg.store.users.credit(user.id, creditMicros);
