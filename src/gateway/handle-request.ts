@@ -46,7 +46,8 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
 
-  ctx.modelRoute = gw.routes.models.get(ctx.model) ?? null;
+  const routes = ctx.endpoint.protocol === 'anthropic' ? gw.routes.anthropicModels : gw.routes.models;
+  ctx.modelRoute = routes.get(ctx.model) ?? null;
   if (ctx.modelRoute === null) {
     return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
   }

@@ -62,13 +62,14 @@ export async function readModelRequest(ctx: RequestContext, bodyLimit: number): 
   ctx.json = obj;
   ctx.model = obj.model;
   ctx.stream = obj.stream === true && ctx.endpoint.streamable;
-  ctx.clientWantsStreamUsage = obj.stream_options?.include_usage === true;
+  // Anthropic streams always carry usage; OpenAI streams only when asked.
+  ctx.clientWantsStreamUsage = ctx.endpoint.protocol === 'anthropic' || obj.stream_options?.include_usage === true;
   return null;
 }
 
 /** The one required field per endpoint; the upstream validates the rest. */
 function checkShape(kind: string, obj: Record<string, any>): BadRequest | null {
-  if (kind === 'chat' && !(Array.isArray(obj.messages) && obj.messages.length > 0)) {
+  if ((kind === 'chat' || kind === 'messages') && !(Array.isArray(obj.messages) && obj.messages.length > 0)) {
     return { error: Errors.invalidBody, message: "'messages' must be a non-empty array.", param: 'messages' };
   }
   if (kind === 'completions' && !(typeof obj.prompt === 'string' || Array.isArray(obj.prompt))) {

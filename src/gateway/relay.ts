@@ -69,7 +69,7 @@ async function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, 
       origin: channel.origin,
       path: upstreamPath(ctx, channel),
       method: ctx.endpoint.kind === 'models' ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json', authorization: key.authorization, accept: ctx.stream ? 'text/event-stream' : 'application/json' },
+      headers: upstreamHeaders(ctx, key),
       body,
       signal: ctx.abort.signal,
       headersTimeout: cfg.headersTimeoutMs,
@@ -200,6 +200,19 @@ function upstreamBody(ctx: RequestContext, channel: ChannelRoute): Buffer | unde
   if (rename !== undefined) copy.model = rename;
   if (injectUsage) copy.stream_options = { ...json.stream_options, include_usage: true };
   return Buffer.from(JSON.stringify(copy));
+}
+
+const ANTHROPIC_VERSION = '2023-06-01';
+
+function upstreamHeaders(ctx: RequestContext, key: UpstreamKey): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ctx.stream ? 'text/event-stream' : 'application/json' };
+  headers[key.authHeader] = key.authValue;
+  if (ctx.endpoint.protocol === 'anthropic') {
+    const client = ctx.req.headers;
+    headers['anthropic-version'] = typeof client['anthropic-version'] === 'string' ? client['anthropic-version'] : ANTHROPIC_VERSION;
+    if (typeof client['anthropic-beta'] === 'string') headers['anthropic-beta'] = client['anthropic-beta'];
+  }
+  return headers;
 }
 
 function upstreamPath(ctx: RequestContext, channel: ChannelRoute): string {

@@ -23,7 +23,8 @@ export interface ChannelSpec {
   keys: ReadonlyArray<{ id: number; secret: string; enabled: boolean }>;
 }
 
-export interface UpstreamKey { readonly id: number; readonly authorization: string; readonly health: HealthState }
+/** An upstream key with its auth header precomputed for its channel's provider. */
+export interface UpstreamKey { readonly id: number; readonly authHeader: string; readonly authValue: string; readonly health: HealthState }
 
 export interface ChannelRoute {
   readonly id: number;
@@ -44,17 +45,26 @@ interface Tier { readonly channels: readonly ChannelRoute[]; readonly schedule: 
 export interface ModelRoute { readonly model: string; readonly tiers: readonly Tier[] }
 
 export class RouteTable {
+  /** Models served over the OpenAI protocol (openai and mock channels). */
   readonly models: ReadonlyMap<string, ModelRoute>;
+  /** Models served over Anthropic's Messages API (anthropic and mock channels). */
+  readonly anthropicModels: ReadonlyMap<string, ModelRoute>;
   readonly channels: readonly ChannelRoute[];
   /** GET /v1/models, serialised once per table. */
   readonly modelsJson: Buffer;
 
   constructor(specs: readonly ChannelSpec[], health: HealthBook) {
     const channels: ChannelRoute[] = [];
-    const byModel = new Map<string, Array<{ route: ChannelRoute; spec: ChannelSpec }>>();
+    const openai: Array<{ route: ChannelRoute; spec: ChannelSpec }> = [];
+    const anthropic: Array<{ route: ChannelRoute; spec: ChannelSpec }> = [];
     for (const spec of specs) {
       if (!spec.enabled) continue;
-      const keys = spec.keys.filter((k) => k.enabled).map((k) => ({ id: k.id, authorization: `Bearer ${k.secret}`, health: health.stateFor(`key:${k.id}`) }));
+      const keys = spec.keys.filter((k) => k.enabled).map((k) => ({
+        id: k.id,
+        authHeader: spec.type === 'anthropic' ? 'x-api-key' : 'authorization',
+        authValue: spec.type === 'anthropic' ? k.secret : `Bearer ${k.secret}`,
+        health: health.stateFor(`key:${k.id}`),
+      }));
       const url = new URL(spec.baseUrl);
       const path = url.pathname.replace(/\/+$/, '');
       const route: ChannelRoute = {
@@ -69,22 +79,12 @@ export class RouteTable {
         keyCursor: 0,
       };
       channels.push(route);
-      for (const m of spec.models) {
-        let list = byModel.get(m.model);
-        if (list === undefined) byModel.set(m.model, (list = []));
-        list.push({ route, spec });
-      }
+      if (spec.type !== 'anthropic') openai.push({ route, spec });
+      if (spec.type !== 'openai') anthropic.push({ route, spec });
     }
-    const models = new Map<string, ModelRoute>();
-    for (const [model, list] of byModel) {
-      const priorities = [...new Set(list.map((e) => e.spec.priority))].sort((a, b) => b - a);
-      const tiers = priorities.map((p) => {
-        const members = list.filter((e) => e.spec.priority === p);
-        return { channels: members.map((e) => e.route), schedule: smoothSchedule(members.map((e) => e.spec.weight)), cursor: 0 };
-      });
-      models.set(model, { model, tiers });
-    }
+    const models = modelRoutes(openai);
     this.models = models;
+    this.anthropicModels = modelRoutes(anthropic);
     this.channels = channels;
     const created = Math.floor(Date.now() / 1000);
     const data = [...models.keys()].sort().map((id) => ({ id, object: 'model', created, owned_by: 'tollgate' }));
@@ -112,6 +112,28 @@ export class RouteTable {
     if (ready.length > maxAttempts) ready.length = maxAttempts;
     return ready;
   }
+}
+
+/** Model → priority tiers of the channels that serve it. */
+function modelRoutes(entries: ReadonlyArray<{ route: ChannelRoute; spec: ChannelSpec }>): Map<string, ModelRoute> {
+  const byModel = new Map<string, Array<{ route: ChannelRoute; spec: ChannelSpec }>>();
+  for (const e of entries) {
+    for (const m of e.spec.models) {
+      let list = byModel.get(m.model);
+      if (list === undefined) byModel.set(m.model, (list = []));
+      list.push(e);
+    }
+  }
+  const models = new Map<string, ModelRoute>();
+  for (const [model, list] of byModel) {
+    const priorities = [...new Set(list.map((e) => e.spec.priority))].sort((a, b) => b - a);
+    const tiers = priorities.map((p) => {
+      const members = list.filter((e) => e.spec.priority === p);
+      return { channels: members.map((e) => e.route), schedule: smoothSchedule(members.map((e) => e.spec.weight)), cursor: 0 };
+    });
+    models.set(model, { model, tiers });
+  }
+  return models;
 }
 
 /** A channel cools down itself (connect errors, 5xx) or when every one of its keys does (401/403/429). */
