@@ -3,24 +3,69 @@
  * uses given the same config/env. They work while a server runs — the server
  * notices through the change feed (revocations, channels, prices, limits,
  * credits) within its poll interval.
+ *
+ * With `--url` (or TOLLGATE_URL) the same commands call that Tollgate's admin
+ * API instead (remote-store.ts), with `--admin-token` / TOLLGATE_ADMIN_TOKEN;
+ * the serving node applies each change before it answers.
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openStore, type Store } from '../store/store.ts';
+import { openStore, type Store, type UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
+import { RemoteApiError } from './remote-client.ts';
+import { remoteStore, type AdminStore } from './remote-store.ts';
 
 type Opts = OutputOptions & Record<string, any>;
 
-/** Opens the store named by the config, runs `fn`, closes it. */
-async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const config = loadConfig({ file: cmd.optsWithGlobals().config ?? null });
+/** The local store as an `AdminStore`: keys are generated and hashed here. */
+function localAdmin(store: Store): AdminStore {
+  return {
+    ...store,
+    keys: {
+      list: () => store.keys.list(),
+      listByUser: (userId) => store.keys.listByUser(userId),
+      revoke: (idOrPrefix) => store.keys.revoke(idOrPrefix),
+      async create(userId, name) {
+        const secret = generateClientKey();
+        return { key: await store.keys.insert({ userId, name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) }), secret };
+      },
+    },
+    close: () => store.close(),
+  };
+}
+
+/**
+ * Runs `fn` against the admin API of a running Tollgate when `--url` /
+ * TOLLGATE_URL is set (that node applies each change before answering).
+ */
+async function withRemote<T>(url: string, globals: Record<string, any>, fn: (store: AdminStore) => Promise<T>): Promise<T | undefined> {
+  const token: string | undefined = globals.adminToken ?? (process.env.TOLLGATE_ADMIN_TOKEN || undefined);
+  if (token === undefined) throw new UsageError('remote mode (--url) needs --admin-token or TOLLGATE_ADMIN_TOKEN');
+  if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be http(s)://host:port, got '${url}'`);
+  try {
+    return await fn(remoteStore(url, token));
+  } catch (err) {
+    // Unreachable server, refused token, 5xx: a plain message and exit 1, not a stack trace.
+    if (!(err instanceof RemoteApiError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+}
+
+/** Runs `fn` remotely (see `withRemote`) or on the store named by the config, which it opens and closes. */
+async function withStore<T>(cmd: Command, fn: (store: AdminStore) => Promise<T>): Promise<T | undefined> {
+  const globals = cmd.optsWithGlobals();
+  const url: string | undefined = globals.url ?? (process.env.TOLLGATE_URL || undefined);
+  if (url !== undefined) return withRemote(url, globals, fn);
+  const config = loadConfig({ file: globals.config ?? null });
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
   try {
-    const result = await fn(store);
+    const result = await fn(localAdmin(store));
     if (config.redisUrl !== null) {
       // Running servers apply the change at once instead of at their next poll.
       const signal = openChangeSignal(config.redisUrl, config.redis.keyPrefix);
@@ -33,7 +78,7 @@ async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Pro
   }
 }
 
-async function userByName(store: Store, name: string) {
+async function userByName(store: AdminStore, name: string) {
   const user = await store.users.byName(name);
   if (user === undefined) throw new UsageError(`no user named '${name}'`);
   return user;
@@ -48,6 +93,9 @@ function intOption(value: string | undefined, name: string, min = 0): number | n
 const userRow = (u: { id: number; name: string; balanceMicros: number; disabled: boolean; createdAt: number }) => ({ id: u.id, name: u.name, balance_micros: u.balanceMicros, disabled: u.disabled, created: new Date(u.createdAt).toISOString() });
 
 export function registerAdminCommands(program: Command): void {
+  program
+    .option('--url <url>', 'act through the admin API of a running Tollgate (http://host:port) instead of the local store; env TOLLGATE_URL')
+    .option('--admin-token <token>', 'admin token for --url; env TOLLGATE_ADMIN_TOKEN');
   const json = (c: Command) => c.option('--json', 'print JSON for scripts');
 
   const user = program.command('user').description('manage users');
@@ -74,8 +122,7 @@ export function registerAdminCommands(program: Command): void {
   json(key.command('create').description('create a key; it is printed once and stored only as a hash').requiredOption('--user <name>').option('--name <label>', 'a label for the key', 'default'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       const u = await userByName(s, o.user);
-      const secret = generateClientKey();
-      const k = await s.keys.insert({ userId: u.id, name: o.name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) });
+      const { key: k, secret } = await s.keys.create(u.id, o.name);
       if (o.json) print({ id: k.id, user: u.name, name: k.name, prefix: k.prefix, key: secret }, o);
       else process.stdout.write(`${secret}\n(key ${k.id} for ${u.name}; shown once — store it now)\n`);
     }));
@@ -164,9 +211,11 @@ export function registerAdminCommands(program: Command): void {
     }));
   json(limit.command('list').description('list policies'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o)));
+
+  registerUsageCommands(program, json);
 }
 
-async function resolveScope(s: Store, o: Opts): Promise<{ scope: LimitScope; subject: string }> {
+async function resolveScope(s: AdminStore, o: Opts): Promise<{ scope: LimitScope; subject: string }> {
   const chosen = [o.global, o.user, o.key, o.model].filter((v) => v !== undefined).length;
   if (o.global && chosen === 1) return { scope: 'global', subject: '' };
   if (o.user && o.model && chosen === 2) return { scope: 'user_model', subject: `${(await userByName(s, o.user)).id}:${o.model}` };
@@ -177,4 +226,69 @@ async function resolveScope(s: Store, o: Opts): Promise<{ scope: LimitScope; sub
   const match = /^\d+$/.test(o.key) ? keys.filter((k) => k.id === Number(o.key)) : keys.filter((k) => k.prefix.startsWith(o.key) || o.key.startsWith(k.prefix));
   if (match.length !== 1) throw new UsageError(`--key '${o.key}' must match exactly one key (matched ${match.length})`);
   return { scope: 'key', subject: String(match[0].id) };
+}
+
+/** Epoch ms or an ISO-8601 time from a CLI option. */
+function timeOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`--${name} must be epoch milliseconds or an ISO-8601 time, got '${value}'`);
+  return ms;
+}
+
+async function channelIdOf(s: AdminStore, nameOrId: string): Promise<number> {
+  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
+  const c = await s.channels.byName(nameOrId);
+  if (c === undefined) throw new UsageError(`no channel named '${nameOrId}'`);
+  return c.id;
+}
+
+const GROUPS: readonly UsageGroupBy[] = ['day', 'hour', 'model', 'user'];
+/** Label of a group: the UTC day or hour for time buckets, else the key as is. */
+const groupLabel = (by: UsageGroupBy, key: number | string) =>
+  by === 'day' ? new Date(Number(key)).toISOString().slice(0, 10) : by === 'hour' ? `${new Date(Number(key)).toISOString().slice(0, 13)}:00Z` : key;
+
+function registerUsageCommands(program: Command, json: (c: Command) => Command): void {
+  const usage = program.command('usage').description('usage records and aggregates');
+  const filters = (c: Command) => c.option('--user <name>').option('--model <model>').option('--from <time>', 'inclusive; epoch ms or ISO-8601').option('--to <time>', 'exclusive; epoch ms or ISO-8601');
+  json(filters(usage.command('list').description('usage records, newest first'))
+    .option('--key <id>', 'client key id').option('--channel <nameOrId>').option('--status <code>', 'HTTP status sent to the client')
+    .option('--limit <n>', 'records per page (1-1000)', '50').option('--cursor <cursor>', 'next page, as printed after the previous one'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const page = await s.usage.page({
+        userId: o.user === undefined ? undefined : (await userByName(s, o.user)).id,
+        keyId: intOption(o.key, 'key', 1) ?? undefined,
+        model: o.model,
+        channelId: o.channel === undefined ? undefined : await channelIdOf(s, o.channel),
+        status: intOption(o.status, 'status', 100) ?? undefined,
+        from: timeOption(o.from, 'from'),
+        to: timeOption(o.to, 'to'),
+        cursor: o.cursor,
+        limit: intOption(o.limit, 'limit', 1)!,
+      });
+      const rows = page.records.map((r) => ({
+        id: r.id, time: new Date(r.ts).toISOString(), user_id: r.userId, key_id: r.keyId, model: r.model, channel_id: r.channelId, status: r.status,
+        prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, cost_micros: r.costMicros, latency_ms: r.latencyMs,
+      }));
+      if (o.json) return print({ data: rows, next_cursor: page.nextCursor ?? null }, o);
+      print(rows, o);
+      if (page.nextCursor !== undefined) process.stderr.write(`(more: --cursor ${page.nextCursor})\n`);
+    }));
+  json(filters(usage.command('stats').description('requests, errors, tokens and cost per UTC day/hour, model or user'))
+    .option('--by <group>', `one of ${GROUPS.join(', ')}`, 'day'))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const by = o.by as UsageGroupBy;
+      if (!GROUPS.includes(by)) throw new UsageError(`--by must be one of ${GROUPS.join(', ')}, got '${o.by}'`);
+      const buckets = await s.usage.aggregate({
+        groupBy: by,
+        userId: o.user === undefined ? undefined : (await userByName(s, o.user)).id,
+        model: o.model,
+        from: timeOption(o.from, 'from'),
+        to: timeOption(o.to, 'to'),
+      });
+      print(buckets.map((b) => ({
+        [by === 'user' ? 'user_id' : by]: groupLabel(by, b.key), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
+        completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs,
+      })), o);
+    }));
 }

@@ -18,6 +18,7 @@ import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
+import { registerAdminRoutes } from './admin-routes.ts';
 
 export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
@@ -65,6 +66,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
   });
   registerOpsRoutes(app, gw);
   registerAccountRoutes(app, gw, deps.store);
+  registerAdminRoutes(app, gw, deps);
 
   return {
     get node() { return node; },

@@ -6,7 +6,7 @@
  * Upstream secrets are stored in clear because they are needed in clear to
  * call the upstream; protect the database file / role accordingly.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { appendChange } from './change-feed.ts';
 import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './errors.ts';
 import type { ChannelKeysTable, ChannelsTable, Database, Dialect } from './schema.ts';
@@ -56,6 +56,15 @@ export interface ChannelInput {
   weight?: number;
   priority?: number;
   models: ChannelModel[];
+}
+
+/** Input of `ChannelRepo.update`: only the fields given change. */
+export interface ChannelPatch {
+  name?: string;
+  baseUrl?: string;
+  weight?: number;
+  priority?: number;
+  models?: ChannelModel[];
 }
 
 function toChannel(row: Selectable<ChannelsTable>): Channel {
@@ -110,6 +119,47 @@ export class ChannelRepo {
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreInputError('conflict', `channel "${input.name}" already exists or lists a model twice`);
+      throw err;
+    }
+  }
+
+  /**
+   * Changes a channel's fields; `models`, when given, replaces the whole
+   * model list. Unknown id is `not_found`; a taken name or a model listed
+   * twice is `conflict`. Appends 'channels'.
+   */
+  async update(id: number, patch: ChannelPatch): Promise<Channel> {
+    if (patch.weight !== undefined && (!Number.isSafeInteger(patch.weight) || patch.weight < 0)) throw new StoreInputError('invalid', 'channel weight must be a non-negative integer');
+    if (patch.priority !== undefined && !Number.isSafeInteger(patch.priority)) throw new StoreInputError('invalid', 'channel priority must be an integer');
+    const set: Updateable<ChannelsTable> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.baseUrl !== undefined) set.base_url = patch.baseUrl;
+    if (patch.weight !== undefined) set.weight = patch.weight;
+    if (patch.priority !== undefined) set.priority = patch.priority;
+    try {
+      return await this.#db.transaction().execute(async (trx) => {
+        // Write first, as in KeyRepo.revoke: a no-op assignment still returns the row.
+        const row = await trx
+          .updateTable('channels')
+          .set(Object.keys(set).length > 0 ? set : (eb) => ({ name: eb.ref('name') }))
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw new StoreInputError('not_found', `no channel with id ${id}`);
+        if (patch.models !== undefined) {
+          await trx.deleteFrom('channel_models').where('channel_id', '=', id).execute();
+          if (patch.models.length > 0) {
+            await trx
+              .insertInto('channel_models')
+              .values(patch.models.map((m) => ({ channel_id: id, model: m.model, upstream_model: m.upstreamModel })))
+              .execute();
+          }
+        }
+        await appendChange(trx, this.#dialect, 'channels', String(id));
+        return toChannel(row);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreInputError('conflict', `channel name "${String(patch.name)}" is taken or a model is listed twice`);
       throw err;
     }
   }

@@ -113,6 +113,11 @@ export class KeyRepo {
     });
   }
 
+  async byId(id: number): Promise<ClientKey | undefined> {
+    const row = await this.#db.selectFrom('client_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toKey(row);
+  }
+
   async listByUser(userId: number): Promise<ClientKey[]> {
     const rows = await this.#db.selectFrom('client_keys').selectAll().where('user_id', '=', userId).orderBy('id').execute();
     return rows.map(toKey);

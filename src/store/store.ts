@@ -30,6 +30,7 @@ export {
   type ChannelInput,
   type ChannelKey,
   type ChannelModel,
+  type ChannelPatch,
   type ChannelType,
 } from './channel-repo.ts';
 export { PriceRepo, type Price, type PriceInput } from './price-repo.ts';
@@ -45,6 +46,7 @@ export {
   type UsageTotals,
   type UsageTotalsQuery,
 } from './usage-repo.ts';
+export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
 

@@ -7,6 +7,7 @@ import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { StoreInputError } from './errors.ts';
 import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
 import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
+import { aggregateUsage, type UsageAggregateQuery, type UsageBucket } from './usage-stats.ts';
 
 /** How a request ended. The list is open: the gateway may add classes. */
 export type UsageOutcome = 'ok' | 'upstream_error' | 'refused' | 'client_abort' | (string & {});
@@ -264,6 +265,11 @@ export class UsageRepo {
       completionTokens: row.completion_tokens,
       costMicros: row.cost_micros,
     };
+  }
+
+  /** Requests, tokens, cost and errors grouped by UTC day/hour, model or user (see usage-stats.ts). */
+  aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> {
+    return aggregateUsage(this.#db, q);
   }
 
   /** Number of stored records. */

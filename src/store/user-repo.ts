@@ -51,6 +51,22 @@ export class UserRepo {
     }
   }
 
+  /**
+   * Renames a user; a taken name is `conflict`, an unknown id `not_found`.
+   * No change event: running servers key everything by id, never by name.
+   */
+  async rename(id: number, name: string): Promise<User> {
+    if (name.length === 0) throw new StoreInputError('invalid', 'user name must not be empty');
+    try {
+      const row = await this.#db.updateTable('users').set({ name }).where('id', '=', id).returningAll().executeTakeFirst();
+      if (!row) throw new StoreInputError('not_found', `no user with id ${id}`);
+      return toUser(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreInputError('conflict', `user "${name}" already exists`);
+      throw err;
+    }
+  }
+
   async byName(name: string): Promise<User | undefined> {
     const row = await this.#db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toUser(row);

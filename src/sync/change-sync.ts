@@ -25,6 +25,7 @@ export class ChangeSync {
   #lastId = 0;
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
 
   constructor(store: Store, handlers: ChangeHandlers, intervalMs: number) {
     this.#store = store;
@@ -39,12 +40,24 @@ export class ChangeSync {
     this.#timer.unref();
   }
 
-  /** Polls now (e.g. right after this server made a change); concurrent calls share one poll. */
+  /**
+   * Polls now (e.g. right after this server made a change) and resolves once
+   * a poll that started after this call has finished. A poll already running
+   * may have read the feed before the caller's change, so it does not count;
+   * callers arriving meanwhile share the one poll queued behind it.
+   */
   pollNow(): Promise<void> {
-    this.#polling ??= this.#poll().finally(() => {
-      this.#polling = null;
+    if (this.#polling === null) {
+      this.#polling = this.#poll().finally(() => {
+        this.#polling = null;
+      });
+      return this.#polling;
+    }
+    this.#queued ??= this.#polling.then(() => {
+      this.#queued = null;
+      return this.pollNow();
     });
-    return this.#polling;
+    return this.#queued;
   }
 
   stop(): void {

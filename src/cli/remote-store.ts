@@ -1,0 +1,161 @@
+/**
+ * What the operator commands need from a store, and its remote
+ * implementation over a Tollgate's admin API. The local `Store` provides the
+ * same operations (see `localAdmin` in admin-commands.ts), so every command is
+ * written once and prints the same table or JSON in both modes.
+ *
+ * Names are resolved the way the local commands resolve them (user by name,
+ * key by display prefix), through the API's list filters.
+ */
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitPolicy, LimitScope, Price, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import { StoreInputError } from '../store/store.ts';
+import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../server/admin-views.ts';
+import { AdminClient, type Query } from './remote-client.ts';
+
+/** A client key as listed: never its hash. */
+export type KeyInfo = Omit<ClientKey, 'keyHash'>;
+/** An upstream key as listed: never its secret. */
+export type ChannelKeyInfo = Omit<ChannelKey, 'secret'>;
+/** A channel with its models and (secret-less) keys. */
+export interface ChannelInfo extends Channel { models: ChannelModel[]; keys: ChannelKeyInfo[] }
+
+/** The store operations behind the operator commands. */
+export interface AdminStore {
+  users: {
+    create(input: { name: string }): Promise<User>;
+    byName(name: string): Promise<User | undefined>;
+    list(): Promise<User[]>;
+    /** Returns the new stored balance. */
+    credit(userId: number, deltaMicros: number): Promise<number>;
+    setDisabled(id: number, disabled: boolean): Promise<void>;
+  };
+  keys: {
+    /** Creates a key; `secret` is the key itself, shown once. */
+    create(userId: number, name: string): Promise<{ key: KeyInfo; secret: string }>;
+    list(): Promise<KeyInfo[]>;
+    listByUser(userId: number): Promise<KeyInfo[]>;
+    /** False when no live key matched; a prefix matching several live keys is a conflict. */
+    revoke(idOrPrefix: number | string): Promise<boolean>;
+  };
+  channels: {
+    add(input: ChannelInput): Promise<Channel>;
+    addKey(channelId: number, secret: string): Promise<ChannelKeyInfo>;
+    setEnabled(id: number, enabled: boolean): Promise<boolean>;
+    byName(name: string): Promise<Channel | undefined>;
+    listFull(): Promise<ChannelInfo[]>;
+  };
+  prices: { set(input: PriceInput): Promise<Price>; list(): Promise<Price[]> };
+  limits: {
+    set(input: LimitInput): Promise<LimitPolicy>;
+    remove(scope: LimitScope, subject: string): Promise<boolean>;
+    list(): Promise<LimitPolicy[]>;
+  };
+  usage: { page(q: UsagePageQuery): Promise<UsagePage>; aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> };
+  close(): Promise<void>;
+}
+
+interface List<T> { data: T[] }
+
+const toUser = (u: UserView): User => ({ id: u.id, name: u.name, balanceMicros: u.balance_micros, disabled: u.disabled, createdAt: u.created_at });
+const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at });
+const toChannelKey = (k: ChannelKeyView): ChannelKeyInfo => ({ id: k.id, channelId: k.channel_id, enabled: k.enabled, createdAt: k.created_at });
+const toChannel = (c: ChannelView): ChannelInfo => ({
+  id: c.id, name: c.name, type: c.type as Channel['type'], baseUrl: c.base_url, weight: c.weight, priority: c.priority, enabled: c.enabled, createdAt: c.created_at,
+  models: c.models.map((m) => ({ model: m.model, upstreamModel: m.upstream_model })),
+  keys: c.keys.map(toChannelKey),
+});
+const toPrice = (p: PriceView): Price => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
+const toLimit = (p: LimitView): LimitPolicy => ({ id: p.id, scope: p.scope as LimitScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
+const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
+const toRecord = (r: UsageRecordView) => ({
+  id: r.id, requestId: r.request_id, ts: r.ts, userId: r.user_id, keyId: r.key_id, model: r.model, channelId: r.channel_id, channelKeyId: r.channel_key_id,
+  status: r.status, outcome: r.outcome, attempts: r.attempts, latencyMs: r.latency_ms, ttftMs: r.ttft_ms, promptTokens: r.prompt_tokens,
+  completionTokens: r.completion_tokens, costMicros: r.cost_micros, errorClass: r.error_class,
+});
+
+/** A 404 from a by-id route means "no such object", which the local store reports as false/undefined. */
+async function orMissing<T>(p: Promise<T>, missing: T): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof StoreInputError && err.code === 'not_found') return missing;
+    throw err;
+  }
+}
+
+/** `AdminStore` over a remote Tollgate's admin API. */
+export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
+  const api = new AdminClient(baseUrl, adminToken);
+  const list = async <V, T>(path: string, map: (v: V) => T, query?: Query) => (await api.call<List<V>>('GET', path, { query })).data.map(map);
+  const self: AdminStore = {
+    users: {
+      create: async ({ name }) => toUser(await api.call<UserView>('POST', '/admin/users', { body: { name } })),
+      byName: async (name) => (await list('/admin/users', toUser, { name }))[0],
+      list: () => list('/admin/users', toUser),
+      credit: async (userId, delta) => (await api.call<UserView>('POST', `/admin/users/${userId}/credit`, { body: { amount_micros: delta } })).balance_micros,
+      setDisabled: async (id, disabled) => {
+        await api.call('POST', `/admin/users/${id}/${disabled ? 'disable' : 'enable'}`);
+      },
+    },
+    keys: {
+      create: async (userId, name) => {
+        const created = await api.call<KeyView & { key: string }>('POST', '/admin/keys', { body: { user_id: userId, name } });
+        return { key: toKey(created), secret: created.key };
+      },
+      list: () => list('/admin/keys', toKey),
+      listByUser: (userId) => list('/admin/keys', toKey, { user_id: userId }),
+      async revoke(idOrPrefix) {
+        let id = idOrPrefix;
+        if (typeof idOrPrefix === 'string') {
+          const live = (await list('/admin/keys', toKey, { prefix: idOrPrefix, revoked: false })).filter((k) => k.prefix === idOrPrefix);
+          if (live.length > 1) throw new StoreInputError('conflict', `prefix "${idOrPrefix}" matches ${live.length} keys; revoke by id`);
+          if (live.length === 0) return false;
+          id = live[0].id;
+        }
+        try {
+          await api.call('POST', `/admin/keys/${id}/revoke`);
+          return true;
+        } catch (err) {
+          // Unknown or already revoked: "no live key matched", as locally.
+          if (err instanceof StoreInputError && (err.code === 'not_found' || err.code === 'conflict')) return false;
+          throw err;
+        }
+      },
+    },
+    channels: {
+      add: async (input) => toChannel(await api.call<ChannelView>('POST', '/admin/channels', {
+        body: { name: input.name, type: input.type, base_url: input.baseUrl, weight: input.weight, priority: input.priority, models: input.models.map((m) => ({ model: m.model, upstream_model: m.upstreamModel })) },
+      })),
+      addKey: async (channelId, secret) => toChannelKey(await api.call<ChannelKeyView>('POST', `/admin/channels/${channelId}/keys`, { body: { secret } })),
+      setEnabled: (id, enabled) => orMissing(api.call('POST', `/admin/channels/${id}/${enabled ? 'enable' : 'disable'}`).then(() => true), false),
+      byName: async (name) => (await list('/admin/channels', toChannel, { name }))[0],
+      listFull: () => list('/admin/channels', toChannel),
+    },
+    prices: {
+      set: async (p) => toPrice(await api.call<PriceView>('PUT', '/admin/prices', {
+        body: { model: p.model, channel_id: p.channelId ?? null, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free },
+      })),
+      list: () => list('/admin/prices', toPrice),
+    },
+    limits: {
+      set: async (p) => toLimit(await api.call<LimitView>('PUT', '/admin/limits', { body: { scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency } })),
+      async remove(scope, subject) {
+        const policy = (await list('/admin/limits', toLimit, { scope })).find((p) => p.subject === subject);
+        if (policy === undefined) return false;
+        return orMissing(api.call('DELETE', `/admin/limits/${policy.id}`).then(() => true), false);
+      },
+      list: () => list('/admin/limits', toLimit),
+    },
+    usage: {
+      async page(q) {
+        const page = await api.call<List<UsageRecordView> & { next_cursor: string | null }>('GET', '/admin/usage', {
+          query: { user_id: q.userId, key_id: q.keyId, model: q.model, channel_id: q.channelId, status: q.status, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit },
+        });
+        return { records: page.data.map(toRecord), ...(page.next_cursor === null ? {} : { nextCursor: page.next_cursor }) };
+      },
+      aggregate: (q) => list('/admin/usage/stats', toBucket, { group_by: q.groupBy, from: q.from, to: q.to, user_id: q.userId, model: q.model }),
+    },
+    close: async () => {},
+  };
+  return self;
+}

@@ -1,0 +1,137 @@
+/**
+ * Admin routes for users (create, list, get, update, disable/enable, credit)
+ * and their client keys (create — the key is returned once —, list by
+ * prefix, get, revoke).
+ */
+import { displayPrefix, generateClientKey, hashClientKey } from '../keys/client-key.ts';
+import type { User } from '../store/store.ts';
+import { AdminError, AdminErrors, badInput, bool, idParams, int, listOf, micros, notFound, object, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
+import { keyView, userView } from './admin-views.ts';
+
+async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
+  const user = await ctx.store.users.byId(id);
+  if (user === undefined) throw notFound('user', id, param);
+  return user;
+}
+
+async function setDisabled(ctx: AdminContext, id: number, disabled: boolean) {
+  await userOr404(ctx, id);
+  await ctx.store.users.setDisabled(id, disabled);
+  // The poll clears the key cache ('user.disabled'), so the user's next request is refused.
+  await ctx.applied();
+  return userView(await userOr404(ctx, id), ctx.gw);
+}
+
+const USER = ref('User');
+const KEY = ref('Key');
+
+/** Users and client keys. */
+export const USER_ROUTES: readonly AdminRoute[] = [
+  {
+    method: 'POST', url: '/admin/users', operationId: 'createUser', tag: 'users', status: 201, response: USER,
+    summary: 'Create a user, optionally with an opening credit',
+    body: object({ name: str(200, 'unique user name'), credit_micros: micros('opening balance') }, ['name']),
+    async handler({ body }, ctx) {
+      const user = await ctx.store.users.create({ name: body.name });
+      if (body.credit_micros !== undefined && body.credit_micros !== 0) await ctx.store.users.credit(user.id, body.credit_micros);
+      await ctx.applied();
+      return userView((await ctx.store.users.byId(user.id))!, ctx.gw);
+    },
+  },
+  {
+    method: 'GET', url: '/admin/users', operationId: 'listUsers', tag: 'users', status: 200, response: listOf(USER),
+    summary: 'List users, oldest first',
+    querystring: object({ name: str(200, 'exact name'), disabled: bool('only disabled (true) or enabled (false) users') }),
+    async handler({ query }, ctx) {
+      let users = query.name !== undefined ? [await ctx.store.users.byName(query.name)].filter((u) => u !== undefined) : await ctx.store.users.list();
+      if (query.disabled !== undefined) users = users.filter((u) => u.disabled === query.disabled);
+      return { object: 'list', data: users.map((u) => userView(u, ctx.gw)) };
+    },
+  },
+  {
+    method: 'GET', url: '/admin/users/:id', operationId: 'getUser', tag: 'users', status: 200, response: USER, notFound: true,
+    summary: 'Get a user', params: idParams(),
+    handler: async ({ params }, ctx) => userView(await userOr404(ctx, params.id), ctx.gw),
+  },
+  {
+    method: 'PATCH', url: '/admin/users/:id', operationId: 'updateUser', tag: 'users', status: 200, response: USER, notFound: true,
+    summary: 'Rename, disable or re-enable a user', params: idParams(),
+    body: object({ name: str(200, 'new unique name'), disabled: bool() }, [], { minProperties: 1 }),
+    async handler({ params, body }, ctx) {
+      await userOr404(ctx, params.id);
+      if (body.name !== undefined) await ctx.store.users.rename(params.id, body.name);
+      if (body.disabled !== undefined) return setDisabled(ctx, params.id, body.disabled);
+      return userView(await userOr404(ctx, params.id), ctx.gw);
+    },
+  },
+  {
+    method: 'POST', url: '/admin/users/:id/disable', operationId: 'disableUser', tag: 'users', status: 200, response: USER, notFound: true,
+    summary: 'Disable a user: every key of theirs is refused from the next request on', params: idParams(),
+    handler: ({ params }, ctx) => setDisabled(ctx, params.id, true),
+  },
+  {
+    method: 'POST', url: '/admin/users/:id/enable', operationId: 'enableUser', tag: 'users', status: 200, response: USER, notFound: true,
+    summary: 'Re-enable a user', params: idParams(),
+    handler: ({ params }, ctx) => setDisabled(ctx, params.id, false),
+  },
+  {
+    method: 'POST', url: '/admin/users/:id/credit', operationId: 'creditUser', tag: 'users', status: 200, response: USER, notFound: true,
+    summary: 'Add credits to (or, with a negative amount, remove credits from) a balance', params: idParams(),
+    body: object({ amount_micros: micros('amount to add; negative to remove') }, ['amount_micros']),
+    async handler({ params, body }, ctx) {
+      if (body.amount_micros === 0) throw badInput('amount_micros', "Invalid request body: 'amount_micros' must not be 0.");
+      await ctx.store.users.credit(params.id, body.amount_micros);
+      // The credit reaches this node's live ledger through the change feed,
+      // exactly once (the ledger orders it against its own loads by event id).
+      await ctx.applied();
+      return userView(await userOr404(ctx, params.id), ctx.gw);
+    },
+  },
+
+  {
+    method: 'POST', url: '/admin/keys', operationId: 'createKey', tag: 'keys', status: 201, response: ref('CreatedKey'),
+    summary: 'Create a client key; the response is the only time the key is shown',
+    body: object({ user_id: int(1), name: { ...str(100, 'a label'), default: 'default' } }, ['user_id']),
+    async handler({ body }, ctx) {
+      await userOr404(ctx, body.user_id, 'user_id');
+      const secret = generateClientKey();
+      const key = await ctx.store.keys.insert({ userId: body.user_id, name: body.name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) });
+      return { ...keyView(key), key: secret };
+    },
+  },
+  {
+    method: 'GET', url: '/admin/keys', operationId: 'listKeys', tag: 'keys', status: 200, response: listOf(KEY),
+    summary: 'List keys (display prefix only, never the key or its hash)',
+    querystring: object({ user_id: int(1), prefix: str(64, 'keys whose display prefix starts with this'), revoked: bool() }),
+    async handler({ query }, ctx) {
+      let keys = query.user_id !== undefined ? await ctx.store.keys.listByUser(query.user_id) : await ctx.store.keys.list();
+      if (query.prefix !== undefined) keys = keys.filter((k) => k.prefix.startsWith(query.prefix));
+      if (query.revoked !== undefined) keys = keys.filter((k) => (k.revokedAt !== null) === query.revoked);
+      return { object: 'list', data: keys.map(keyView) };
+    },
+  },
+  {
+    method: 'GET', url: '/admin/keys/:id', operationId: 'getKey', tag: 'keys', status: 200, response: KEY, notFound: true,
+    summary: 'Get a key (prefix only)', params: idParams(),
+    async handler({ params }, ctx) {
+      const key = await ctx.store.keys.byId(params.id);
+      if (key === undefined) throw notFound('key', params.id);
+      return keyView(key);
+    },
+  },
+  {
+    method: 'POST', url: '/admin/keys/:id/revoke', operationId: 'revokeKey', tag: 'keys', status: 200, response: KEY, notFound: true,
+    summary: 'Revoke a key: refused from the very next request (409 when already revoked)', params: idParams(),
+    async handler({ params }, ctx) {
+      const key = await ctx.store.keys.byId(params.id);
+      if (key === undefined) throw notFound('key', params.id);
+      if (key.revokedAt !== null || !(await ctx.store.keys.revoke(params.id))) {
+        throw new AdminError(AdminErrors.conflict, `The key with id ${params.id} is already revoked.`, 'id');
+      }
+      // Forget it here at once; the change feed does the same on every other node.
+      ctx.gw.keys.forget(key.keyHash);
+      await ctx.applied();
+      return keyView((await ctx.store.keys.byId(params.id))!);
+    },
+  },
+];

@@ -1,0 +1,264 @@
+/**
+ * The JSON shapes of the admin API (snake_case, money in integer
+ * micro-credits, times in epoch ms) and their schemas, which the OpenAPI
+ * document publishes under `components.schemas`. The remote CLI reads the
+ * same types back.
+ */
+import type { Gateway } from '../gateway/gateway.ts';
+import type { Channel, ChannelFull, ClientKey, LimitPolicy, Price, UsageBucket, UsageRecord, User } from '../store/store.ts';
+import type { JsonSchema } from './admin-schema.ts';
+
+/** A user; `balance_micros` is the stored balance. */
+export interface UserView {
+  object: 'user';
+  id: number;
+  name: string;
+  /** As stored: settled usage is debited by the batched writer, so it may trail the live balance briefly. */
+  balance_micros: number;
+  /** This node's live balance and open reservations; null when the user has not been loaded here. */
+  live_balance_micros: number | null;
+  reserved_micros: number | null;
+  disabled: boolean;
+  created_at: number;
+}
+
+/** A client key: its display prefix, never the key or its hash. */
+export interface KeyView {
+  object: 'key';
+  id: number;
+  user_id: number;
+  name: string;
+  prefix: string;
+  revoked: boolean;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+/** Health of a channel or upstream key on this node. */
+export interface HealthView { cooling: boolean; failures: number; cooldown_remaining_ms: number }
+
+/** An upstream key of a channel, secret withheld. */
+export interface ChannelKeyView {
+  object: 'channel_key';
+  id: number;
+  channel_id: number;
+  enabled: boolean;
+  /** The last characters of the secret, for recognising it; the secret itself is never returned. */
+  hint: string;
+  created_at: number;
+  health: HealthView;
+}
+
+/** A channel with its models, upstream keys and this node's view of its health. */
+export interface ChannelView {
+  object: 'channel';
+  id: number;
+  name: string;
+  type: string;
+  base_url: string;
+  weight: number;
+  priority: number;
+  enabled: boolean;
+  /** Whether this node's live route table currently includes the channel. */
+  routed: boolean;
+  created_at: number;
+  models: Array<{ model: string; upstream_model: string }>;
+  keys: ChannelKeyView[];
+  health: HealthView;
+}
+
+/** A price per 1M tokens; `channel_id` null applies on any channel without its own. */
+export interface PriceView {
+  object: 'price';
+  id: number;
+  model: string;
+  channel_id: number | null;
+  input_micros_per_mtok: number;
+  output_micros_per_mtok: number;
+  free: boolean;
+}
+
+/** A rate-limit policy; null limits are unlimited. */
+export interface LimitView {
+  object: 'limit_policy';
+  id: number;
+  scope: string;
+  subject: string;
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
+/** One usage record. */
+export interface UsageRecordView {
+  object: 'usage_record';
+  id: number;
+  request_id: string;
+  ts: number;
+  user_id: number;
+  key_id: number;
+  model: string;
+  channel_id: number | null;
+  channel_key_id: number | null;
+  status: number;
+  outcome: string;
+  attempts: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  error_class: string | null;
+}
+
+/** One group of `GET /admin/usage/stats`. */
+export interface UsageBucketView {
+  key: number | string;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  avg_latency_ms: number;
+}
+
+/** The user as the API shows it, with this node's live balance when loaded. */
+export function userView(u: User, gw: Gateway): UserView {
+  const live = gw.ledger.snapshot(u.id);
+  return {
+    object: 'user',
+    id: u.id,
+    name: u.name,
+    balance_micros: u.balanceMicros,
+    live_balance_micros: live?.balanceMicros ?? null,
+    reserved_micros: live?.reservedMicros ?? null,
+    disabled: u.disabled,
+    created_at: u.createdAt,
+  };
+}
+
+/** The key as the API shows it. */
+export function keyView(k: Omit<ClientKey, 'keyHash'>): KeyView {
+  return { object: 'key', id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null, revoked_at: k.revokedAt, created_at: k.createdAt };
+}
+
+/** Currently cooling targets by health id (`channel:<id>`, `key:<id>`), read once per response. */
+export type CoolingIndex = ReadonlyMap<string, { failures: number; remainingMs: number }>;
+
+/** Indexes `gw.health.cooling(now)` by target id. */
+export function coolingIndex(gw: Gateway, now: number): CoolingIndex {
+  return new Map(gw.health.cooling(now).map((c) => [c.id, c]));
+}
+
+function healthView(cooling: CoolingIndex, id: string): HealthView {
+  const c = cooling.get(id);
+  return c === undefined ? { cooling: false, failures: 0, cooldown_remaining_ms: 0 } : { cooling: true, failures: c.failures, cooldown_remaining_ms: c.remainingMs };
+}
+
+function secretHint(secret: string): string {
+  // Short secrets get no hint: four characters of eight would be half the secret.
+  return secret.length >= 16 ? `…${secret.slice(-4)}` : '…';
+}
+
+/** The upstream key as the API shows it. */
+export function channelKeyView(k: { id: number; channelId: number; secret: string; enabled: boolean; createdAt: number }, cooling: CoolingIndex): ChannelKeyView {
+  return { object: 'channel_key', id: k.id, channel_id: k.channelId, enabled: k.enabled, hint: secretHint(k.secret), created_at: k.createdAt, health: healthView(cooling, `key:${k.id}`) };
+}
+
+/** The channel as the API shows it; `routed` and `health` describe this node. */
+export function channelView(c: ChannelFull, gw: Gateway, cooling: CoolingIndex): ChannelView {
+  return {
+    object: 'channel',
+    ...channelFields(c),
+    routed: gw.routes.channels.some((r) => r.id === c.id),
+    models: c.models.map((m) => ({ model: m.model, upstream_model: m.upstreamModel })),
+    keys: c.keys.map((k) => channelKeyView(k, cooling)),
+    health: healthView(cooling, `channel:${c.id}`),
+  };
+}
+
+function channelFields(c: Channel) {
+  return { id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, weight: c.weight, priority: c.priority, enabled: c.enabled, created_at: c.createdAt };
+}
+
+/** The price as the API shows it. */
+export function priceView(p: Price): PriceView {
+  return { object: 'price', id: p.id, model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free };
+}
+
+/** The policy as the API shows it. */
+export function limitView(p: LimitPolicy): LimitView {
+  return { object: 'limit_policy', id: p.id, scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency };
+}
+
+/** The usage record as the API shows it. */
+export function usageRecordView(r: UsageRecord): UsageRecordView {
+  return {
+    object: 'usage_record',
+    id: r.id,
+    request_id: r.requestId,
+    ts: r.ts,
+    user_id: r.userId,
+    key_id: r.keyId,
+    model: r.model,
+    channel_id: r.channelId,
+    channel_key_id: r.channelKeyId,
+    status: r.status,
+    outcome: r.outcome,
+    attempts: r.attempts,
+    latency_ms: r.latencyMs,
+    ttft_ms: r.ttftMs,
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    cost_micros: r.costMicros,
+    error_class: r.errorClass,
+  };
+}
+
+/** The aggregate group as the API shows it. */
+export function usageBucketView(b: UsageBucket): UsageBucketView {
+  return { key: b.key, requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens, completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs };
+}
+
+// ---- schemas of the views, for the OpenAPI document -------------------------
+
+const I = { type: 'integer' } as const;
+const NI = { type: ['integer', 'null'] } as const;
+const S = { type: 'string' } as const;
+const NS = { type: ['string', 'null'] } as const;
+const B = { type: 'boolean' } as const;
+const obj = (name: string, properties: Record<string, JsonSchema>): JsonSchema => ({ type: 'object', properties: { object: { const: name }, ...properties }, required: ['object', ...Object.keys(properties)] });
+const health: JsonSchema = { type: 'object', properties: { cooling: B, failures: I, cooldown_remaining_ms: I }, required: ['cooling', 'failures', 'cooldown_remaining_ms'] };
+
+/** `components.schemas` of the OpenAPI document. */
+export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
+  User: obj('user', { id: I, name: S, balance_micros: I, live_balance_micros: NI, reserved_micros: NI, disabled: B, created_at: I }),
+  Key: obj('key', { id: I, user_id: I, name: S, prefix: S, revoked: B, revoked_at: NI, created_at: I }),
+  CreatedKey: {
+    allOf: [{ $ref: '#/components/schemas/Key' }, { type: 'object', properties: { key: { type: 'string', description: 'The key itself; shown once, only here.' } }, required: ['key'] }],
+  },
+  ChannelKey: obj('channel_key', { id: I, channel_id: I, enabled: B, hint: S, created_at: I, health }),
+  Channel: obj('channel', {
+    id: I, name: S, type: S, base_url: S, weight: I, priority: I, enabled: B, routed: B, created_at: I,
+    models: { type: 'array', items: { type: 'object', properties: { model: S, upstream_model: S }, required: ['model', 'upstream_model'] } },
+    keys: { type: 'array', items: { $ref: '#/components/schemas/ChannelKey' } },
+    health,
+  }),
+  Price: obj('price', { id: I, model: S, channel_id: NI, input_micros_per_mtok: I, output_micros_per_mtok: I, free: B }),
+  LimitPolicy: obj('limit_policy', { id: I, scope: S, subject: S, rpm: NI, tpm: NI, concurrency: NI }),
+  UsageRecord: obj('usage_record', {
+    id: I, request_id: S, ts: I, user_id: I, key_id: I, model: S, channel_id: NI, channel_key_id: NI, status: I, outcome: S,
+    attempts: I, latency_ms: I, ttft_ms: NI, prompt_tokens: I, completion_tokens: I, cost_micros: I, error_class: NS,
+  }),
+  UsageBucket: {
+    type: 'object',
+    properties: { key: { type: ['integer', 'string'] }, requests: I, errors: I, prompt_tokens: I, completion_tokens: I, cost_micros: I, avg_latency_ms: I },
+    required: ['key', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_micros', 'avg_latency_ms'],
+  },
+  Deleted: { type: 'object', properties: { object: S, id: I, deleted: { const: true } }, required: ['object', 'id', 'deleted'] },
+  Error: {
+    type: 'object',
+    properties: { error: { type: 'object', properties: { message: S, type: S, param: NS, code: NS }, required: ['message', 'type', 'param', 'code'] } },
+    required: ['error'],
+  },
+};
