@@ -25,8 +25,8 @@ function nonNegativeInt(name: string, v: number): number {
   return v;
 }
 
-/** Opens (creating if needed) `${dataDir}/tollgate.db` and applies the pragmas. */
-export function openSqlite(dataDir: string, opts: SqliteOptions = {}): Kysely<Database> {
+/** Opens (creating if needed) `${dataDir}/tollgate.db` and applies the pragmas; returns Kysely and the raw handle (for the usage-batch fast path). */
+export function openSqlite(dataDir: string, opts: SqliteOptions = {}): { db: Kysely<Database>; raw: SqliteDatabase.Database } {
   const synchronous = opts.synchronous ?? 'NORMAL';
   if (!SYNC_MODES.has(synchronous)) throw new StoreInputError('invalid', 'sqlite.synchronous must be OFF, NORMAL or FULL');
   const cacheKiB = nonNegativeInt('cacheSizeKiB', opts.cacheSizeKiB ?? 16384);
@@ -53,7 +53,7 @@ export function openSqlite(dataDir: string, opts: SqliteOptions = {}): Kysely<Da
     db.close();
     throw err;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) }), raw: db };
 }
 
 /**

@@ -16,6 +16,7 @@ import { PriceRepo } from './price-repo.ts';
 import type { Database, Dialect } from './schema.ts';
 import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqlite.ts';
 import { UsageRepo } from './usage-repo.ts';
+import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
 
 export type { Database, Dialect } from './schema.ts';
@@ -87,7 +88,8 @@ export function dialectOf(databaseUrl: string | null | undefined): Dialect {
 /** Opens the store and applies pending migrations before returning. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const dialect = dialectOf(opts.databaseUrl);
-  const db = dialect === 'sqlite' ? openSqlite(opts.dataDir, opts.sqlite) : await openPostgres(opts.databaseUrl!, opts.postgres);
+  const sqlite = dialect === 'sqlite' ? openSqlite(opts.dataDir, opts.sqlite) : null;
+  const db = sqlite !== null ? sqlite.db : await openPostgres(opts.databaseUrl!, opts.postgres);
   try {
     await migrate(db, dialect, opts.postgres?.schema ?? 'public');
   } catch (err) {
@@ -103,7 +105,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     channels: new ChannelRepo(db, dialect),
     prices: new PriceRepo(db, dialect),
     limits: new LimitRepo(db, dialect),
-    usage: new UsageRepo(db, dialect),
+    usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
     close: () => (closing ??= db.destroy()),
   };

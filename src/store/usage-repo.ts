@@ -7,6 +7,7 @@ import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { StoreInputError } from './errors.ts';
 import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
 import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
+import type { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { aggregateUsage, type UsageAggregateQuery, type UsageBucket } from './usage-stats.ts';
 
 /** How a request ended. The list is open: the gateway may add classes. */
@@ -144,10 +145,13 @@ function checkOptionalInt(name: string, v: number | undefined): void {
 export class UsageRepo {
   readonly #db: Kysely<Database>;
   readonly #chunkRows: number;
+  readonly #sqliteBatch: SqliteUsageBatch | null;
 
-  constructor(db: Kysely<Database>, dialect: Dialect) {
+  /** `sqliteBatch`: the prepared-statement fast path, on SQLite. */
+  constructor(db: Kysely<Database>, dialect: Dialect, sqliteBatch: SqliteUsageBatch | null = null) {
     this.#db = db;
     this.#chunkRows = Math.floor(MAX_VARS[dialect] / COLUMNS);
+    this.#sqliteBatch = sqliteBatch;
   }
 
   /**
@@ -166,6 +170,7 @@ export class UsageRepo {
         throw new StoreInputError('invalid', `usage record ${r.requestId}: costMicros must be an integer`);
       }
     }
+    if (this.#sqliteBatch?.usable) return this.#sqliteBatch.apply(records);
     const inserted = await this.#db.transaction().execute(async (trx) => {
       let count = 0;
       for (let i = 0; i < records.length; i += this.#chunkRows) {

@@ -1,0 +1,52 @@
+/**
+ * The SQLite fast path of UsageRepo.applyBatch: two prepared statements run
+ * in one better-sqlite3 transaction, instead of Kysely building (and SQLite
+ * preparing) a new multi-row INSERT per batch. Measured under load through
+ * the gateway (CPU profile, 32 connections): the Kysely path cost ~8 % of the
+ * gateway's CPU, most of it query building and per-batch `prepare`; this one
+ * does neither per batch. Same semantics: ON CONFLICT(request_id) DO NOTHING,
+ * and each user is debited by the cost of the rows actually inserted.
+ */
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { UsageRecordInsert } from './usage-repo.ts';
+
+export class SqliteUsageBatch {
+  readonly #db: SqliteDatabase;
+  readonly #insert: Statement;
+  readonly #debit: Statement;
+  readonly #apply: (records: readonly UsageRecordInsert[]) => { inserted: number; balanceDeltas: Map<number, number> };
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.#insert = db.prepare(`insert into usage_records
+      (request_id, ts, user_id, key_id, model, channel_id, channel_key_id, status, outcome, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cost_micros, error_class)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      on conflict (request_id) do nothing`);
+    this.#debit = db.prepare('update users set balance_micros = balance_micros + ? where id = ?');
+    this.#apply = db.transaction((records: readonly UsageRecordInsert[]) => {
+      const balanceDeltas = new Map<number, number>();
+      let inserted = 0;
+      for (const r of records) {
+        const { changes } = this.#insert.run(r.requestId, r.ts, r.userId, r.keyId, r.model, r.channelId, r.channelKeyId, r.status, r.outcome, r.attempts, r.latencyMs, r.ttftMs, r.promptTokens, r.completionTokens, r.costMicros, r.errorClass);
+        if (changes === 0) continue; // already stored: a replayed batch debits nothing twice
+        inserted++;
+        balanceDeltas.set(r.userId, (balanceDeltas.get(r.userId) ?? 0) - r.costMicros);
+      }
+      for (const [userId, delta] of balanceDeltas) if (delta !== 0) this.#debit.run(delta, userId);
+      return { inserted, balanceDeltas };
+    });
+  }
+
+  /**
+   * False while a Kysely transaction holds the connection open across awaits:
+   * better-sqlite3 would nest ours inside it as a savepoint, so the caller
+   * must take the Kysely path (which waits for the connection) instead.
+   */
+  get usable(): boolean {
+    return !this.#db.inTransaction;
+  }
+
+  apply(records: readonly UsageRecordInsert[]): { inserted: number; balanceDeltas: Map<number, number> } {
+    return this.#apply(records);
+  }
+}
