@@ -1,0 +1,118 @@
+/** Command-line flags of `npm run bench` / `tollgate bench`. */
+import { parseArgs } from 'node:util';
+
+/** The scenarios: non-streaming throughput, streaming, and the account API mix. */
+export type ScenarioName = 'chat' | 'stream' | 'mixed';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'mixed'];
+
+/** Every target, in the order they alternate. */
+export const allTargets: readonly string[] = ['direct', 'baseline', 'tollgate', 'tollgate-redis', 'tollgate-pg', 'peer'];
+
+/** Parsed options; see {@link usage}. */
+export interface BenchOptions {
+  quick: boolean;
+  durationS: number;
+  runs: number;
+  targets: string[];
+  scenarios: ScenarioName[];
+  connections: number;
+  streamConcurrency: number;
+  /** Count-bounded sizes used by --quick. */
+  quickRequests: number;
+  quickStreams: number;
+  warmupS: number;
+  pin: boolean;
+  load: 'auto' | 'wrk' | 'autocannon';
+  /** Write bench/results/<date>.json, bench/RESULTS.md and the chart. */
+  write: boolean;
+  help: boolean;
+}
+
+/** The --help text. */
+export const usage = `Usage: npm run bench -- [options]    (or: npx tollgate bench [options])
+
+Runs the same load against every target, alternating them (A B C A B C ...),
+and prints a report; full runs also write bench/results/<date>.json,
+bench/RESULTS.md and bench/cpu-per-request.svg.
+
+Options:
+  --quick                 CI-sized smoke run: a few hundred requests per target, 1 run,
+                          count-bounded with autocannon (upstream hits checked exactly)
+  --duration <s>          seconds per measured run (default 10)
+  --runs <n>              alternated runs per target and scenario (default 3)
+  --targets <a,b,...>     subset of: ${allTargets.join(', ')}
+  --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
+  --no-peer               leave out the peer gateway
+  --connections <n>       connections for non-streaming load (default 64)
+  --stream-concurrency <n> open streams at a time (default 16)
+  --warmup <s>            warm-up seconds per target and scenario (default 2; 0 with --quick)
+  --load <wrk|autocannon> load generator (default: wrk when installed)
+  --no-pin                do not pin processes to cores with taskset
+  --write / --no-write    write the result files (default: yes, except with --quick)
+  -h, --help              this text
+`;
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number (got "${text}")`);
+  return value;
+}
+
+function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] | null {
+  if (text === undefined) return null;
+  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown "${item}" (known: ${allowed.join(', ')})`);
+  }
+  return items as T[];
+}
+
+/** Parses the flags; throws with a message naming the bad flag. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowNegative: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      runs: { type: 'string' },
+      targets: { type: 'string' },
+      scenarios: { type: 'string' },
+      peer: { type: 'boolean', default: true },
+      connections: { type: 'string' },
+      'stream-concurrency': { type: 'string' },
+      'quick-requests': { type: 'string' },
+      'quick-streams': { type: 'string' },
+      warmup: { type: 'string' },
+      load: { type: 'string', default: 'auto' },
+      pin: { type: 'boolean', default: true },
+      write: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const quick = values.quick;
+  const load = values.load;
+  if (load !== 'auto' && load !== 'wrk' && load !== 'autocannon') throw new Error(`--load must be wrk or autocannon (got "${load}")`);
+  let targets = list('targets', values.targets, allTargets) ?? [...allTargets];
+  if (!values.peer) targets = targets.filter((name) => name !== 'peer');
+  return {
+    quick,
+    durationS: positive('duration', values.duration, 10),
+    runs: Math.round(positive('runs', values.runs, quick ? 1 : 3)),
+    targets,
+    scenarios: list('scenarios', values.scenarios, allScenarios) ?? [...allScenarios],
+    connections: Math.round(positive('connections', values.connections, quick ? 16 : 64)),
+    streamConcurrency: Math.round(positive('stream-concurrency', values['stream-concurrency'], quick ? 8 : 16)),
+    quickRequests: Math.round(positive('quick-requests', values['quick-requests'], 320)),
+    quickStreams: Math.round(positive('quick-streams', values['quick-streams'], 40)),
+    // --quick checks correctness, not speed: no warm-up unless asked for.
+    warmupS: values.warmup === undefined ? (quick ? 0 : 2) : Number(values.warmup),
+    pin: values.pin,
+    // Count-bounded runs need autocannon, which can stop at an exact number.
+    load: quick ? 'autocannon' : load,
+    write: values.write ?? !quick,
+    help: values.help,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * From the per-run measurements to what the report shows: median and min–max
+ * per target and scenario, ratios taken run by run (so drift cancels), and
+ * where the project stands against its goals.
+ */
+import type { ScenarioName } from '../options.ts';
+import type { Measurement } from '../scenarios.ts';
+import type { RedisProbe } from './bench-report.ts';
+import { spread, type Spread } from '../summary.ts';
+
+/** One target in one scenario over all runs. */
+export interface ScenarioSummary {
+  target: string;
+  scenario: ScenarioName;
+  runs: number;
+  perSecond: Spread | null;
+  p50Ms: Spread | null;
+  p99Ms: Spread | null;
+  cpuUsPerRequest: Spread | null;
+  cpuRatioToBaseline: Spread | null;
+  ttftOverheadP50Ms: Spread | null;
+  ttftOverheadP99Ms: Spread | null;
+  /** Largest peak RSS seen. */
+  peakRssMiB: number | null;
+  /** Redis commands per request (INFO commandstats), Redis mode only. */
+  redisCommandsPerRequest: Spread | null;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  upstreamHits: number;
+  /** Every run's upstream hits matched its requests. */
+  hitsOk: boolean;
+}
+
+/** A goal of the project and where this run puts it. */
+export interface GoalStatus {
+  goal: string;
+  /** The measured value, formatted, with its spread. */
+  actual: string;
+  /** null when the run did not have the targets to judge it. */
+  met: boolean | null;
+}
+
+/** Fills the per-run ratios: CPU ÷ baseline's and TTFT − direct's, same run and scenario. */
+export function addRunRatios(measurements: Measurement[]): void {
+  const find = (target: string, scenario: ScenarioName, run: number): Measurement | undefined =>
+    measurements.find((m) => m.target === target && m.scenario === scenario && m.run === run);
+  for (const m of measurements) {
+    const baseline = find('baseline', m.scenario, m.run);
+    if (m.cpuUsPerRequest !== null && baseline?.cpuUsPerRequest) m.cpuRatioToBaseline = m.cpuUsPerRequest / baseline.cpuUsPerRequest;
+    const direct = find('direct', m.scenario, m.run);
+    if (m.scenario === 'stream' && direct !== undefined) {
+      m.ttftOverheadP50Ms = m.p50Ms - direct.p50Ms;
+      m.ttftOverheadP99Ms = m.p99Ms - direct.p99Ms;
+    }
+  }
+}
+
+/** Per target and scenario, in the order the targets ran. */
+export function summarize(measurements: Measurement[], targets: string[], scenarios: ScenarioName[]): ScenarioSummary[] {
+  const out: ScenarioSummary[] = [];
+  for (const scenario of scenarios) {
+    for (const target of targets) {
+      const runs = measurements.filter((m) => m.target === target && m.scenario === scenario);
+      if (runs.length === 0) continue;
+      const rss = runs.map((m) => m.peakRssMiB).filter((v): v is number => v !== null);
+      const redis = runs.map((m) => (m.counters.redisCommands === undefined || m.requests === 0 ? null : m.counters.redisCommands / m.requests));
+      out.push({
+        target,
+        scenario,
+        runs: runs.length,
+        perSecond: spread(runs.map((m) => m.perSecond)),
+        p50Ms: spread(runs.map((m) => m.p50Ms)),
+        p99Ms: spread(runs.map((m) => m.p99Ms)),
+        cpuUsPerRequest: spread(runs.map((m) => m.cpuUsPerRequest)),
+        cpuRatioToBaseline: target === 'baseline' ? null : spread(runs.map((m) => m.cpuRatioToBaseline)),
+        ttftOverheadP50Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP50Ms)),
+        ttftOverheadP99Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP99Ms)),
+        peakRssMiB: rss.length === 0 ? null : Math.max(...rss),
+        redisCommandsPerRequest: spread(redis),
+        requests: runs.reduce((sum, m) => sum + m.requests, 0),
+        errors: runs.reduce((sum, m) => sum + m.errors, 0),
+        non2xx: runs.reduce((sum, m) => sum + m.non2xx, 0),
+        upstreamHits: runs.reduce((sum, m) => sum + m.upstreamHits, 0),
+        hitsOk: runs.every((m) => m.hitsOk),
+      });
+    }
+  }
+  return out;
+}
+
+/** Ratios a/b of one figure between two targets, run by run. */
+function runRatios(measurements: Measurement[], scenario: ScenarioName, a: string, b: string, pick: (m: Measurement) => number | null): Spread | null {
+  const values: Array<number | null> = [];
+  for (const m of measurements) {
+    if (m.target !== a || m.scenario !== scenario) continue;
+    const other = measurements.find((o) => o.target === b && o.scenario === scenario && o.run === m.run);
+    const x = pick(m);
+    const y = other === undefined ? null : pick(other);
+    values.push(x === null || y === null || y === 0 ? null : x / y);
+  }
+  return spread(values);
+}
+
+function describe(value: Spread | null, unit: string, digits: number): string {
+  if (value === null) return 'not measured';
+  const f = (x: number): string => x.toFixed(digits);
+  return value.n > 1 ? `${f(value.median)}${unit} (${f(value.min)}–${f(value.max)})` : `${f(value.median)}${unit}`;
+}
+
+/** The project's goals, judged on medians. */
+export function judgeGoals(measurements: Measurement[], summaries: ScenarioSummary[], probes: RedisProbe[]): GoalStatus[] {
+  const get = (target: string, scenario: ScenarioName): ScenarioSummary | undefined =>
+    summaries.find((s) => s.target === target && s.scenario === scenario);
+  const goals: GoalStatus[] = [];
+  const ratio = get('tollgate', 'chat')?.cpuRatioToBaseline ?? null;
+  goals.push({ goal: 'Tollgate full chain CPU/request ≤ 1.25 × bare baseline (same run)', actual: describe(ratio, '×', 2), met: ratio === null ? null : ratio.median <= 1.25 });
+  const perCore = runRatios(measurements, 'chat', 'tollgate', 'peer', (m) => m.perSecond);
+  goals.push({ goal: 'Throughput per core ≥ 10 × the peer gateway', actual: describe(perCore, '×', 1), met: perCore === null ? null : perCore.median >= 10 });
+  const ttft = get('tollgate', 'stream')?.ttftOverheadP50Ms ?? null;
+  goals.push({ goal: 'Streaming TTFT overhead p50 ≤ 0.5 ms over direct', actual: describe(ttft, ' ms', 2), met: ttft === null ? null : ttft.median <= 0.5 });
+  const executed = get('tollgate-redis', 'chat')?.redisCommandsPerRequest ?? null;
+  const probe = probes.find((p) => p.target === 'tollgate-redis');
+  goals.push({
+    goal: 'Redis mode: 1 Redis round trip per request (commands sent, MONITOR probe)',
+    actual:
+      probe === undefined
+        ? 'not measured'
+        : `${probe.sentPerRequest.toFixed(2)} sent/req (${Object.entries(probe.sentByCommand).map(([name, n]) => `${name} ${(n / probe.requests).toFixed(2)}`).join(', ')}); ` +
+          `INFO commandstats ${describe(executed, ' executed/req', 1)} incl. ${probe.inScriptsPerRequest.toFixed(1)}/req inside scripts`,
+    // Background commands (change feed, pub/sub) are amortised into the figure: allow 2 %.
+    met: probe === undefined ? null : probe.sentPerRequest <= 1.02,
+  });
+  const redisShare = runRatios(measurements, 'chat', 'tollgate-redis', 'tollgate', (m) => m.perSecond);
+  goals.push({
+    goal: 'Redis mode throughput ≥ 80 % of memory mode',
+    actual: redisShare === null ? 'not measured' : describe({ ...redisShare, median: redisShare.median * 100, min: redisShare.min * 100, max: redisShare.max * 100 }, ' %', 0),
+    met: redisShare === null ? null : redisShare.median >= 0.8,
+  });
+  return goals;
+}

@@ -1,0 +1,105 @@
+/** The result tables, one per scenario, rendered as aligned text (stdout) or Markdown. */
+import type { ScenarioName } from '../options.ts';
+import type { Spread } from '../summary.ts';
+import type { ScenarioSummary } from './summarize.ts';
+
+/** A titled table of formatted cells. */
+export interface Table {
+  title: string;
+  headers: string[];
+  rows: string[][];
+}
+
+function number(value: number, digits: number): string {
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** "median (min–max)", or just the median for a single run; '–' when absent. */
+export function formatSpread(value: Spread | null, digits = 0, sign = false): string {
+  if (value === null) return '–';
+  const f = (x: number): string => (sign && x >= 0 ? '+' : '') + number(x, digits);
+  return value.n > 1 && value.min !== value.max ? `${f(value.median)} (${f(value.min)}–${f(value.max)})` : f(value.median);
+}
+
+/** "= requests", "+N in flight" (time-bounded runs stop with requests in flight) or the mismatch. */
+function hits(s: ScenarioSummary): string {
+  if (!s.hitsOk) return `MISMATCH: ${s.upstreamHits} for ${s.requests}`;
+  if (s.scenario === 'mixed') return `ok (${s.upstreamHits})`;
+  const extra = s.upstreamHits - s.requests;
+  return extra === 0 ? 'ok (= requests)' : `ok (+${extra} in flight)`;
+}
+
+function correctness(s: ScenarioSummary): string[] {
+  return [String(s.errors), String(s.non2xx), hits(s)];
+}
+
+const titles: Record<ScenarioName, string> = {
+  chat: 'Non-streaming chat completions at saturation',
+  stream: 'Streaming chat completions (20 chunks, 5 ms apart)',
+  mixed: 'Account mix: GET /api/v1/balance : GET /api/v1/usage : POST /api/v1/proxy/llm = 10 : 5 : 1',
+};
+
+/** One table per scenario present in the summaries. */
+export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioName[]): Table[] {
+  const tables: Table[] = [];
+  for (const scenario of scenarios) {
+    const rows = summaries.filter((s) => s.scenario === scenario);
+    if (rows.length === 0) continue;
+    if (scenario === 'stream') {
+      tables.push({
+        title: titles.stream,
+        headers: ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'TTFT +p50 ms', 'TTFT +p99 ms', 'CPU µs/stream', '× baseline', 'errors', 'non-2xx', 'upstream hits'],
+        rows: rows.map((s) => [
+          s.target,
+          formatSpread(s.perSecond, 1),
+          formatSpread(s.p50Ms, 2),
+          formatSpread(s.p99Ms, 2),
+          formatSpread(s.ttftOverheadP50Ms, 2, true),
+          formatSpread(s.ttftOverheadP99Ms, 2, true),
+          formatSpread(s.cpuUsPerRequest),
+          formatSpread(s.cpuRatioToBaseline, 2),
+          ...correctness(s),
+        ]),
+      });
+      continue;
+    }
+    const withRedis = rows.some((s) => s.redisCommandsPerRequest !== null);
+    const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '× baseline', 'peak RSS MiB'];
+    if (withRedis) headers.push('Redis cmd executed/req');
+    headers.push('errors', 'non-2xx', 'upstream hits');
+    tables.push({
+      title: titles[scenario],
+      headers,
+      rows: rows.map((s) => {
+        const row = [
+          s.target,
+          formatSpread(s.perSecond),
+          formatSpread(s.p50Ms, 2),
+          formatSpread(s.p99Ms, 2),
+          formatSpread(s.cpuUsPerRequest),
+          formatSpread(s.cpuRatioToBaseline, 2),
+          s.peakRssMiB === null ? '–' : number(s.peakRssMiB, 0),
+        ];
+        if (withRedis) row.push(formatSpread(s.redisCommandsPerRequest, 2));
+        row.push(...correctness(s));
+        return row;
+      }),
+    });
+  }
+  return tables;
+}
+
+/** Fixed-width text, numbers right-aligned. */
+export function renderText(table: Table): string {
+  const widths = table.headers.map((header, i) => Math.max(header.length, ...table.rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [table.title, line(table.headers), rule, ...table.rows.map(line)].join('\n');
+}
+
+/** A GitHub-flavoured Markdown table under a level-3 heading. */
+export function renderMarkdown(table: Table): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const align = table.headers.map((_, i) => (i === 0 ? ':--' : '--:'));
+  return [`### ${table.title}`, '', line(table.headers), line(align), ...table.rows.map(line)].join('\n');
+}

@@ -1,0 +1,83 @@
+/** What the runner knows about a target: how to call it, and which process to measure. */
+import type { RedisBackend } from '../backends/redis-backend.ts';
+import type { CpuPlan } from '../cpu-pinning.ts';
+import type { ProcessGroup } from '../managed-process.ts';
+import type { Upstream } from '../upstreams/upstream.ts';
+
+/** One kind of call to a target: where to send it and with what. */
+export interface RequestShape {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The account API calls of the mixed scenario (Tollgate only). */
+export interface AccountShape {
+  url: string;
+  headers: Record<string, string>;
+  /** Body of POST /api/v1/proxy/llm (non-streaming, to the fast upstream). */
+  llmBody: string;
+}
+
+/** A started target. */
+export interface RunningTarget {
+  readonly name: string;
+  /** One line for the report: what runs and how it is configured. */
+  readonly description: string;
+  /** The process under test (CPU and RSS are read from its tree); null for direct. */
+  readonly pid: number | null;
+  /** Non-streaming chat completion, relayed to the fast upstream. */
+  readonly chat: RequestShape;
+  /** Streaming chat completion, relayed to the mock provider. */
+  readonly stream: RequestShape;
+  readonly account: AccountShape | null;
+  /** The Redis server the target uses (Redis mode), for the round-trip probe. */
+  readonly redis: RedisBackend | null;
+  /** Counters read around each run (e.g. Redis commands); the runner reports the difference. */
+  counters(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/** What a target needs to start. */
+export interface TargetContext {
+  group: ProcessGroup;
+  cpus: CpuPlan | null;
+  /** Upstream for non-streaming runs (nginx when installed, else the mock). */
+  fast: Upstream;
+  /** The mock provider, for streaming runs. */
+  streamUpstream: Upstream;
+  /** Scratch folder of this bench run (data dirs, logs). */
+  workDir: string;
+}
+
+/** A target the runner can start, or skip with a note when it is not available. */
+export interface TargetDefinition {
+  readonly name: string;
+  /** Resolves to the running target, or to a string saying why it is skipped. */
+  start(context: TargetContext): Promise<RunningTarget | string>;
+}
+
+/** Model names the bench uses; the Tollgate targets route each to its upstream. */
+export const fastModel = 'bench-fast';
+export const streamModel = 'bench-stream';
+
+/** A small chat completion request body. */
+export function chatBody(model: string, stream: boolean): string {
+  const request: Record<string, unknown> = {
+    model,
+    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
+    max_tokens: 64,
+  };
+  if (stream) {
+    request.stream = true;
+    request.stream_options = { include_usage: true };
+  }
+  return JSON.stringify(request);
+}
+
+/** A target with no counters. */
+export async function noCounters(): Promise<Record<string, number>> {
+  return {};
+}

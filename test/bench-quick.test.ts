@@ -1,0 +1,77 @@
+/**
+ * The bench harness is code too: a --quick run (a few hundred requests per
+ * target, count-bounded) must show every target serving every request with
+ * no errors, and the upstream seeing exactly one hit per relayed request.
+ * No timing assertions: the figures themselves are not checked.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseBenchArgs } from '../bench/options.ts';
+import { peerDir, tollgateCli } from '../bench/paths.ts';
+import type { TargetStatus } from '../bench/report/bench-report.ts';
+import { runBenchReport, type BenchReport } from '../bench/run.ts';
+import type { Measurement } from '../bench/scenarios.ts';
+import { percentile, spread } from '../bench/summary.ts';
+
+const peerInstalled = existsSync(join(peerDir, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'));
+const tollgateBuilt = existsSync(tollgateCli);
+
+test('percentile and spread', () => {
+  assert.equal(percentile([1, 2, 3, 4], 50), 2);
+  assert.equal(percentile([1, 2, 3, 4], 99), 4);
+  assert.ok(Number.isNaN(percentile([], 50)));
+  assert.deepEqual(spread([3, null, 1, 2]), { median: 2, min: 1, max: 3, n: 3 });
+  assert.equal(spread([null]), null);
+});
+
+test('bench flags: --quick is count-bounded, bad flags are named', () => {
+  const quick = parseBenchArgs(['--quick', '--no-peer']);
+  assert.equal(quick.load, 'autocannon');
+  assert.equal(quick.runs, 1);
+  assert.equal(quick.write, false);
+  assert.ok(!quick.targets.includes('peer'));
+  assert.throws(() => parseBenchArgs(['--targets', 'direct,nginx']), /--targets: unknown "nginx"/);
+  assert.throws(() => parseBenchArgs(['--runs', '0']), /--runs must be a positive number/);
+});
+
+test('bench --quick: every target serves all requests, 0 errors, upstream hits = requests', { timeout: 180_000 }, async (t) => {
+  const targets = ['direct', 'baseline'];
+  if (tollgateBuilt) targets.push('tollgate', 'tollgate-redis', 'tollgate-pg');
+  if (peerInstalled) targets.push('peer');
+  const lines: string[] = [];
+  const report: BenchReport | null = await runBenchReport(['--quick', '--targets', targets.join(',')], { log: (line) => lines.push(line) });
+  assert.ok(report !== null);
+  t.diagnostic(lines.filter((line) => line.startsWith('run ') || line.includes('skipped')).join('\n'));
+
+  for (const name of targets) {
+    const status: TargetStatus | undefined = report.targets.find((target) => target.name === name);
+    assert.ok(status !== undefined, `${name} is in the report`);
+    // Redis and PostgreSQL modes may be skipped when those servers do not answer; nothing else may.
+    if (status.status === 'skipped') {
+      assert.ok(name === 'tollgate-redis' || name === 'tollgate-pg', `${name} skipped: ${status.note}`);
+      t.diagnostic(`${name} skipped: ${status.note}`);
+      continue;
+    }
+    const runs: Measurement[] = report.measurements.filter((m) => m.target === name);
+    const scenarios = name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
+    assert.deepEqual(runs.map((m) => m.scenario).sort(), [...scenarios].sort(), `${name} ran every scenario once`);
+    for (const m of runs) {
+      const what = `${name} ${m.scenario}`;
+      const expected: number = m.scenario === 'stream' ? report.options.quickStreams : report.options.quickRequests;
+      assert.equal(m.requests, expected, `${what}: served all ${expected}`);
+      assert.equal(m.errors, 0, `${what}: errors`);
+      assert.equal(m.non2xx, 0, `${what}: non-2xx`);
+      // Count-bounded runs know exactly how many requests were relayed: all of
+      // them for chat and stream, the proxy/llm ones (counted) for the mix.
+      assert.equal(m.expectedHits.min, m.expectedHits.max, `${what}: count-bounded`);
+      if (m.scenario !== 'mixed') assert.equal(m.expectedHits.min, expected, `${what}: every request relayed`);
+      else assert.ok(m.expectedHits.min > 0, `${what}: some requests relayed`);
+      assert.equal(m.upstreamHits, m.expectedHits.min, `${what}: upstream hits equal relayed requests`);
+      assert.ok(m.hitsOk);
+    }
+  }
+  if (!tollgateBuilt) t.diagnostic(`Tollgate targets not run: ${tollgateCli} missing`);
+  if (!peerInstalled) t.diagnostic('peer gateway not installed (bench/peer): skipped');
+});
