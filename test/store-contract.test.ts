@@ -261,6 +261,10 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.equal(mixed.inserted, 1);
       assert.deepEqual([...(await store.users.balances([u1.id, u2.id]))].sort(), [[u1.id, 999_645], [u2.id, 999_960]].sort());
       assert.equal(await store.usage.count(), before + 5);
+      // The running totals count each record once, replays included, and agree with a scan of the records.
+      const allTime = await store.usage.totals({ userId: u1.id });
+      assert.deepEqual({ requests: allTime.requests, costMicros: allTime.costMicros }, { requests: 3, costMicros: 355 });
+      assert.deepEqual(allTime, await store.usage.totals({ userId: u1.id, from: 0, to: Number.MAX_SAFE_INTEGER }));
       assert.deepEqual(await store.usage.applyBatch([]), { inserted: 0, balanceDeltas: new Map() });
       await assertInputError(store.usage.applyBatch([record(u1.id, { costMicros: 1.5 })]), 'invalid');
     });

@@ -22,6 +22,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0001_initial': {
       up: (db: Kysely<any>) => initialUp(db, dialect),
     },
+    '0002_usage_totals': {
+      up: (db: Kysely<any>) => usageTotalsUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -151,4 +154,23 @@ async function initialUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('subject', 'text', (c) => c.notNull())
     .addColumn('delta', 'bigint', (c) => c.notNull().defaultTo(0))
     .execute();
+}
+
+/** Per (user, model, day) running totals, backfilled from the log (see usage-totals.ts). */
+async function usageTotalsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  await db.schema
+    .createTable('usage_totals')
+    .addColumn('user_id', idType, (c) => c.notNull())
+    .addColumn('model', 'text', (c) => c.notNull())
+    .addColumn('day', 'bigint', (c) => c.notNull())
+    .addColumn('requests', 'bigint', (c) => c.notNull())
+    .addColumn('prompt_tokens', 'bigint', (c) => c.notNull())
+    .addColumn('completion_tokens', 'bigint', (c) => c.notNull())
+    .addColumn('cost_micros', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('usage_totals_pk', ['user_id', 'model', 'day'])
+    .execute();
+  await sql`insert into usage_totals (user_id, model, day, requests, prompt_tokens, completion_tokens, cost_micros)
+    select user_id, model, ts - ts % 86400000, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros)
+    from usage_records group by user_id, model, ts - ts % 86400000`.execute(db);
 }

@@ -111,6 +111,17 @@ export interface ChangeEventsTable {
   delta: Generated<number>;
 }
 
+export interface UsageTotalsTable {
+  user_id: number;
+  model: string;
+  /** Epoch ms of the UTC day's start. */
+  day: number;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable;
@@ -121,6 +132,7 @@ export interface Database {
   prices: PricesTable;
   limit_policies: LimitPoliciesTable;
   usage_records: UsageRecordsTable;
+  usage_totals: UsageTotalsTable;
   change_events: ChangeEventsTable;
 }
 

@@ -5,15 +5,17 @@
  * the gateway (CPU profile, 32 connections): the Kysely path cost ~8 % of the
  * gateway's CPU, most of it query building and per-batch `prepare`; this one
  * does neither per batch. Same semantics: ON CONFLICT(request_id) DO NOTHING,
- * and each user is debited by the cost of the rows actually inserted.
+ * and each user is debited (and the running totals grow) by the rows actually inserted.
  */
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import type { UsageRecordInsert } from './usage-repo.ts';
+import { TotalsAccumulator, UPSERT_TOTALS_SQL } from './usage-totals.ts';
 
 export class SqliteUsageBatch {
   readonly #db: SqliteDatabase;
   readonly #insert: Statement;
   readonly #debit: Statement;
+  readonly #totals: Statement;
   readonly #apply: (records: readonly UsageRecordInsert[]) => { inserted: number; balanceDeltas: Map<number, number> };
 
   constructor(db: SqliteDatabase) {
@@ -23,16 +25,20 @@ export class SqliteUsageBatch {
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       on conflict (request_id) do nothing`);
     this.#debit = db.prepare('update users set balance_micros = balance_micros + ? where id = ?');
+    this.#totals = db.prepare(UPSERT_TOTALS_SQL);
     this.#apply = db.transaction((records: readonly UsageRecordInsert[]) => {
       const balanceDeltas = new Map<number, number>();
+      const totals = new TotalsAccumulator();
       let inserted = 0;
       for (const r of records) {
         const { changes } = this.#insert.run(r.requestId, r.ts, r.userId, r.keyId, r.model, r.channelId, r.channelKeyId, r.status, r.outcome, r.attempts, r.latencyMs, r.ttftMs, r.promptTokens, r.completionTokens, r.costMicros, r.errorClass);
         if (changes === 0) continue; // already stored: a replayed batch debits nothing twice
         inserted++;
         balanceDeltas.set(r.userId, (balanceDeltas.get(r.userId) ?? 0) - r.costMicros);
+        totals.add(r.userId, r.model, r.ts, r.promptTokens, r.completionTokens, r.costMicros);
       }
       for (const [userId, delta] of balanceDeltas) if (delta !== 0) this.#debit.run(delta, userId);
+      for (const t of totals.deltas()) this.#totals.run(t.userId, t.model, t.day, t.requests, t.promptTokens, t.completionTokens, t.costMicros);
       return { inserted, balanceDeltas };
     });
   }

@@ -8,6 +8,7 @@ import { StoreInputError } from './errors.ts';
 import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
 import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
 import type { SqliteUsageBatch } from './sqlite-usage-batch.ts';
+import { TotalsAccumulator } from './usage-totals.ts';
 import { aggregateUsage, type UsageAggregateQuery, type UsageBucket } from './usage-stats.ts';
 
 /** How a request ended. The list is open: the gateway may add classes. */
@@ -171,6 +172,7 @@ export class UsageRepo {
       }
     }
     if (this.#sqliteBatch?.usable) return this.#sqliteBatch.apply(records);
+    const totals = new TotalsAccumulator();
     const inserted = await this.#db.transaction().execute(async (trx) => {
       let count = 0;
       for (let i = 0; i < records.length; i += this.#chunkRows) {
@@ -179,12 +181,25 @@ export class UsageRepo {
           .insertInto('usage_records')
           .values(chunk.map(toRow))
           .onConflict((oc) => oc.column('request_id').doNothing())
-          .returning(['user_id', 'cost_micros'])
+          .returning(['user_id', 'cost_micros', 'model', 'ts', 'prompt_tokens', 'completion_tokens'])
           .execute();
         count += rows.length;
         for (const row of rows) {
           balanceDeltas.set(row.user_id, (balanceDeltas.get(row.user_id) ?? 0) - row.cost_micros);
+          totals.add(row.user_id, row.model, row.ts, row.prompt_tokens, row.completion_tokens, row.cost_micros);
         }
+      }
+      for (const t of totals.deltas()) {
+        await trx
+          .insertInto('usage_totals')
+          .values({ user_id: t.userId, model: t.model, day: t.day, requests: t.requests, prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens, cost_micros: t.costMicros })
+          .onConflict((oc) => oc.columns(['user_id', 'model', 'day']).doUpdateSet((eb) => ({
+            requests: eb('usage_totals.requests', '+', eb.ref('excluded.requests')),
+            prompt_tokens: eb('usage_totals.prompt_tokens', '+', eb.ref('excluded.prompt_tokens')),
+            completion_tokens: eb('usage_totals.completion_tokens', '+', eb.ref('excluded.completion_tokens')),
+            cost_micros: eb('usage_totals.cost_micros', '+', eb.ref('excluded.cost_micros')),
+          })))
+          .execute();
       }
       // Ascending user order: two concurrent batches (two gateway nodes on
       // PostgreSQL) lock user rows in the same order and cannot deadlock.
@@ -249,6 +264,7 @@ export class UsageRepo {
     checkOptionalInt('userId', q.userId);
     checkOptionalInt('from', q.from);
     checkOptionalInt('to', q.to);
+    if (q.from === undefined && q.to === undefined) return this.#allTimeTotals(q);
     let query = this.#db
       .selectFrom('usage_records')
       // SUM over bigint is numeric on PostgreSQL (a string through pg); the
@@ -270,6 +286,22 @@ export class UsageRepo {
       completionTokens: row.completion_tokens,
       costMicros: row.cost_micros,
     };
+  }
+
+  /** Totals over all time from the running totals table: a sum over days, not over records. */
+  async #allTimeTotals(q: UsageTotalsQuery): Promise<UsageTotals> {
+    let query = this.#db
+      .selectFrom('usage_totals')
+      .select([
+        sql<number>`cast(coalesce(sum(requests), 0) as bigint)`.as('requests'),
+        sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
+        sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
+        sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
+      ]);
+    if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
+    if (q.model !== undefined) query = query.where('model', '=', q.model);
+    const row = await query.executeTakeFirstOrThrow();
+    return { requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens, costMicros: row.cost_micros };
   }
 
   /** Requests, tokens, cost and errors grouped by UTC day/hour, model or user (see usage-stats.ts). */
