@@ -19,6 +19,7 @@ import type { ChangeSignal } from '../sync/change-signal.ts';
 import { registerOpsRoutes } from './ops-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
+import { registerDashboard } from '../dashboard/dashboard-routes.ts';
 
 export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
@@ -67,6 +68,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
   registerOpsRoutes(app, gw);
   registerAccountRoutes(app, gw, deps.store);
   registerAdminRoutes(app, gw, deps);
+  registerDashboard(app, gw, deps);
 
   return {
     get node() { return node; },
