@@ -131,3 +131,38 @@ test('client disconnect mid-stream aborts the upstream request and is metered', 
   assert.equal(rec.outcome, 'client_abort');
   assert.ok(rec.completionTokens > 0 && rec.completionTokens < 60, `tokens produced so far were counted: ${rec.completionTokens}`);
 });
+
+test('failed attempts are not charged: a failover charges once, a total failure charges nothing', async () => {
+  await fx.tg.store.prices.set({ model: 'gpt-x', channelId: null, inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 1_000_000, free: false });
+  const payer = await fx.newUser('failover-payer', 1_000_000);
+  await fx.tg.sync.pollNow();
+  const call = (id: string) => request(`${fx.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${payer.key}`, 'content-type': 'application/json', 'x-request-id': id },
+    body: JSON.stringify({ model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 }),
+  });
+  try {
+    primary.setFault({ kind: 'status', status: 500 });
+    const failover = await call('charged-once');
+    assert.equal(failover.statusCode, 200);
+    await failover.body.json();
+    secondary.setFault({ kind: 'status', status: 500 });
+    for (const c of fx.tg.gateway.routes.channels) fx.tg.gateway.health.succeed(c.health);
+    const failed = await call('charged-nothing');
+    assert.equal(failed.statusCode, 502);
+    await failed.body.json();
+    await fx.tg.gateway.writer.flush();
+    const rows = (await fx.tg.store.usage.page({ userId: payer.userId, limit: 10 })).records;
+    const once = rows.find((r) => r.requestId.startsWith('charged-once'))!;
+    const nothing = rows.find((r) => r.requestId.startsWith('charged-nothing'))!;
+    assert.equal(once.attempts, 2);
+    assert.ok(once.costMicros > 0);
+    assert.equal(nothing.outcome, 'upstream_error');
+    assert.equal(nothing.costMicros, 0);
+    assert.equal((await fx.tg.store.users.byId(payer.userId))!.balanceMicros, 1_000_000 - once.costMicros);
+  } finally {
+    secondary.setFault(null);
+    await fx.tg.store.prices.set({ model: 'gpt-x', channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+    await fx.tg.sync.pollNow();
+  }
+});

@@ -7,7 +7,7 @@
  * Bytes are streamed through as they arrive; the response is never buffered.
  */
 import type { Dispatcher } from 'undici';
-import { Errors, sendError, type ErrorSpec } from '../errors.ts';
+import { Errors, type ErrorSpec } from '../errors.ts';
 import { pickKey, type ChannelRoute, type UpstreamKey } from '../routing/route-table.ts';
 import { SseScanner } from '../relay/sse-scanner.ts';
 import { usageFromBody } from '../relay/usage.ts';
@@ -68,7 +68,7 @@ async function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, 
     response = await gw.upstream.request({
       origin: channel.origin,
       path: upstreamPath(ctx, channel),
-      method: ctx.endpoint.kind === 'models' ? 'GET' : 'POST',
+      method: 'POST',
       headers: upstreamHeaders(ctx, key),
       body,
       signal: ctx.abort.signal,
@@ -148,15 +148,19 @@ function takeUsage(ctx: RequestContext, scanner: SseScanner): void {
 async function forwardBody(gw: Gateway, ctx: RequestContext, response: Dispatcher.ResponseData): Promise<void> {
   const res = ctx.res;
   const lengthHeader = response.headers['content-length'];
-  writeResponseHead(ctx, ctx.status, response.headers['content-type'] ?? 'application/json', typeof lengthHeader === 'string' ? Number(lengthHeader) : -1);
+  const length = typeof lengthHeader === 'string' ? Number(lengthHeader) : -1;
+  const contentType = response.headers['content-type'] ?? 'application/json';
   // The usage object closes an OpenAI body, so the last two chunks hold it.
   let previous: Buffer | null = null;
   let last: Buffer | null = null;
   for await (const chunk of response.body) {
+    // The head goes out with the first body byte, so a reset before it is still retried.
+    if (!ctx.committed) writeResponseHead(ctx, ctx.status, contentType, length);
     previous = last;
     last = chunk as Buffer;
     if (!ctx.clientGone && !res.write(last)) await waitForDrain(ctx);
   }
+  if (!ctx.committed) writeResponseHead(ctx, ctx.status, contentType, length);
   if (!ctx.clientGone) res.end();
   if (ctx.status < 300 && last !== null) {
     const usage = usageFromBody(previous === null ? last : Buffer.concat([previous, last]));

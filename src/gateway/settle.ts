@@ -26,7 +26,10 @@ export function finish(gw: Gateway, ctx: RequestContext): void {
   }
   const channelId = ctx.upstreamChannel?.id ?? null;
   const price = ctx.price === null ? null : (gw.prices.lookup(ctx.model, channelId) ?? ctx.price);
-  ctx.costMicros = price === null || !reachedUpstream ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens);
+  // Charged only when the client got (some of) an answer: failures before the first byte,
+  // failover attempts included, cost nothing.
+  const delivered = ctx.committed && ctx.status < 400;
+  ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens);
 
   if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
   if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens);
