@@ -4,30 +4,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { CLI, runCli, startServe } from './support/serve-process.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
 
-function tollgate(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const tollgate = (...args: string[]) => runCli(env, ...args);
 
 before(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
@@ -65,19 +51,9 @@ test('serve + CLI: create a user and key, call the API, revoke while serving, SI
   assert.equal(list.code, 0);
   assert.ok(list.stdout.includes(key.prefix) && !list.stdout.includes(key.key), 'lists show the prefix, never the key');
 
-  const port = await freePort();
-  const server: ChildProcess = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, TOLLGATE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  const serve = await startServe(env);
   try {
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${base}/readyz`)).ok) break;
-      } catch { /* not up yet */ }
-      if (Date.now() > deadline) throw new Error('serve did not become ready');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const base = serve.base;
     const chat = () => fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
@@ -93,9 +69,9 @@ test('serve + CLI: create a user and key, call the API, revoke while serving, SI
     while (status === 200 && Date.now() - revokedAt < 1000) status = (await chat()).status;
     assert.equal(status, 401, 'a key revoked by the CLI stops working within 1 s');
 
-    server.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.exited, 0);
   } finally {
-    server.kill('SIGKILL');
+    serve.child.kill('SIGKILL');
   }
 });

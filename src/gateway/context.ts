@@ -12,6 +12,7 @@ import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-tab
 import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';
 import type { Price } from '../metering/pricing.ts';
+import type { UpstreamExchange } from './upstream-exchange.ts';
 
 export class RequestContext implements RequestOutcome {
   readonly req: IncomingMessage;
@@ -68,8 +69,10 @@ export class RequestContext implements RequestOutcome {
   finished = false;
   /** Upstream-reported usage seen (vs counted by the gateway). */
   usageReported = false;
-  /** Aborts the upstream request when the client goes away or shutdown cuts the request. */
-  readonly abort = new AbortController();
+  /** Why the request is being cut, once it is: the client left, or shutdown reached its deadline. */
+  cancelled: 'client' | 'shutdown' | null = null;
+  /** The upstream attempt in progress, so a cancel can stop it. */
+  exchange: UpstreamExchange | null = null;
   /** performance.now() when the upstream answered the final attempt's headers; 0 before. */
   upstreamHeadersAt = 0;
   /** performance.now() when the first upstream attempt started; 0 before. */
@@ -87,5 +90,12 @@ export class RequestContext implements RequestOutcome {
     this.startedAt = startedAt;
     this.ts = Date.now();
     this.route = endpoint.route;
+  }
+
+  /** Stops the request's upstream work: the client left, or shutdown reached its deadline. */
+  cancel(reason: 'client' | 'shutdown'): void {
+    if (this.cancelled !== null) return;
+    this.cancelled = reason;
+    this.exchange?.cancel(new Error(reason === 'client' ? 'client closed the request' : 'shutdown deadline reached'));
   }
 }

@@ -77,6 +77,6 @@ function onClientClose(gw: Gateway, ctx: RequestContext): void {
   if (ctx.res.writableFinished || ctx.finished) return;
   ctx.clientGone = true;
   const { onClientAbort, drainTimeoutMs } = gw.config.upstream;
-  if (onClientAbort === 'abort' || !ctx.committed) ctx.abort.abort();
-  else setTimeout(() => ctx.abort.abort(), drainTimeoutMs).unref();
+  if (onClientAbort === 'abort' || !ctx.committed) ctx.cancel('client');
+  else setTimeout(() => ctx.cancel('client'), drainTimeoutMs).unref();
 }

@@ -3,22 +3,27 @@
  * headers, the gateway's own share of it, and the rate-limit headers.
  */
 import { sendError, type ErrorSpec } from '../errors.ts';
-import { writeRateLimitHeaders } from '../limiter/rate-limit-headers.ts';
+import { pushRateLimitHeaders, writeRateLimitHeaders } from '../limiter/rate-limit-headers.ts';
 import type { RequestContext } from './context.ts';
 
-/** Sends the head once; marks the request committed (no retry after this). */
+/**
+ * Sends the head once; marks the request committed (no retry after this).
+ * One writeHead with a flat header list: Node then serialises the head in one
+ * pass, where setHeader() per header validates and stores each in a map first
+ * (with setHeader, this function was ~4 % of the gateway's CPU in a profile
+ * under load).
+ */
 export function writeResponseHead(ctx: RequestContext, status: number, contentType: string | string[], contentLength: number): void {
-  const res = ctx.res;
   const now = performance.now();
-  res.setHeader('content-type', contentType);
-  if (contentLength >= 0) res.setHeader('content-length', contentLength);
-  if (ctx.stream) res.setHeader('cache-control', 'no-cache');
-  stampCommonHeaders(ctx, now);
+  const headers = ['content-type', typeof contentType === 'string' ? contentType : contentType[0], 'x-request-id', ctx.requestId, 'x-response-time-ms', (now - ctx.startedAt).toFixed(2)];
+  if (contentLength >= 0) headers.push('content-length', String(contentLength));
+  if (ctx.stream) headers.push('cache-control', 'no-cache');
   if (ctx.upstreamHeadersAt > 0) {
     const overhead = now - ctx.startedAt - (ctx.upstreamHeadersAt - ctx.upstreamStartedAt);
-    res.setHeader('x-tollgate-overhead-ms', (overhead > 0 ? overhead : 0).toFixed(2));
+    headers.push('x-tollgate-overhead-ms', (overhead > 0 ? overhead : 0).toFixed(2));
   }
-  res.writeHead(status);
+  if (ctx.rateLimit !== null) pushRateLimitHeaders(headers, ctx.rateLimit);
+  ctx.res.writeHead(status, headers);
   ctx.committed = true;
 }
 

@@ -70,6 +70,16 @@ export function writeRateLimitHeaders(res: Pick<ServerResponse, 'setHeader'>, st
   }
 }
 
+/** Appends the rate-limit headers of a state to a flat [name, value, …] list for `res.writeHead`. */
+export function pushRateLimitHeaders(out: string[], state: RateLimitState): void {
+  if (state.limitRequests >= 0) {
+    out.push(RATE_LIMIT_HEADER.limitRequests, String(state.limitRequests), RATE_LIMIT_HEADER.remainingRequests, String(state.remainingRequests), RATE_LIMIT_HEADER.resetRequests, formatResetDuration(state.resetRequestsMs));
+  }
+  if (state.limitTokens >= 0) {
+    out.push(RATE_LIMIT_HEADER.limitTokens, String(state.limitTokens), RATE_LIMIT_HEADER.remainingTokens, String(state.remainingTokens), RATE_LIMIT_HEADER.resetTokens, formatResetDuration(state.resetTokensMs));
+  }
+}
+
 /** Sets Retry-After for a refusal's `retryAfterMs`. */
 export function writeRetryAfter(res: Pick<ServerResponse, 'setHeader'>, retryAfterMs: number): void {
   res.setHeader(RATE_LIMIT_HEADER.retryAfter, String(retryAfterSeconds(retryAfterMs)));

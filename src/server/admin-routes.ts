@@ -19,6 +19,7 @@ import { errorBody, type ErrorSpec } from '../errors.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { StoreInputError, type Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
+import type { ChangeSignal } from '../sync/change-signal.ts';
 import { CHANNEL_ROUTES } from './admin-channels.ts';
 import { buildOpenApi } from './admin-openapi.ts';
 import { POLICY_ROUTES } from './admin-policies.ts';
@@ -29,7 +30,7 @@ import { USER_ROUTES } from './admin-users.ts';
 import { requireAdmin } from './ops-routes.ts';
 
 /** What the admin routes need besides the gateway (a subset of the server's deps). */
-export interface AdminDeps { store: Store; sync: ChangeSync; logger: Logger }
+export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
 /** Every admin route but the OpenAPI document itself. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...CHANNEL_ROUTES, ...POLICY_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES];
@@ -69,8 +70,12 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway, deps: Adm
     gw,
     store: deps.store,
     logger: deps.logger,
-    // pollNow resolves after a poll that started after our commit.
-    applied: () => deps.sync.pollNow(),
+    // pollNow resolves after a poll that started after our commit; the Redis
+    // doorbell (when configured) makes the other nodes poll at once too.
+    applied: async () => {
+      await deps.sync.pollNow();
+      await deps.signal?.publish();
+    },
   };
   app.register(async (scope) => {
     scope.setValidatorCompiler(adminValidatorCompiler());

@@ -84,7 +84,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       // until the requests in flight are done or the grace deadline cuts them.
       const deadline = Date.now() + graceMs;
       while (gw.active.size > 0 && Date.now() < deadline) await sleep(20);
-      for (const ctx of gw.active) ctx.abort.abort(new Error('shutdown deadline reached'));
+      for (const ctx of gw.active) ctx.cancel('shutdown');
       const cutDeadline = Date.now() + 2_000;
       while (gw.active.size > 0 && Date.now() < cutDeadline) await sleep(10);
       const closed = new Promise<void>((resolve) => node.close(() => resolve()));
