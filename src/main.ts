@@ -78,6 +78,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     flushIntervalMs: config.metering.flushIntervalMs,
     maxQueue: config.metering.maxQueue,
     log: logger,
+    onFlush: metrics === null ? undefined : (records, seconds) => metrics.writerFlush(records, seconds),
+    onSpill: metrics === null ? undefined : (records) => metrics.spooled(records),
   });
   // Records spooled by an earlier run must be in the store before balances are
   // loaded from it, or those balances would not include their costs.

@@ -83,6 +83,8 @@ test('metrics move with the requests served; /api/metrics needs the admin token'
   const total = served.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   assert.equal(total, 8, 'seven relayed calls and one models.list');
   assert.ok(!text.includes(fx.key), 'no key in metrics');
+  const flushed = /^tollgate_writer_flushed_records_total (\d+)/m.exec(text);
+  assert.equal(Number(flushed?.[1]), 7, 'the writer reports the records it committed');
   assert.equal((await fetch(`${fx.url}/api/metrics`)).status, 401);
   const stats = await fetch(`${fx.url}/api/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   assert.equal(stats.status, 200);

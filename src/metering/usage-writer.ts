@@ -53,6 +53,10 @@ export interface UsageWriterOptions {
   /** Default deadline of `flush()` (default 10 000). */
   flushTimeoutMs?: number;
   log?: WriterLog;
+  /** Called after each committed batch (metrics): records in it and seconds the commit took. */
+  onFlush?: (records: number, seconds: number) => void;
+  /** Called with the number of records each spill wrote to the spool (metrics). */
+  onSpill?: (records: number) => void;
 }
 
 /** Counters for metrics. */
@@ -106,6 +110,8 @@ export class UsageWriter {
   readonly #sink: UsageSink;
   readonly #spool: UsageSpool;
   readonly #log: WriterLog;
+  readonly #onFlush: ((records: number, seconds: number) => void) | null;
+  readonly #onSpill: ((records: number) => void) | null;
   readonly #batchSize: number;
   readonly #intervalMs: number;
   readonly #maxQueue: number;
@@ -163,6 +169,8 @@ export class UsageWriter {
   constructor(sink: UsageSink, opts: UsageWriterOptions) {
     this.#sink = sink;
     this.#log = opts.log ?? NOOP_LOG;
+    this.#onFlush = opts.onFlush ?? null;
+    this.#onSpill = opts.onSpill ?? null;
     this.#batchSize = positiveInt('batchSize', opts.batchSize ?? 512, 1);
     this.#intervalMs = positiveInt('flushIntervalMs', opts.flushIntervalMs ?? 50, 0);
     this.#maxQueue = positiveInt('maxQueue', opts.maxQueue ?? 50_000, 1);
@@ -301,6 +309,7 @@ export class UsageWriter {
     }
     this.#inFlight = null;
     this.#lastFlushMs = performance.now() - t0;
+    this.#onFlush?.(batch.length, this.#lastFlushMs / 1000);
     this.#flushes++;
     this.#flushedRecords += batch.length;
     this.#consecutiveFailures = 0;
@@ -389,6 +398,7 @@ export class UsageWriter {
       this.#spoolFiles.push(file);
       this.#spooledRecords += file.records;
       this.#spills++;
+      this.#onSpill?.(file.records);
     } catch (err) {
       // Back into memory, ahead of newer records; no new spill for a while so
       // that a full disk does not turn every enqueue into a failing write.
