@@ -5,8 +5,24 @@ import { parseArgs } from 'node:util';
 export type ScenarioName = 'chat' | 'stream' | 'mixed';
 export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'mixed'];
 
-/** Every target, in the order they alternate. */
-export const allTargets: readonly string[] = ['direct', 'baseline', 'tollgate', 'tollgate-redis', 'tollgate-pg', 'peer'];
+/**
+ * Every target, in the order they alternate. The variants (full chain with
+ * one part off) run next to the full chain so that drift hits them alike.
+ */
+export const allTargets: readonly string[] = [
+  'direct',
+  'baseline',
+  'tollgate',
+  'tollgate-nolimits',
+  'tollgate-nometering',
+  'tollgate-noobs',
+  'tollgate-redis',
+  'tollgate-pg',
+  'peer',
+];
+
+/** The cost-breakdown variants of the full chain (non-streaming scenario only). */
+export const variantTargets: readonly string[] = ['tollgate-nolimits', 'tollgate-nometering', 'tollgate-noobs'];
 
 /** Parsed options; see {@link usage}. */
 export interface BenchOptions {
@@ -23,6 +39,8 @@ export interface BenchOptions {
   warmupS: number;
   pin: boolean;
   load: 'auto' | 'wrk' | 'autocannon';
+  /** Run bench/metering-bench.ts (usage writer throughput, ~20 s) once after the load runs. */
+  writerBench: boolean;
   /** Write bench/results/<date>.json, bench/RESULTS.md and the chart. */
   write: boolean;
   help: boolean;
@@ -41,8 +59,14 @@ Options:
   --duration <s>          seconds per measured run (default 10)
   --runs <n>              alternated runs per target and scenario (default 3)
   --targets <a,b,...>     subset of: ${allTargets.join(', ')}
+                          (the variants ${variantTargets.join(', ')}
+                          are the full chain with one part off; non-streaming only)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway
+  --no-variants           leave out the cost-breakdown variants
+  --writer-bench / --no-writer-bench
+                          run the usage writer benchmark (dist/bench/metering-bench.js, ~20 s)
+                          once after the load runs (default: yes, except with --quick)
   --connections <n>       connections for non-streaming load (default 64)
   --stream-concurrency <n> open streams at a time (default 16)
   --warmup <s>            warm-up seconds per target and scenario (default 2; 0 with --quick)
@@ -81,6 +105,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       targets: { type: 'string' },
       scenarios: { type: 'string' },
       peer: { type: 'boolean', default: true },
+      variants: { type: 'boolean', default: true },
+      'writer-bench': { type: 'boolean' },
       connections: { type: 'string' },
       'stream-concurrency': { type: 'string' },
       'quick-requests': { type: 'string' },
@@ -97,6 +123,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (load !== 'auto' && load !== 'wrk' && load !== 'autocannon') throw new Error(`--load must be wrk or autocannon (got "${load}")`);
   let targets = list('targets', values.targets, allTargets) ?? [...allTargets];
   if (!values.peer) targets = targets.filter((name) => name !== 'peer');
+  if (!values.variants) targets = targets.filter((name) => !variantTargets.includes(name));
   return {
     quick,
     durationS: positive('duration', values.duration, 10),
@@ -112,6 +139,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     pin: values.pin,
     // Count-bounded runs need autocannon, which can stop at an exact number.
     load: quick ? 'autocannon' : load,
+    writerBench: values['writer-bench'] ?? !quick,
     write: values.write ?? !quick,
     help: values.help,
   };

@@ -16,9 +16,11 @@ import { ProcessGroup } from './managed-process.ts';
 import { parseBenchArgs, usage, type BenchOptions } from './options.ts';
 import { machineInfo, type BenchReport, type RedisProbe, type TargetStatus } from './report/bench-report.ts';
 import { writeResultFiles } from './report/results-files.ts';
-import { addRunRatios, judgeGoals, summarize } from './report/summarize.ts';
+import { addRunRatios, judgeGoals, partCosts, summarize, writerMetricsCheck } from './report/summarize.ts';
 import { probeRedis } from './redis-probe.ts';
-import { buildTables, renderText } from './report/tables.ts';
+import { buildTables, partCostTable, renderText, writerBenchTable } from './report/tables.ts';
+import type { WriterBenchResult } from './metering-bench.ts';
+import { benchDistDir } from './paths.ts';
 import { measure, scenarioApplies, type LoadRunner, type Measurement, type RunSize } from './scenarios.ts';
 import { baselineTarget } from './targets/baseline.ts';
 import { directTarget } from './targets/direct.ts';
@@ -43,6 +45,9 @@ const definitions: Record<string, TargetDefinition> = {
   direct: directTarget,
   baseline: baselineTarget,
   tollgate: tollgateTarget('memory'),
+  'tollgate-nolimits': tollgateTarget('memory', 'nolimits'),
+  'tollgate-nometering': tollgateTarget('memory', 'nometering'),
+  'tollgate-noobs': tollgateTarget('memory', 'noobs'),
   'tollgate-redis': tollgateTarget('redis'),
   'tollgate-pg': tollgateTarget('postgres'),
   peer: peerTarget,
@@ -68,6 +73,17 @@ function describeMeasurement(m: Measurement): string {
   const cpu = m.cpuUsPerRequest === null ? '' : `, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req`;
   const hits = m.hitsOk ? 'hits ok' : `UPSTREAM HITS ${m.upstreamHits} outside ${m.expectedHits.min}..${m.expectedHits.max}`;
   return `${m.perSecond.toFixed(0)} ${unit}, ${latency} p50 ${m.p50Ms.toFixed(2)} / p99 ${m.p99Ms.toFixed(2)} ms${cpu}, ${m.requests} done, errors ${m.errors}, non-2xx ${m.non2xx}, ${hits}`;
+}
+
+/**
+ * Runs bench/metering-bench.ts once as its own process on the target core
+ * (idle by then) and resolves to its figures.
+ */
+async function runWriterBench(group: ProcessGroup, cores: string | null, log: (line: string) => void): Promise<WriterBenchResult> {
+  const managed = group.spawn('metering-bench', process.execPath, [join(benchDistDir, 'metering-bench.js')], { cores });
+  const line = await managed.waitForLine(/^BENCH_WRITER /, 120_000);
+  for (const earlier of managed.tail) if (earlier !== line) log(`writer bench: ${earlier}`);
+  return JSON.parse(line.slice('BENCH_WRITER '.length)) as WriterBenchResult;
 }
 
 /**
@@ -151,10 +167,26 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
         `${probe.inScriptsPerRequest.toFixed(2)} more run inside scripts (${probe.requests} requests, MONITOR on)`);
     }
 
+    const notes: string[] = [];
+    let writerBench: WriterBenchResult | null = null;
+    if (options.writerBench) {
+      try {
+        writerBench = await runWriterBench(group, cpus?.targetCores ?? null, log);
+      } catch (error) {
+        notes.push(`The usage writer benchmark failed: ${(error as Error).message.split('\n')[0]}`);
+        log(`writer bench failed: ${(error as Error).message}`);
+      }
+    } else {
+      log('writer bench not run (--quick or --no-writer-bench): node dist/bench/metering-bench.js');
+    }
+
     const targetNames = running.map((target) => target.name);
     addRunRatios(measurements);
     const summaries = summarize(measurements, targetNames, options.scenarios);
-    const goals = judgeGoals(measurements, summaries, redisProbes);
+    const parts = partCosts(measurements);
+    const goals = judgeGoals(measurements, summaries, redisProbes, parts);
+    const metricsCheck = writerMetricsCheck(measurements);
+    if (metricsCheck !== null) notes.push(metricsCheck);
     const report: BenchReport = {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -171,14 +203,19 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
       measurements,
       summaries,
       redisProbes,
+      partCosts: parts,
+      writerBench,
       goals,
+      notes,
       files: [],
     };
     log('');
     for (const table of buildTables(summaries, options.scenarios)) log(`${renderText(table)}\n`);
+    for (const table of [partCostTable(parts), writerBenchTable(writerBench)]) if (table !== null) log(`${renderText(table)}\n`);
     log('Goals (medians):');
-    for (const goal of goals) log(`  [${goal.met === null ? ' -- ' : goal.met ? ' ok ' : 'MISS'}] ${goal.goal}: ${goal.actual}`);
+    for (const goal of goals) log(`  [${goal.met === null ? ' -- ' : goal.inconclusive === true ? ' ?? ' : goal.met ? ' ok ' : 'MISS'}] ${goal.goal}: ${goal.actual}`);
     for (const status of statuses) if (status.status === 'skipped') log(`  note: ${status.name} skipped: ${status.note}`);
+    for (const note of notes) log(`  note: ${note}`);
     if (options.write) log(`\nwrote ${writeResultFiles(report).join(', ')}`);
     return report;
   } finally {

@@ -70,8 +70,9 @@ function mixedSequence(target: RunningTarget): LoadRequest[] {
   return [...mixPattern].map((letter) => (letter === 'B' ? get('/api/v1/balance') : letter === 'U' ? get('/api/v1/usage') : llm));
 }
 
-/** Whether a scenario applies to a target (the account mix needs Tollgate's account API). */
+/** Whether a scenario applies to a target (the account mix needs Tollgate's account API; variants run chat only). */
 export function scenarioApplies(scenario: ScenarioName, target: RunningTarget): boolean {
+  if (target.onlyScenarios !== undefined && !target.onlyScenarios.includes(scenario)) return false;
   return scenario !== 'mixed' || target.account !== null;
 }
 

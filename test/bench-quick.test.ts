@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseBenchArgs } from '../bench/options.ts';
+import { parseBenchArgs, variantTargets } from '../bench/options.ts';
 import { peerDir, tollgateCli } from '../bench/paths.ts';
 import type { TargetStatus } from '../bench/report/bench-report.ts';
 import { runBenchReport, type BenchReport } from '../bench/run.ts';
@@ -31,14 +31,16 @@ test('bench flags: --quick is count-bounded, bad flags are named', () => {
   assert.equal(quick.load, 'autocannon');
   assert.equal(quick.runs, 1);
   assert.equal(quick.write, false);
+  assert.equal(quick.writerBench, false);
   assert.ok(!quick.targets.includes('peer'));
+  assert.ok(!parseBenchArgs(['--no-variants']).targets.some((name) => variantTargets.includes(name)));
   assert.throws(() => parseBenchArgs(['--targets', 'direct,nginx']), /--targets: unknown "nginx"/);
   assert.throws(() => parseBenchArgs(['--runs', '0']), /--runs must be a positive number/);
 });
 
 test('bench --quick: every target serves all requests, 0 errors, upstream hits = requests', { timeout: 180_000 }, async (t) => {
   const targets = ['direct', 'baseline'];
-  if (tollgateBuilt) targets.push('tollgate', 'tollgate-redis', 'tollgate-pg');
+  if (tollgateBuilt) targets.push('tollgate', ...variantTargets, 'tollgate-redis', 'tollgate-pg');
   if (peerInstalled) targets.push('peer');
   const lines: string[] = [];
   const report: BenchReport | null = await runBenchReport(['--quick', '--targets', targets.join(',')], { log: (line) => lines.push(line) });
@@ -55,7 +57,8 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
       continue;
     }
     const runs: Measurement[] = report.measurements.filter((m) => m.target === name);
-    const scenarios = name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
+    // The variants (full chain with one part off) run the non-streaming scenario only.
+    const scenarios = variantTargets.includes(name) ? ['chat'] : name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
     assert.deepEqual(runs.map((m) => m.scenario).sort(), [...scenarios].sort(), `${name} ran every scenario once`);
     for (const m of runs) {
       const what = `${name} ${m.scenario}`;
@@ -70,8 +73,15 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
       else assert.ok(m.expectedHits.min > 0, `${what}: some requests relayed`);
       assert.equal(m.upstreamHits, m.expectedHits.min, `${what}: upstream hits equal relayed requests`);
       assert.ok(m.hitsOk);
+      // The store probe answers and saw the usage writer commit (the exact count is read, not awaited, so only > 0).
+      if (name.startsWith('tollgate') && m.scenario === 'chat') {
+        assert.ok((m.counters.storeTransactions ?? 0) > 0, `${what}: store transactions counted`);
+        assert.ok((m.counters.storeRecords ?? 0) > 0, `${what}: usage records counted`);
+      }
     }
   }
+  // Each variant paired with the full chain in the cost-breakdown table.
+  if (tollgateBuilt) assert.deepEqual(report.partCosts.map((part) => part.variant), [...variantTargets]);
   if (!tollgateBuilt) t.diagnostic(`Tollgate targets not run: ${tollgateCli} missing`);
   if (!peerInstalled) t.diagnostic('peer gateway not installed (bench/peer): skipped');
 });

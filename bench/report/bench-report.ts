@@ -4,7 +4,8 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import type { BenchOptions } from '../options.ts';
 import { findNginx } from '../upstreams/nginx-upstream.ts';
 import type { Measurement } from '../scenarios.ts';
-import type { GoalStatus, ScenarioSummary } from './summarize.ts';
+import type { WriterBenchResult } from '../metering-bench.ts';
+import type { GoalStatus, PartCost, ScenarioSummary } from './summarize.ts';
 
 /** The machine the figures come from. */
 export interface MachineInfo {
@@ -56,7 +57,13 @@ export interface BenchReport {
   measurements: Measurement[];
   summaries: ScenarioSummary[];
   redisProbes: RedisProbe[];
+  /** The full chain against each variant (one part off), non-streaming. */
+  partCosts: PartCost[];
+  /** bench/metering-bench.ts, run once after the load runs; null when not run (--quick, --no-writer-bench) or failed. */
+  writerBench: WriterBenchResult | null;
   goals: GoalStatus[];
+  /** Remarks for the report (e.g. a cross-check that did not agree, a part that failed). */
+  notes: string[];
   /** Files written (empty when --no-write). */
   files: string[];
 }

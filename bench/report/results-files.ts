@@ -3,13 +3,28 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { benchSourceDir, repoRoot } from '../paths.ts';
 import type { BenchReport } from './bench-report.ts';
+import type { GoalStatus } from './summarize.ts';
 import { cpuChart } from './svg-chart.ts';
-import { buildTables, renderMarkdown } from './tables.ts';
+import { buildTables, partCostTable, renderMarkdown, writerBenchTable } from './tables.ts';
 
 const chartName = 'cpu-per-request.svg';
 
-function goalMark(met: boolean | null): string {
-  return met === null ? 'not measured' : met ? 'met' : 'not met';
+function goalMark(goal: GoalStatus): string {
+  if (goal.met === null) return 'not measured';
+  if (goal.inconclusive === true) return `inconclusive (median ${goal.met ? 'meets' : 'misses'} it; the runs' range crosses it)`;
+  return goal.met ? 'met' : 'not met';
+}
+
+/** How the run-to-run spread compares with the parts, so that nobody reads noise as a cost. */
+function noiseNote(report: BenchReport): string[] {
+  const full = report.partCosts[0]?.fullCpuUs;
+  if (full === undefined || full === null) return [];
+  const swing = Math.max(full.max - full.median, full.median - full.min);
+  return [
+    `Over these runs the full chain alone moved ${full.min.toFixed(0)}–${full.max.toFixed(0)} µs/req (±${((swing / full.median) * 100).toFixed(0)} % around its median)`,
+    'on a machine shared with other work: a part whose "part µs/req" range crosses zero is not resolved by this run (see "resolved").',
+    'The microbenchmarks measure the parts alone: `node dist/bench/limiter-bench.js`, `node dist/bench/observability-bench.js`.',
+  ];
 }
 
 /** The Markdown of RESULTS.md for a report. */
@@ -35,6 +50,8 @@ export function resultsMarkdown(report: BenchReport, resultsFile: string, hasCha
     '- CPU per request: utime+stime of the target process tree from /proc before and after a run ÷ responses received; "× baseline" divides by the bare Node passthrough in the same run (ratio per run, then median).',
     '  It counts the gateway process only: in Redis mode the private redis-server runs on the load core, and in PostgreSQL mode the shared database server runs unpinned; neither is included.',
     '- Correctness: errors (connect/read/write/timeouts), non-2xx responses, and upstream hits against requests (time-bounded runs allow for the ≤ 1 request per connection in flight when the clock stops).',
+    '- Store transactions per 100 requests ("store tx/100 req"): the usage writer\'s transactions (successful `UsageRepo.applyBatch` calls, counted inside the target by bench/store-probe-preload.ts, loaded with `node --import`) ÷ the usage records they committed × 100, read before and after each run; a relayed request makes exactly one record.',
+    '- Variants (`tollgate-nolimits`, `tollgate-nometering`, `tollgate-noobs`): the full chain with one part off, in the same alternation, non-streaming only. "What each part costs" pairs each with `tollgate` run by run: full ÷ variant, full − variant, and (full − variant) ÷ full; median (min–max) over the runs.',
     '',
     '## Targets',
     '',
@@ -44,7 +61,7 @@ export function resultsMarkdown(report: BenchReport, resultsFile: string, hasCha
     '',
     '| goal | measured (median, min–max) | status |',
     '| :-- | --: | :-- |',
-    ...report.goals.map((g) => `| ${g.goal} | ${g.actual} | ${goalMark(g.met)} |`),
+    ...report.goals.map((g) => `| ${g.goal} | ${g.actual} | ${goalMark(g)} |`),
     '',
     '## Results',
     '',
@@ -66,6 +83,30 @@ export function resultsMarkdown(report: BenchReport, resultsFile: string, hasCha
       '',
     );
   }
+  const parts = partCostTable(report.partCosts);
+  if (parts !== null) {
+    lines.push(
+      renderMarkdown(parts),
+      '',
+      'The variants overlap: metering off also drops the TPM limits (any TPM limit makes the gateway estimate tokens), so',
+      'the limits and metering rows both include the token estimate and TPM work, and the rows do not add up to the chain.',
+      ...noiseNote(report),
+      '',
+    );
+  }
+  const writer = writerBenchTable(report.writerBench);
+  if (writer !== null) {
+    lines.push(
+      renderMarkdown(writer),
+      '',
+      '`node dist/bench/metering-bench.js`, run once by `npm run bench` on the target core after the load runs: records pushed',
+      'straight into `UsageWriter` (queue kept topped up, so the writer is the bottleneck), one user, timed from the first',
+      'enqueue to the end of the final flush. PostgreSQL is the shared local server, in a schema of its own dropped afterwards.',
+      ...(report.writerBench?.skipped ?? []).map((note) => `Skipped: ${note}.`),
+      '',
+    );
+  }
+  if (report.notes.length > 0) lines.push('### Notes', '', ...report.notes.map((note) => `- ${note}`), '');
   if (hasChart) lines.push('## CPU per request', '', `![CPU microseconds per request per target](${chartName})`, '');
   lines.push(
     '## Reference figures',

@@ -24,6 +24,8 @@ export interface ScenarioSummary {
   peakRssMiB: number | null;
   /** Redis commands per request (INFO commandstats), Redis mode only. */
   redisCommandsPerRequest: Spread | null;
+  /** Usage writer store transactions per 100 usage records committed (one record per relayed request); Tollgate only. */
+  storeTxPer100Requests: Spread | null;
   requests: number;
   errors: number;
   non2xx: number;
@@ -39,6 +41,8 @@ export interface GoalStatus {
   actual: string;
   /** null when the run did not have the targets to judge it. */
   met: boolean | null;
+  /** The median meets (or misses) the goal but the runs' min–max range crosses it: this run cannot tell. */
+  inconclusive?: boolean;
 }
 
 /** Fills the per-run ratios: CPU ÷ baseline's and TTFT − direct's, same run and scenario. */
@@ -56,6 +60,17 @@ export function addRunRatios(measurements: Measurement[]): void {
   }
 }
 
+/**
+ * Store transactions per 100 requests in one run: the probe's applyBatch
+ * calls over the records they committed (a relayed request makes exactly one
+ * record, so records count the requests the run served, in-flight ones included).
+ */
+function storeTxPer100(m: Measurement): number | null {
+  const records = m.counters.storeRecords;
+  if (records === undefined || records === 0) return null;
+  return ((m.counters.storeTransactions ?? 0) / records) * 100;
+}
+
 /** Per target and scenario, in the order the targets ran. */
 export function summarize(measurements: Measurement[], targets: string[], scenarios: ScenarioName[]): ScenarioSummary[] {
   const out: ScenarioSummary[] = [];
@@ -65,6 +80,7 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
       if (runs.length === 0) continue;
       const rss = runs.map((m) => m.peakRssMiB).filter((v): v is number => v !== null);
       const redis = runs.map((m) => (m.counters.redisCommands === undefined || m.requests === 0 ? null : m.counters.redisCommands / m.requests));
+      const storeTx = runs.map(storeTxPer100);
       out.push({
         target,
         scenario,
@@ -78,6 +94,7 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
         ttftOverheadP99Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP99Ms)),
         peakRssMiB: rss.length === 0 ? null : Math.max(...rss),
         redisCommandsPerRequest: spread(redis),
+        storeTxPer100Requests: spread(storeTx),
         requests: runs.reduce((sum, m) => sum + m.requests, 0),
         errors: runs.reduce((sum, m) => sum + m.errors, 0),
         non2xx: runs.reduce((sum, m) => sum + m.non2xx, 0),
@@ -108,8 +125,84 @@ function describe(value: Spread | null, unit: string, digits: number): string {
   return value.n > 1 ? `${f(value.median)}${unit} (${f(value.min)}–${f(value.max)})` : `${f(value.median)}${unit}`;
 }
 
+/** What one part of the chain costs: the full chain against a variant with that part off, same runs. */
+export interface PartCost {
+  /** The variant target, e.g. tollgate-noobs. */
+  variant: string;
+  /** The part the variant switches off. */
+  part: string;
+  /** The runs paired (full and variant both measured). */
+  runs: number;
+  fullCpuUs: Spread | null;
+  variantCpuUs: Spread | null;
+  /** Full chain CPU ÷ variant CPU, run by run. */
+  ratio: Spread | null;
+  /** Full − variant, µs per request, run by run. */
+  partUs: Spread | null;
+  /** (Full − variant) ÷ full, run by run. */
+  share: Spread | null;
+}
+
+/** The parts the variants switch off, in report order. */
+export const variantParts: ReadonlyArray<{ variant: string; part: string }> = [
+  { variant: 'tollgate-nolimits', part: 'limits (global, user, key, model; RPM + TPM + concurrency each)' },
+  { variant: 'tollgate-nometering', part: 'metering (token estimate, TPM, credit reservation, cost math)' },
+  { variant: 'tollgate-noobs', part: 'metrics + request log' },
+];
+
+/** The cost of each part, from the non-streaming runs of 'tollgate' and its variants. */
+export function partCosts(measurements: Measurement[]): PartCost[] {
+  const out: PartCost[] = [];
+  for (const { variant, part } of variantParts) {
+    const full: Array<number | null> = [];
+    const off: Array<number | null> = [];
+    const ratio: Array<number | null> = [];
+    const diff: Array<number | null> = [];
+    const share: Array<number | null> = [];
+    for (const v of measurements) {
+      if (v.target !== variant || v.scenario !== 'chat' || v.cpuUsPerRequest === null) continue;
+      const f = measurements.find((m) => m.target === 'tollgate' && m.scenario === 'chat' && m.run === v.run);
+      if (f === undefined || f.cpuUsPerRequest === null || v.cpuUsPerRequest === 0) continue;
+      full.push(f.cpuUsPerRequest);
+      off.push(v.cpuUsPerRequest);
+      ratio.push(f.cpuUsPerRequest / v.cpuUsPerRequest);
+      diff.push(f.cpuUsPerRequest - v.cpuUsPerRequest);
+      share.push((f.cpuUsPerRequest - v.cpuUsPerRequest) / f.cpuUsPerRequest);
+    }
+    if (full.length === 0) continue;
+    out.push({ variant, part, runs: full.length, fullCpuUs: spread(full), variantCpuUs: spread(off), ratio: spread(ratio), partUs: spread(diff), share: spread(share) });
+  }
+  return out;
+}
+
+/**
+ * Whether GET /metrics agrees with the store probe on writer flushes (both
+ * count applyBatch transactions), over the full chain's non-streaming runs.
+ */
+export function writerMetricsCheck(measurements: Measurement[]): string | null {
+  let probe = 0;
+  let scraped = 0;
+  let scrapedAny = false;
+  for (const m of measurements) {
+    if (m.target !== 'tollgate' || m.scenario !== 'chat') continue;
+    probe += m.counters.storeTransactions ?? 0;
+    if (m.counters['metrics:requests'] !== undefined) scrapedAny = true;
+    scraped += m.counters['metrics:writerFlushes'] ?? 0;
+  }
+  if (probe === 0 || !scrapedAny) return null;
+  if (scraped === 0) {
+    return `GET /metrics \`tollgate_writer_flush_duration_seconds_count\` did not move over the tollgate non-streaming runs while the probe counted ${probe} store transactions: ` +
+      'nothing in the gateway calls `GatewayMetrics.writerFlush` yet, so the store transactions above come from the probe alone.';
+  }
+  return `GET /metrics \`tollgate_writer_flush_duration_seconds_count\` counted ${scraped} writer flushes over the tollgate non-streaming runs; the probe counted ${probe} store transactions.`;
+}
+
+function percent(value: Spread | null): Spread | null {
+  return value === null ? null : { ...value, median: value.median * 100, min: value.min * 100, max: value.max * 100 };
+}
+
 /** The project's goals, judged on medians. */
-export function judgeGoals(measurements: Measurement[], summaries: ScenarioSummary[], probes: RedisProbe[]): GoalStatus[] {
+export function judgeGoals(measurements: Measurement[], summaries: ScenarioSummary[], probes: RedisProbe[], parts: PartCost[] = []): GoalStatus[] {
   const get = (target: string, scenario: ScenarioName): ScenarioSummary | undefined =>
     summaries.find((s) => s.target === target && s.scenario === scenario);
   const goals: GoalStatus[] = [];
@@ -134,8 +227,23 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
   const redisShare = runRatios(measurements, 'chat', 'tollgate-redis', 'tollgate', (m) => m.perSecond);
   goals.push({
     goal: 'Redis mode throughput ≥ 80 % of memory mode',
-    actual: redisShare === null ? 'not measured' : describe({ ...redisShare, median: redisShare.median * 100, min: redisShare.min * 100, max: redisShare.max * 100 }, ' %', 0),
+    actual: redisShare === null ? 'not measured' : describe(percent(redisShare), ' %', 0),
     met: redisShare === null ? null : redisShare.median >= 0.8,
+  });
+  const storeTx = ['tollgate', 'tollgate-pg']
+    .map((target) => ({ target, value: get(target, 'chat')?.storeTxPer100Requests ?? null }))
+    .filter((entry): entry is { target: string; value: Spread } => entry.value !== null);
+  goals.push({
+    goal: 'Store transactions per 100 requests under load ≤ 1 (usage writer, non-streaming)',
+    actual: storeTx.length === 0 ? 'not measured' : storeTx.map((entry) => `${entry.target} ${describe(entry.value, '', 2)}`).join('; '),
+    met: storeTx.length === 0 ? null : storeTx.every((entry) => entry.value.median <= 1),
+  });
+  const obs = parts.find((p) => p.variant === 'tollgate-noobs');
+  goals.push({
+    goal: 'Metrics and request log < 5 % of CPU per request (full chain vs both off, same run)',
+    actual: obs === undefined || obs.share === null ? 'not measured' : `${describe(percent(obs.share), ' %', 1)}; ${describe(obs.partUs, ' µs/req', 1)}`,
+    met: obs === undefined || obs.share === null ? null : obs.share.median < 0.05,
+    inconclusive: obs?.share != null && obs.share.min < 0.05 && obs.share.max >= 0.05,
   });
   return goals;
 }

@@ -17,6 +17,9 @@ const plotWidth = width - labelWidth - valueWidth - 20;
 const colours: Record<string, string> = {
   baseline: '#7f8c8d',
   tollgate: '#2e86de',
+  'tollgate-nolimits': '#74b9ff',
+  'tollgate-nometering': '#74b9ff',
+  'tollgate-noobs': '#74b9ff',
   'tollgate-redis': '#10ac84',
   'tollgate-pg': '#8854d0',
   peer: '#ee5253',

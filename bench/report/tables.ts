@@ -1,7 +1,8 @@
 /** The result tables, one per scenario, rendered as aligned text (stdout) or Markdown. */
 import type { ScenarioName } from '../options.ts';
 import type { Spread } from '../summary.ts';
-import type { ScenarioSummary } from './summarize.ts';
+import { writerDefaults, type WriterBenchResult } from '../metering-bench.ts';
+import type { PartCost, ScenarioSummary } from './summarize.ts';
 
 /** A titled table of formatted cells. */
 export interface Table {
@@ -64,8 +65,10 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
       continue;
     }
     const withRedis = rows.some((s) => s.redisCommandsPerRequest !== null);
+    const withStoreTx = scenario === 'chat' && rows.some((s) => s.storeTxPer100Requests !== null);
     const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '× baseline', 'peak RSS MiB'];
     if (withRedis) headers.push('Redis cmd executed/req');
+    if (withStoreTx) headers.push('store tx/100 req');
     headers.push('errors', 'non-2xx', 'upstream hits');
     tables.push({
       title: titles[scenario],
@@ -81,12 +84,58 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
           s.peakRssMiB === null ? '–' : number(s.peakRssMiB, 0),
         ];
         if (withRedis) row.push(formatSpread(s.redisCommandsPerRequest, 2));
+        if (withStoreTx) row.push(formatSpread(s.storeTxPer100Requests, 2));
         row.push(...correctness(s));
         return row;
       }),
     });
   }
   return tables;
+}
+
+function percentSpread(value: Spread | null): string {
+  if (value === null) return '–';
+  return `${formatSpread({ ...value, median: value.median * 100, min: value.min * 100, max: value.max * 100 }, 1)} %`;
+}
+
+/** "What each part costs": the full chain against each variant, run by run; null without variants. */
+export function partCostTable(parts: PartCost[]): Table | null {
+  if (parts.length === 0) return null;
+  return {
+    title: 'What each part costs (non-streaming, full chain vs the part off, same runs)',
+    headers: ['part', 'variant', 'runs', 'full chain CPU µs/req', 'variant CPU µs/req', 'full ÷ variant', 'part µs/req', 'share of full chain', 'resolved'],
+    rows: parts.map((p) => [
+      p.part,
+      p.variant,
+      String(p.runs),
+      formatSpread(p.fullCpuUs),
+      formatSpread(p.variantCpuUs),
+      formatSpread(p.ratio, 2),
+      formatSpread(p.partUs, 0, true),
+      percentSpread(p.share),
+      // Resolved when every run put the part on the same side of zero.
+      p.partUs === null ? '–' : p.partUs.min > 0 || p.partUs.max < 0 ? 'yes' : 'no: range crosses 0',
+    ]),
+  };
+}
+
+/** The usage writer benchmark (bench/metering-bench.ts); null when it did not run. */
+export function writerBenchTable(result: WriterBenchResult | null): Table | null {
+  if (result === null || result.cases.length === 0) return null;
+  return {
+    title: `Usage writer throughput (bench/metering-bench.ts, ${result.secondsPerCase} s per case)`,
+    headers: ['store', 'batch size', 'flush interval ms', 'records', 'seconds', 'records/s', 'transactions', 'records/transaction'],
+    rows: result.cases.map((c) => [
+      c.store === 'sqlite' ? 'SQLite' : 'PostgreSQL',
+      c.batchSize === writerDefaults.batchSize ? `${c.batchSize} (default)` : String(c.batchSize),
+      String(c.flushIntervalMs),
+      number(c.records, 0),
+      number(c.seconds, 2),
+      number(c.recordsPerS, 0),
+      number(c.transactions, 0),
+      number(c.recordsPerTransaction, 1),
+    ]),
+  };
 }
 
 /** Fixed-width text, numbers right-aligned. */

@@ -2,6 +2,7 @@
 import type { RedisBackend } from '../backends/redis-backend.ts';
 import type { CpuPlan } from '../cpu-pinning.ts';
 import type { ProcessGroup } from '../managed-process.ts';
+import type { ScenarioName } from '../options.ts';
 import type { Upstream } from '../upstreams/upstream.ts';
 
 /** One kind of call to a target: where to send it and with what. */
@@ -33,6 +34,8 @@ export interface RunningTarget {
   /** Streaming chat completion, relayed to the mock provider. */
   readonly stream: RequestShape;
   readonly account: AccountShape | null;
+  /** Only these scenarios run against it (the cost-breakdown variants run 'chat' only); absent: all. */
+  readonly onlyScenarios?: readonly ScenarioName[];
   /** The Redis server the target uses (Redis mode), for the round-trip probe. */
   readonly redis: RedisBackend | null;
   /** Counters read around each run (e.g. Redis commands); the runner reports the difference. */

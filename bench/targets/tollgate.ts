@@ -5,8 +5,13 @@
  * metrics and request logging (to a file). Three modes: memory (SQLite, the
  * embedded default), Redis (REDIS_URL) and PostgreSQL (DATABASE_URL).
  *
+ * Variants switch one part off, so that the report can tell what each part
+ * costs by comparing CPU per request with the full chain in the same run:
+ * limits, metering, or metrics and request log.
+ *
  * Set up through the CLI against the target's own data dir, then
- * `node dist/src/cli.js serve` on the target core.
+ * `node dist/src/cli.js serve` on the target core, with
+ * bench/store-probe-preload.ts loaded to count store transactions.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -16,15 +21,34 @@ import { startRedisBackend, type RedisBackend } from '../backends/redis-backend.
 import { freePort } from '../free-port.ts';
 import { waitForHttp } from '../managed-process.ts';
 import { tollgateCli } from '../paths.ts';
-import { chatBody, fastModel, noCounters, streamModel, type RunningTarget, type TargetContext, type TargetDefinition } from './target.ts';
+import { readStoreProbe, storeProbeFileEnv, storeProbeNodeArgs } from '../store-probe.ts';
+import { scrapeCounters } from './prometheus-scrape.ts';
+import { chatBody, fastModel, streamModel, type RunningTarget, type TargetContext, type TargetDefinition } from './target.ts';
 
 /** Which stores back the Tollgate target. */
 export type TollgateMode = 'memory' | 'redis' | 'postgres';
 
+/**
+ * The full chain, or the full chain with one part switched off:
+ * - nolimits: no limit policies at all (the limiter is never called);
+ * - nometering: both models free (`price set --free`) and no TPM limits (RPM
+ *   and concurrency kept), so no token estimate, no credit reservation and no
+ *   cost math; usage records are still written;
+ * - noobs: TOLLGATE_METRICS=false and TOLLGATE_REQUEST_LOG=false.
+ */
+export type TollgateVariant = 'full' | 'nolimits' | 'nometering' | 'noobs';
+
 const targetNames: Record<TollgateMode, string> = { memory: 'tollgate', redis: 'tollgate-redis', postgres: 'tollgate-pg' };
+const variantNotes: Record<Exclude<TollgateVariant, 'full'>, string> = {
+  nolimits: 'limits off (no limit policies at all; prices, credits, metering, metrics and request log as in the full chain)',
+  nometering: 'metering off (free model; usage records still written): `price set --free`, no TPM limits (RPM and concurrency kept), so no token estimate, credit reservation or cost math',
+  noobs: 'metrics and request log off (TOLLGATE_METRICS=false, TOLLGATE_REQUEST_LOG=false)',
+};
 const adminToken = 'bench-admin-token-0123456789';
 // High enough never to refuse, so every limit is checked on every request.
 const limitArgs = ['--rpm', '100000000', '--tpm', '10000000000', '--concurrency', '10000'];
+// Metering off also drops the TPM limits: with any TPM limit the gateway estimates tokens for every request.
+const limitArgsNoTpm = ['--rpm', '100000000', '--concurrency', '10000'];
 
 /** Runs one CLI command with the target's environment; resolves to its stdout. */
 function cli(env: NodeJS.ProcessEnv, cwd: string, args: string[]): Promise<string> {
@@ -53,36 +77,59 @@ function parseKey(stdout: string): { key: string; prefix: string } {
   return { key: created.key, prefix: created.prefix };
 }
 
-async function configure(env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext): Promise<string> {
+async function configure(env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant): Promise<string> {
   const run = (args: string[]): Promise<string> => cli(env, dataDir, args);
   await run(['user', 'create', '--name', 'bench']);
   const { key, prefix } = parseKey(await run(['key', 'create', '--user', 'bench', '--json']));
   await run(['channel', 'add', '--name', 'fast', '--type', 'openai', '--base-url', `${context.fast.url}/v1`, '--models', fastModel, '--key', 'sk-up']);
   await run(['channel', 'add', '--name', 'stream', '--type', 'openai', '--base-url', `${context.streamUpstream.url}/v1`, '--models', streamModel, '--key', 'sk-up']);
   await run(['user', 'credit', '--user', 'bench', '--add', '1000000000000']);
-  for (const model of [fastModel, streamModel]) await run(['price', 'set', '--model', model, '--input', '1000', '--output', '2000']);
-  await run(['limit', 'set', '--global', ...limitArgs]);
-  await run(['limit', 'set', '--user', 'bench', ...limitArgs]);
-  await run(['limit', 'set', '--key', prefix, ...limitArgs]);
-  for (const model of [fastModel, streamModel]) await run(['limit', 'set', '--model', model, ...limitArgs]);
+  const price = variant === 'nometering' ? ['--free'] : ['--input', '1000', '--output', '2000'];
+  for (const model of [fastModel, streamModel]) await run(['price', 'set', '--model', model, ...price]);
+  if (variant === 'nolimits') return key;
+  const limits = variant === 'nometering' ? limitArgsNoTpm : limitArgs;
+  await run(['limit', 'set', '--global', ...limits]);
+  await run(['limit', 'set', '--user', 'bench', ...limits]);
+  await run(['limit', 'set', '--key', prefix, ...limits]);
+  for (const model of [fastModel, streamModel]) await run(['limit', 'set', '--model', model, ...limits]);
   return key;
 }
 
-/** Redis commands per run, from INFO commandstats (the runner divides by requests). */
-function redisCounters(redis: RedisBackend): () => Promise<Record<string, number>> {
+/** Redis commands so far, from INFO commandstats (the runner divides the difference by requests). */
+async function redisCounters(redis: RedisBackend, counters: Record<string, number>): Promise<void> {
+  const calls = await redis.commandCalls();
+  let total = 0;
+  for (const name in calls) total += calls[name];
+  counters.redisCommands = total;
+  for (const name in calls) counters[`redis:${name}`] = calls[name];
+}
+
+/**
+ * The counters read around each run: store transactions and records from the
+ * probe, the writer and request counters of GET /metrics (when on), Redis
+ * commands (Redis mode).
+ */
+function tollgateCounters(pid: number, probeFile: string, url: string, redis: RedisBackend | null): () => Promise<Record<string, number>> {
   return async () => {
-    const calls = await redis.commandCalls();
-    let total = 0;
-    for (const name in calls) total += calls[name];
-    const counters: Record<string, number> = { redisCommands: total };
-    for (const name in calls) counters[`redis:${name}`] = calls[name];
+    const probe = await readStoreProbe(pid, probeFile);
+    const counters: Record<string, number> = { storeTransactions: probe.transactions, storeRecords: probe.records };
+    const scraped = await scrapeCounters(url);
+    if (scraped !== null) {
+      counters['metrics:requests'] = scraped.requests;
+      counters['metrics:writerFlushes'] = scraped.writerFlushes;
+      counters['metrics:writerRecords'] = scraped.writerRecords;
+    }
+    if (redis !== null) await redisCounters(redis, counters);
     return counters;
   };
 }
 
-/** A Tollgate target in the given mode; skipped with a note when the CLI is not built or the store does not answer. */
-export function tollgateTarget(mode: TollgateMode): TargetDefinition {
-  const name = targetNames[mode];
+/**
+ * A Tollgate target in the given mode (and variant); skipped with a note when
+ * the CLI is not built or the store does not answer.
+ */
+export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'full'): TargetDefinition {
+  const name = variant === 'full' ? targetNames[mode] : `${targetNames[mode]}-${variant}`;
   return {
     name,
     async start(context): Promise<RunningTarget | string> {
@@ -97,13 +144,12 @@ export function tollgateTarget(mode: TollgateMode): TargetDefinition {
         TOLLGATE_DATA_DIR: dataDir,
         TOLLGATE_ADMIN_TOKEN: adminToken,
         TOLLGATE_LOG_LEVEL: 'info',
-        TOLLGATE_REQUEST_LOG: 'true',
-        TOLLGATE_METRICS: 'true',
+        TOLLGATE_REQUEST_LOG: variant === 'noobs' ? 'false' : 'true',
+        TOLLGATE_METRICS: variant === 'noobs' ? 'false' : 'true',
         // The built-in in-process mock channel would answer without an upstream hop.
         TOLLGATE_MOCK_CHANNEL: 'false',
       });
-      let description = 'Tollgate, full chain, SQLite store, in-memory limits';
-      let counters = noCounters;
+      let description = variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
       let redisBackend: RedisBackend | null = null;
       let closeBackend = async (): Promise<void> => {};
       // Closed by stop(), or by the process group when the bench is interrupted.
@@ -117,8 +163,7 @@ export function tollgateTarget(mode: TollgateMode): TargetDefinition {
         const redis = await startRedisBackend(context.group, context.cpus?.loadCores ?? null);
         if (typeof redis === 'string') return redis;
         env.REDIS_URL = redis.url;
-        description = `Tollgate, full chain, SQLite store, Redis limits and balances (${redis.note})`;
-        counters = redisCounters(redis);
+        description = `Tollgate, full chain, SQLite store, Redis limits and change signals; balances stay in process memory (${redis.note})`;
         redisBackend = redis;
         closeBackend = closeOnce(() => redis.close());
       } else if (mode === 'postgres') {
@@ -130,8 +175,10 @@ export function tollgateTarget(mode: TollgateMode): TargetDefinition {
         closeBackend = closeOnce(() => postgres.close());
       }
       try {
-        const key = await configure(env, dataDir, context);
-        const managed = context.group.spawn(name, process.execPath, [tollgateCli, 'serve'], {
+        const key = await configure(env, dataDir, context, variant);
+        const probeFile = join(dataDir, 'store-probe.json');
+        env[storeProbeFileEnv] = probeFile;
+        const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, tollgateCli, 'serve'], {
           cores: context.cpus?.targetCores ?? null,
           env,
           cwd: dataDir,
@@ -147,8 +194,9 @@ export function tollgateTarget(mode: TollgateMode): TargetDefinition {
           chat: { url, path: '/v1/chat/completions', headers, body: chatBody(fastModel, false) },
           stream: { url, path: '/v1/chat/completions', headers, body: chatBody(streamModel, true) },
           account: { url, headers: { authorization: `Bearer ${key}` }, llmBody: chatBody(fastModel, false) },
+          onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,
-          counters,
+          counters: tollgateCounters(managed.pid, probeFile, url, redisBackend),
           async stop() {
             await managed.stop();
             await closeBackend();
