@@ -19,8 +19,6 @@ export class KeyCache {
   readonly #lookup: KeyLookup;
   readonly #entries = new Map<string, KeyIdentity | Negative>();
   readonly #inflight = new Map<string, Promise<KeyIdentity | undefined>>();
-  hits = 0;
-  misses = 0;
 
   constructor(lookup: KeyLookup) {
     this.#lookup = lookup;

@@ -1,5 +1,5 @@
-// Turns a limiter refusal into what the client is told: status and message.
-// The gateway's error catalog wraps these in OpenAI's error JSON.
+// Turns a limiter refusal into the message the client is told. The gateway's
+// error catalog gives the status (429, or 503 when fail-closed) and OpenAI's JSON.
 
 import type { Refused, LimitScope, RefusalKind } from './limiter.ts';
 import { formatResetDuration } from './rate-limit-headers.ts';
@@ -9,14 +9,6 @@ const KIND_LABEL: Readonly<Record<RefusalKind, string>> = {
   tpm: 'tokens per min (TPM)',
   concurrency: 'concurrent requests',
   unavailable: 'rate limiter availability',
-};
-
-/** OpenAI's error `code` for each kind. */
-export const REFUSAL_CODE: Readonly<Record<RefusalKind, string>> = {
-  rpm: 'rate_limit_exceeded',
-  tpm: 'rate_limit_exceeded',
-  concurrency: 'rate_limit_exceeded',
-  unavailable: 'rate_limiter_unavailable',
 };
 
 function subjectLabel(scope: LimitScope, subject: string): string {
@@ -32,11 +24,6 @@ function subjectLabel(scope: LimitScope, subject: string): string {
     case 'user_model':
       return `user:model ${subject}`;
   }
-}
-
-/** HTTP status of a refusal: 429, or 503 when the shared limiter store is unavailable (fail closed). */
-export function refusalStatus(refused: Refused): 429 | 503 {
-  return refused.kind === 'unavailable' ? 503 : 429;
 }
 
 /** A message naming the limit that refused, in OpenAI's wording. */

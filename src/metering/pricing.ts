@@ -141,11 +141,6 @@ export class PriceBook {
     return entry.any;
   }
 
-  /** True when the model has any price (on some channel or model-wide). */
-  isPriced(model: string): boolean {
-    return this.#table.has(model);
-  }
-
   /** Swaps in a new table (after a 'prices' change event); built fully before the swap. */
   replace(rows: readonly PriceRow[]): void {
     this.#table = buildTable(rows, this.#freeModels);
