@@ -43,6 +43,8 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
     if (ctx.committed || ctx.cancelled !== null) break; // after the first byte, or cut: no retry
   }
   ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
+  // Drain mode read the answer to its end after the client left: still the client's abort.
+  if (failure === null && ctx.clientGone) ctx.outcome = 'client_abort';
   if (failure !== null) {
     ctx.errorClass = failure.errorClass;
     if (ctx.clientGone) {
