@@ -1,7 +1,8 @@
 /** Configuration: defaults, YAML file, env overrides, and errors that name the field. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError, envNameFor } from '../src/config.ts';
@@ -53,4 +54,20 @@ test('invalid values are refused with the field, its env name and the value', ()
     assert.throws(() => loadConfig({ file: null, env }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
   }
   assert.throws(() => loadConfig({ file: '/nonexistent/tollgate.yaml', env: {} }), ConfigError);
+});
+
+test('tollgate.example.yaml lists every field with its default', () => {
+  const file = new URL('../../tollgate.example.yaml', import.meta.url).pathname;
+  const defaults = loadConfig({ file: null, env: {} });
+  assert.deepEqual(loadConfig({ file, env: {} }), defaults);
+  const written = parseYaml(readFileSync(file, 'utf8'));
+  const missing: string[] = [];
+  const walk = (d: Record<string, unknown>, w: Record<string, unknown> | undefined, path: string) => {
+    for (const [k, v] of Object.entries(d)) {
+      if (w === undefined || !(k in w)) missing.push(path + k);
+      else if (v !== null && typeof v === 'object') walk(v as Record<string, unknown>, w[k] as Record<string, unknown>, `${path}${k}.`);
+    }
+  };
+  walk(defaults as unknown as Record<string, unknown>, written, '');
+  assert.deepEqual(missing, []);
 });
