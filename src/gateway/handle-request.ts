@@ -78,5 +78,8 @@ function onClientClose(gw: Gateway, ctx: RequestContext): void {
   ctx.clientGone = true;
   const { onClientAbort, drainTimeoutMs } = gw.config.upstream;
   if (onClientAbort === 'abort' || !ctx.committed) ctx.cancel('client');
-  else setTimeout(() => ctx.cancel('client'), drainTimeoutMs).unref();
+  else {
+    ctx.exchange?.resumeReading();
+    setTimeout(() => ctx.cancel('client'), drainTimeoutMs).unref();
+  }
 }

@@ -59,6 +59,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.#controller !== null && !this.#controller.aborted) this.#controller.abort(reason);
   }
 
+  /** Reads on after the client left (drain mode): nobody will send the 'drain' a paused read waits for. */
+  resumeReading(): void {
+    if (this.#controller !== null && this.#controller.paused) this.#controller.resume();
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#ctx.cancelled !== null) controller.abort(new Error(this.#ctx.cancelled));
