@@ -3,7 +3,7 @@
  * refused), written in batches by the gateway's log writer, and read back
  * page by page by the account API and the dashboard.
  */
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { StoreInputError } from './errors.ts';
 import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
 import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
@@ -114,6 +114,24 @@ function toRow(r: UsageRecordInsert): Insertable<UsageRecordsTable> {
     cost_micros: r.costMicros,
     error_class: r.errorClass,
   };
+}
+
+/**
+ * The sums behind UsageTotals, over usage_records or usage_totals (same column
+ * names). SUM over bigint is numeric on PostgreSQL (a string through pg); the
+ * casts bring it back to int8, which the pool parses to a number.
+ */
+function totalsColumns(requests: RawBuilder<unknown>) {
+  return [
+    sql<number>`cast(${requests} as bigint)`.as('requests'),
+    sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
+    sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
+    sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
+  ];
+}
+
+function toTotals(row: { requests: number; prompt_tokens: number; completion_tokens: number; cost_micros: number }): UsageTotals {
+  return { requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens, costMicros: row.cost_micros };
 }
 
 function toRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
@@ -267,41 +285,22 @@ export class UsageRepo {
     if (q.from === undefined && q.to === undefined) return this.#allTimeTotals(q);
     let query = this.#db
       .selectFrom('usage_records')
-      // SUM over bigint is numeric on PostgreSQL (a string through pg); the
-      // cast brings it back to int8, which the pool parses to a number.
-      .select([
-        sql<number>`cast(count(*) as bigint)`.as('requests'),
-        sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
-        sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
-        sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
-      ]);
+      .select(totalsColumns(sql`count(*)`));
     if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
     if (q.model !== undefined) query = query.where('model', '=', q.model);
     if (q.from !== undefined) query = query.where('ts', '>=', q.from);
     if (q.to !== undefined) query = query.where('ts', '<', q.to);
-    const row = await query.executeTakeFirstOrThrow();
-    return {
-      requests: row.requests,
-      promptTokens: row.prompt_tokens,
-      completionTokens: row.completion_tokens,
-      costMicros: row.cost_micros,
-    };
+    return toTotals(await query.executeTakeFirstOrThrow());
   }
 
   /** Totals over all time from the running totals table: a sum over days, not over records. */
   async #allTimeTotals(q: UsageTotalsQuery): Promise<UsageTotals> {
     let query = this.#db
       .selectFrom('usage_totals')
-      .select([
-        sql<number>`cast(coalesce(sum(requests), 0) as bigint)`.as('requests'),
-        sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
-        sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
-        sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
-      ]);
+      .select(totalsColumns(sql`coalesce(sum(requests), 0)`));
     if (q.userId !== undefined) query = query.where('user_id', '=', q.userId);
     if (q.model !== undefined) query = query.where('model', '=', q.model);
-    const row = await query.executeTakeFirstOrThrow();
-    return { requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens, costMicros: row.cost_micros };
+    return toTotals(await query.executeTakeFirstOrThrow());
   }
 
   /** Requests, tokens, cost and errors grouped by UTC day/hour, model or user (see usage-stats.ts). */
