@@ -1,21 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryLimiter } from '../src/limiter/memory-limiter.ts';
-import type { Admission, Admitted, LimitPolicy, Refused } from '../src/limiter/limiter.ts';
-
-function policy(scope: LimitPolicy['scope'], subject: string, limits: Partial<Pick<LimitPolicy, 'rpm' | 'tpm' | 'concurrency'>>): LimitPolicy {
-  return { scope, subject, rpm: limits.rpm ?? null, tpm: limits.tpm ?? null, concurrency: limits.concurrency ?? null };
-}
-
-function admitted(a: Admission): Admitted {
-  assert.equal(a.allowed, true, `expected admission, got ${JSON.stringify(a)}`);
-  return a as Admitted;
-}
-
-function refused(a: Admission): Refused {
-  assert.equal(a.allowed, false, 'expected refusal');
-  return a as Refused;
-}
+import type { Admitted } from '../src/limiter/limiter.ts';
+import { policy, admitted, refused } from './support/limiter-helpers.ts';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {

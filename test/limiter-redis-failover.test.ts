@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisLease, RedisLimiter, type RedisLimiterOptions } from '../src/limiter/redis-limiter.ts';
 import { MemoryLease } from '../src/limiter/memory-limiter.ts';
-import type { Admission, Admitted, LimitPolicy, Refused } from '../src/limiter/limiter.ts';
+import type { Refused } from '../src/limiter/limiter.ts';
+import { policy, admitted } from './support/limiter-helpers.ts';
 
 // These tests start and kill their own server; without the binary they cannot run.
 const NO_SERVER = spawnSync('redis-server', ['--version']).error !== undefined ? 'redis-server is not installed' : false;
@@ -62,15 +63,6 @@ function limiter(options: Partial<RedisLimiterOptions> = {}): RedisLimiter {
   const l = new RedisLimiter({ redis: `redis://127.0.0.1:${port}`, commandTimeoutMs: 2000, breakerMs: 50, reconnectMaxMs: 100, ...options });
   open.push(l);
   return l;
-}
-
-function policy(scope: LimitPolicy['scope'], subject: string, limits: Partial<Pick<LimitPolicy, 'rpm' | 'tpm' | 'concurrency'>>): LimitPolicy {
-  return { scope, subject, rpm: limits.rpm ?? null, tpm: limits.tpm ?? null, concurrency: limits.concurrency ?? null };
-}
-
-function admitted(a: Admission): Admitted {
-  assert.equal(a.allowed, true, `expected admission, got ${JSON.stringify(a)}`);
-  return a as Admitted;
 }
 
 async function scriptCalls(): Promise<number> {

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisLimiter, type RedisLimiterOptions } from '../src/limiter/redis-limiter.ts';
 import { MemoryLease } from '../src/limiter/memory-limiter.ts';
-import type { Admission, Admitted, LimitPolicy, Refused } from '../src/limiter/limiter.ts';
+import type { Admission, Admitted } from '../src/limiter/limiter.ts';
+import { policy, admitted, refused } from './support/limiter-helpers.ts';
 
 const URL = 'redis://127.0.0.1:6379';
 const PREFIX = `tollgate-test-${randomBytes(4).toString('hex')}:`;
@@ -19,20 +20,6 @@ function limiter(options: Partial<RedisLimiterOptions> = {}): RedisLimiter {
   const l = new RedisLimiter({ redis: URL, keyPrefix: PREFIX, commandTimeoutMs: 5000, breakerMs: 0, ...options });
   open.push(l);
   return l;
-}
-
-function policy(scope: LimitPolicy['scope'], subject: string, limits: Partial<Pick<LimitPolicy, 'rpm' | 'tpm' | 'concurrency'>>): LimitPolicy {
-  return { scope, subject, rpm: limits.rpm ?? null, tpm: limits.tpm ?? null, concurrency: limits.concurrency ?? null };
-}
-
-function admitted(a: Admission): Admitted {
-  assert.equal(a.allowed, true, `expected admission, got ${JSON.stringify(a)}`);
-  return a as Admitted;
-}
-
-function refused(a: Admission): Refused {
-  assert.equal(a.allowed, false, 'expected refusal');
-  return a as Refused;
 }
 
 after(async () => {
