@@ -72,6 +72,8 @@ export const ConfigSchema = z.object({
     flushIntervalMs: int(50, 1),
     /** Records kept in memory before the writer spills to the spool file. */
     maxQueue: int(50_000, 1),
+    /** How often loaded balances are re-read from the store, so spending on other nodes is seen (0 = never). */
+    balanceRefreshMs: int(1_000, 0),
   }).prefault({}),
   /** How often a server polls the store's change feed (revocations, channels, prices, limits). */
   changePollMs: int(250, 10, 60_000),

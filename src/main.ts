@@ -72,6 +72,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const limiter = createLimiter(config, logger, metrics);
   // Requests before the first Redis connection would wait out the command timeout.
   if (limiter instanceof RedisLimiter && !(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
+  const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
     batchSize: config.metering.batchSize,
@@ -80,6 +81,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     log: logger,
     onFlush: metrics === null ? undefined : (records, seconds) => metrics.writerFlush(records, seconds),
     onSpill: metrics === null ? undefined : (records) => metrics.spooled(records),
+    onCommit: (deltas) => ledger.committed(deltas),
   });
   // Records spooled by an earlier run must be in the store before balances are
   // loaded from it, or those balances would not include their costs.
@@ -99,7 +101,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     limiter,
     policies: new PolicyBook(await loadPolicies()),
     prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
-    ledger: new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros }),
+    ledger,
     writer,
     metrics,
     latency: new LatencyStats(),
@@ -119,6 +121,11 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);
   await sync.start();
+  // Other nodes' spending reaches this node's live balances through the store.
+  const refresh = config.metering.balanceRefreshMs > 0
+    ? setInterval(() => ledger.refresh().catch((err: unknown) => logger.warn({ err }, 'balance refresh failed')), config.metering.balanceRefreshMs)
+    : null;
+  refresh?.unref();
   // With Redis, a change made anywhere is applied everywhere at once, not at the next poll.
   const signal: ChangeSignal | null = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
   await signal?.subscribe(() => void sync.pollNow());
@@ -138,6 +145,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await server.drain(config.server.shutdownGraceMs);
     await profiler?.close();
     sync.stop();
+    if (refresh !== null) clearInterval(refresh);
     await signal?.close();
     await writer.close(10_000);
     await limiter.close();

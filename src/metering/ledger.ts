@@ -58,6 +58,8 @@ export class Reservation {
 class Account {
   balance: number;
   reserved: number;
+  /** Costs this process settled whose records are not committed yet (see `committed`). */
+  pendingDebit: number;
   /** Change-feed id up to which external deltas are in `balance` (so replays are ignored). */
   appliedEventId: number;
 
@@ -65,6 +67,7 @@ class Account {
     this.balance = balance;
     this.reserved = 0;
     this.appliedEventId = appliedEventId;
+    this.pendingDebit = 0;
   }
 }
 
@@ -95,6 +98,8 @@ export class CreditLedger {
   readonly #overdraft: number;
   readonly #accounts = new Map<number, Account>();
   readonly #loading = new Map<number, PendingLoad>();
+  /** Counts writer commits, so a refresh can tell whether one landed while it read. */
+  #commits = 0;
 
   /** @param store the store (only `users.balances`, `events.latestId` and `events.since` are used). */
   constructor(store: LedgerStore, opts: CreditLedgerOptions = {}) {
@@ -184,6 +189,7 @@ export class CreditLedger {
     if (acct === undefined) return Math.max(0, cost - res.micros);
     acct.reserved -= res.micros;
     acct.balance -= cost;
+    acct.pendingDebit += cost;
     return cost > res.micros ? cost - res.micros : 0;
   }
 
@@ -213,6 +219,55 @@ export class CreditLedger {
     if (eventId <= acct.appliedEventId) return;
     acct.appliedEventId = eventId;
     acct.balance += delta;
+  }
+
+  /**
+   * The writer committed records: their costs are in the store now, no longer
+   * pending here. `deltas` is applyBatch's user → −cost map. Records spooled by
+   * an earlier process were never pending here; their debit is clamped away.
+   */
+  committed(deltas: ReadonlyMap<number, number>): void {
+    this.#commits++;
+    for (const [userId, delta] of deltas) {
+      const acct = this.#accounts.get(userId);
+      if (acct !== undefined) acct.pendingDebit = Math.max(0, acct.pendingDebit + delta);
+    }
+  }
+
+  /**
+   * Re-reads the loaded balances from the store, so that spending committed
+   * by OTHER gateway processes sharing the store reaches this one:
+   * live = stored − this process's costs not yet committed. The read is
+   * retried when a commit of ours or a credit event of these users lands
+   * while it is in flight (the same rule as a first load). Without it each
+   * node would only ever see its own spending; with it, a user hitting
+   * several nodes can overspend by at most what the other nodes settled in
+   * one flush + refresh interval.
+   */
+  async refresh(): Promise<void> {
+    const ids = [...this.#accounts.keys()];
+    if (ids.length === 0) return;
+    const { users, events } = this.#store;
+    const subjects = new Set(ids.map(String));
+    for (let attempt = 1; attempt <= MAX_LOAD_TRIES; attempt++) {
+      const commits = this.#commits;
+      const before = await events.latestId();
+      const stored = await users.balances(ids);
+      const after = await events.latestId();
+      if (commits !== this.#commits) continue;
+      if (before !== after) {
+        const between = await events.since(before, after - before);
+        if (between.some((e) => e.id <= after && e.kind === 'user.balance' && subjects.has(e.subject))) continue;
+        if (commits !== this.#commits) continue;
+      }
+      for (const [userId, acct] of this.#accounts) {
+        const balance = stored.get(userId);
+        if (balance === undefined) continue;
+        acct.balance = balance - acct.pendingDebit;
+        if (after > acct.appliedEventId) acct.appliedEventId = after;
+      }
+      return;
+    }
   }
 
   /** Balance and open reservations, or null when the user is not loaded. */

@@ -57,6 +57,8 @@ export interface UsageWriterOptions {
   onFlush?: (records: number, seconds: number) => void;
   /** Called with the number of records each spill wrote to the spool (metrics). */
   onSpill?: (records: number) => void;
+  /** Called with applyBatch's user → balance delta after each commit (the credit ledger's pending debits). */
+  onCommit?: (balanceDeltas: ReadonlyMap<number, number>) => void;
 }
 
 /** Counters for metrics. */
@@ -112,6 +114,7 @@ export class UsageWriter {
   readonly #log: WriterLog;
   readonly #onFlush: ((records: number, seconds: number) => void) | null;
   readonly #onSpill: ((records: number) => void) | null;
+  readonly #onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
   readonly #batchSize: number;
   readonly #intervalMs: number;
   readonly #maxQueue: number;
@@ -171,6 +174,7 @@ export class UsageWriter {
     this.#log = opts.log ?? NOOP_LOG;
     this.#onFlush = opts.onFlush ?? null;
     this.#onSpill = opts.onSpill ?? null;
+    this.#onCommit = opts.onCommit ?? null;
     this.#batchSize = positiveInt('batchSize', opts.batchSize ?? 512, 1);
     this.#intervalMs = positiveInt('flushIntervalMs', opts.flushIntervalMs ?? 50, 0);
     this.#maxQueue = positiveInt('maxQueue', opts.maxQueue ?? 50_000, 1);
@@ -297,7 +301,8 @@ export class UsageWriter {
     this.#inFlightFromSpool = fromSpool;
     const t0 = performance.now();
     try {
-      await this.#sink.applyBatch(batch);
+      const { balanceDeltas } = await this.#sink.applyBatch(batch);
+      this.#onCommit?.(balanceDeltas);
     } catch (err) {
       this.#inFlight = null;
       if (!isPermanent(err)) {
@@ -344,7 +349,8 @@ export class UsageWriter {
     let reason = '';
     for (const r of batch) {
       try {
-        await this.#sink.applyBatch([r]);
+        const { balanceDeltas } = await this.#sink.applyBatch([r]);
+        this.#onCommit?.(balanceDeltas);
       } catch (err) {
         if (!isPermanent(err)) {
           this.#onFailure(batch, fromSpool, err);
