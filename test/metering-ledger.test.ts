@@ -169,3 +169,48 @@ describe('CreditLedger', () => {
     assert.equal(ledger.snapshot(user)!.balanceMicros, 1_300);
   });
 });
+
+describe('CreditLedger.refresh (several gateways on one store)', () => {
+  let dir: string;
+  let store: Store;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tg-ledger-refresh-'));
+    store = await openStore({ dataDir: dir });
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const record = (userId: number, requestId: string, costMicros: number) => ({
+    requestId, ts: Date.now(), userId, keyId: 1, model: 'm', channelId: null, channelKeyId: null, status: 200, outcome: 'ok',
+    attempts: 1, latencyMs: 1, ttftMs: null, promptTokens: 1, completionTokens: 1, costMicros, errorClass: null,
+  });
+
+  test('live = stored − own uncommitted costs; other nodes spending and credits are picked up once', async () => {
+    const u = await store.users.create({ name: 'refresh-user' });
+    await store.users.credit(u.id, 1000);
+    const ledger = new CreditLedger(store);
+    await ledger.ensureLoaded(u.id);
+    const r = ledger.reserve(u.id, 100)!;
+    ledger.settle(r, 100);
+    await ledger.refresh();
+    assert.equal(ledger.snapshot(u.id)!.balanceMicros, 900, 'own cost not yet committed stays subtracted');
+
+    await store.usage.applyBatch([record(u.id, `other-${u.id}`, 300)]); // another node's spending
+    await ledger.refresh();
+    assert.equal(ledger.snapshot(u.id)!.balanceMicros, 600);
+
+    const own = await store.usage.applyBatch([record(u.id, `own-${u.id}`, 100)]); // our writer commits
+    ledger.committed(own.balanceDeltas);
+    await ledger.refresh();
+    assert.equal(ledger.snapshot(u.id)!.balanceMicros, 600, 'a committed cost is counted once');
+
+    await store.users.credit(u.id, 50);
+    await ledger.refresh();
+    assert.equal(ledger.snapshot(u.id)!.balanceMicros, 650);
+    const [event] = (await store.events.since(0, 10_000)).filter((e) => e.kind === 'user.balance' && e.subject === String(u.id) && e.delta === 50);
+    ledger.applyExternalDelta(u.id, 50, event.id); // the change feed delivers the credit later
+    assert.equal(ledger.snapshot(u.id)!.balanceMicros, 650, 'a credit the refresh read is not applied twice');
+  });
+});
