@@ -109,7 +109,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     countTokens: countCompletionTokens,
     onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
   });
-  if (metrics !== null) registerGauges(metrics, gateway);
+  if (metrics !== null) registerGauges(metrics, gateway, store);
 
   const sync = new ChangeSync(store, {
     keyRevoked: (hash) => gateway.keys.forget(hash),
@@ -187,7 +187,13 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
   });
 }
 
-function registerGauges(metrics: GatewayMetrics, gw: Gateway): void {
+function registerGauges(metrics: GatewayMetrics, gw: Gateway, store: Store): void {
+  if (store.poolStats() !== null) metrics.registerPool('db', () => store.poolStats()!);
+  const limiter = gw.limiter;
+  if (limiter instanceof RedisLimiter) {
+    metrics.registerGauge('tollgate_redis_available', 'Whether the Redis limiter has a usable connection (1) or runs on its fail policy (0).', () => (limiter.isAvailable() ? 1 : 0));
+    metrics.registerGauge('tollgate_redis_pending_settlements', 'Limiter settlements waiting to ride on the next Redis call.', () => limiter.stats().pendingSettlements);
+  }
   metrics.registerGauge('tollgate_requests_in_flight', 'Requests being served now.', () => gw.active.size);
   metrics.registerGauge('tollgate_writer_spool_records', 'Usage records now in the local spool (store slow or down).', () => gw.writer.stats().spooledRecords);
   // The queue depth is sampled rather than pushed from the hot path on every enqueue.

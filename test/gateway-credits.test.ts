@@ -70,6 +70,8 @@ for (const s of stores) {
       const api = await (await fetch(`${fx.url}/api/v1/balance`, { headers: { authorization: `Bearer ${u.key}` } })).json() as any;
       assert.equal(api.balance_micros, 0);
       assert.equal(api.reserved_micros, 0);
+      const metrics = await (await fetch(`${fx.url}/metrics`)).text();
+      if (s.name === 'postgres') assert.match(metrics, /^tollgate_pool_connections\{pool="db",state="(total|idle)"\} \d+$/m);
     } finally {
       await fx.close();
       await s.cleanup(env.TOLLGATE_POSTGRES_SCHEMA ?? '');

@@ -61,6 +61,9 @@ test('two gateways sharing one Redis admit exactly the RPM limit between them', 
   // GCRA: a burst of up to the limit, then one more every 60 s / 100 = 600 ms (as OpenAI's limits refill).
   assert.ok(ok >= 100 && ok <= 100 + Math.floor(elapsed / 600), `admitted ${ok} in ${elapsed} ms`);
   assert.equal(responses.filter((r) => r.statusCode === 429).length, 1000 - ok);
+  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  assert.match(metrics, /^tollgate_redis_available 1$/m);
+  assert.match(metrics, /^tollgate_redis_pending_settlements \d+$/m);
 });
 
 test('one Redis round trip per request with every limit type active', async () => {

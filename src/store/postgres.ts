@@ -50,7 +50,7 @@ export function checkSchemaName(schema: string): string {
  * SET from the pool's 'connect' event: it applies before the first query
  * without an extra round trip, and cannot race with it.
  */
-export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Kysely<Database>> {
+export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<{ db: Kysely<Database>; pool: pg.Pool }> {
   const schema = checkSchemaName(opts.schema ?? 'public');
   const max = opts.poolSize ?? 10;
   if (!Number.isSafeInteger(max) || max < 1) throw new StoreInputError('invalid', 'postgres.poolSize must be a positive integer');
@@ -77,5 +77,5 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
       throw err;
     }
   }
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
 }

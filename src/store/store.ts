@@ -74,6 +74,8 @@ export interface Store {
   readonly limits: LimitRepo;
   readonly usage: UsageRepo;
   readonly events: EventRepo;
+  /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   /** Closes the SQLite file or ends the pool. Idempotent. */
   close(): Promise<void>;
 }
@@ -89,7 +91,8 @@ export function dialectOf(databaseUrl: string | null | undefined): Dialect {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const dialect = dialectOf(opts.databaseUrl);
   const sqlite = dialect === 'sqlite' ? openSqlite(opts.dataDir, opts.sqlite) : null;
-  const db = sqlite !== null ? sqlite.db : await openPostgres(opts.databaseUrl!, opts.postgres);
+  const postgres = sqlite === null ? await openPostgres(opts.databaseUrl!, opts.postgres) : null;
+  const db = sqlite !== null ? sqlite.db : postgres!.db;
   try {
     await migrate(db, dialect, opts.postgres?.schema ?? 'public');
   } catch (err) {
@@ -107,6 +110,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     limits: new LimitRepo(db, dialect),
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
+    poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),
   };
 }
