@@ -23,6 +23,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const needsEstimate = !price.free || gw.policies.hasTokenLimits;
   const maxCompletion = ctx.endpoint.kind === 'embeddings' ? 0 : (ctx.json!.max_tokens ?? ctx.json!.max_completion_tokens ?? gw.config.metering.defaultMaxTokens);
   const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
+  if (needsEstimate) ctx.promptEstimate = promptEstimate;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
 
   if (policies.length > 0) {

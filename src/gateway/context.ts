@@ -53,6 +53,8 @@ export class RequestContext implements RequestOutcome {
   modelRoute: ModelRoute | null = null;
   /** Tokens reserved against TPM limits and credits before relaying. */
   estimatedTokens = 0;
+  /** Prompt tokens counted at admission; -1 when admission did not need them. */
+  promptEstimate = -1;
   /** True when the client asked for usage in its stream; else the gateway asks and filters it out. */
   clientWantsStreamUsage = false;
   lease: Lease | null = null;
