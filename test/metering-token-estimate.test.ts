@@ -98,3 +98,26 @@ describe('estimatePromptTokens', () => {
     assert.ok(estParts >= exactParts * 0.95 && estParts <= exactParts * 1.3, `estimate ${estParts} vs exact ${exactParts}`);
   });
 });
+
+describe('hostile nesting', () => {
+  // A client can nest tool results 20,000 deep; the estimate must come back, not overflow the stack.
+  const deepToolResult = (depth: number) => {
+    let content: unknown = 'leaf text';
+    for (let i = 0; i < depth; i++) content = [{ type: 'tool_result', tool_use_id: `t${i}`, content }];
+    return { messages: [{ role: 'user', content }] };
+  };
+
+  test('20,000-deep tool_result: an estimate at least as large as the text it holds', () => {
+    assert.ok(estimatePromptTokens(deepToolResult(100), 'messages') >= countTokens('leaf text'));
+    const deep = deepToolResult(20_000);
+    const n = estimatePromptTokens(deep, 'messages');
+    assert.ok(Number.isSafeInteger(n) && n > 20_000, `estimate ${n} covers the structure`);
+  });
+
+  test('deeply nested tools JSON is sized without recursion', () => {
+    let schema: unknown = { type: 'string' };
+    for (let i = 0; i < 20_000; i++) schema = { type: 'object', properties: { x: schema } };
+    const n = estimatePromptTokens({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'f', parameters: schema } }] }, 'chat');
+    assert.ok(n > 20_000, `estimate ${n}`);
+  });
+});

@@ -74,9 +74,17 @@ function textTokens(text: string): number {
   return exact + extrapolate(len - head);
 }
 
+/**
+ * Nesting of tool results inside tool results followed exactly. Deeper content
+ * is counted by the iterative walk (jsonTokens): a 20,000-deep body from a
+ * client must cost a 4xx or an estimate, never a stack overflow.
+ */
+const MAX_CONTENT_DEPTH = 16;
+
 /** A chat/messages content value: a string, or an array of typed parts. */
-function contentTokens(content: unknown): number {
+function contentTokens(content: unknown, depth = 0): number {
   if (typeof content === 'string') return textTokens(content);
+  if (depth >= MAX_CONTENT_DEPTH) return jsonTokens(content);
   if (!Array.isArray(content)) return 0;
   let n = 0;
   for (let i = 0; i < content.length; i++) {
@@ -104,7 +112,7 @@ function contentTokens(content: unknown): number {
         n += textTokens(typeof part.name === 'string' ? part.name : '') + jsonTokens(part.input);
         break;
       case 'tool_result':
-        n += contentTokens(part.content);
+        n += contentTokens(part.content, depth + 1);
         break;
       default:
         break;
@@ -120,9 +128,34 @@ function jsonTokens(value: unknown): number {
   try {
     json = JSON.stringify(value);
   } catch {
-    return 0; // cannot happen for a parsed JSON body
+    // Too deep for the recursive serialiser (a hostile body): size it without recursion.
+    return extrapolate(serialisedLength(value));
   }
   return json === undefined ? 0 : textTokens(json);
+}
+
+/**
+ * An upper bound of JSON.stringify(value).length, walked with an explicit
+ * stack so no nesting depth can overflow the call stack.
+ */
+function serialisedLength(root: unknown): number {
+  let chars = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') chars += v.length * 2 + 2; // worst case: every character escaped
+    else if (Array.isArray(v)) {
+      chars += 2 + v.length;
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        chars += k.length * 2 + 4;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+      chars += 2;
+    } else chars += 24; // numbers, booleans, null
+  }
+  return chars;
 }
 
 function messagesTokens(messages: unknown): number {
