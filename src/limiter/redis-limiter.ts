@@ -41,6 +41,7 @@ import {
   type LimitPolicy,
   type LimitScope,
   type Limiter,
+  type LimiterStats,
 } from './limiter.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
 import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
@@ -81,7 +82,7 @@ export interface RedisLimiterOptions extends LimiterConnectionOptions {
 }
 
 /** Counters for metrics. */
-export interface RedisLimiterStats {
+export interface RedisLimiterStats extends LimiterStats {
   /** Script calls sent (admissions plus settle-only flushes). */
   calls: number;
   /** Settle-only flush calls among them. */
@@ -94,8 +95,6 @@ export interface RedisLimiterStats {
   failClosed: number;
   /** Settlements dropped because the queue overflowed while Redis was down. */
   droppedSettlements: number;
-  /** Settlements waiting for the next call. */
-  pendingSettlements: number;
 }
 
 interface ScriptClient extends Redis {
@@ -138,6 +137,7 @@ function holdsSlot(lease: RedisLease): boolean {
 
 /** The Redis {@link Limiter}. */
 export class RedisLimiter implements Limiter {
+  readonly kind = 'redis';
   readonly windowMs: number;
   readonly fallback: MemoryLimiter;
   private readonly clients: readonly ScriptClient[];
