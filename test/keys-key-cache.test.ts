@@ -2,33 +2,33 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyCache, type KeyIdentity } from '../src/keys/key-cache.ts';
 
-/** A store lookup the test answers by hand, counting the questions. */
+/** A store lookup the test answers by hand (oldest question of a hash first), counting the questions. */
 function manualStore(): {
   lookup: (hash: string) => Promise<KeyIdentity | undefined>;
   asked: string[];
-  answer: (hash: string, identity: KeyIdentity | undefined) => void;
+  answer: (hash: string, identity: KeyIdentity | undefined, which?: 'oldest' | 'newest') => void;
   fail: (hash: string, err: Error) => void;
 } {
   const asked: string[] = [];
-  const waiting = new Map<string, { resolve: (v: KeyIdentity | undefined) => void; reject: (e: Error) => void }>();
+  const waiting = new Map<string, { resolve: (v: KeyIdentity | undefined) => void; reject: (e: Error) => void }[]>();
+  const next = (hash: string, which: 'oldest' | 'newest') => {
+    const queue = waiting.get(hash) ?? [];
+    const w = which === 'oldest' ? queue.shift() : queue.pop();
+    assert.ok(w !== undefined, `no open question for ${hash}`);
+    return w;
+  };
   return {
     asked,
     lookup: (hash) => {
       asked.push(hash);
-      return new Promise((resolve, reject) => waiting.set(hash, { resolve, reject }));
+      return new Promise((resolve, reject) => {
+        const queue = waiting.get(hash) ?? [];
+        queue.push({ resolve, reject });
+        waiting.set(hash, queue);
+      });
     },
-    answer: (hash, identity) => {
-      const w = waiting.get(hash);
-      assert.ok(w !== undefined, `nobody asked for ${hash}`);
-      waiting.delete(hash);
-      w.resolve(identity);
-    },
-    fail: (hash, err) => {
-      const w = waiting.get(hash);
-      assert.ok(w !== undefined, `nobody asked for ${hash}`);
-      waiting.delete(hash);
-      w.reject(err);
-    },
+    answer: (hash, identity, which = 'oldest') => next(hash, which).resolve(identity),
+    fail: (hash, err) => next(hash, 'oldest').reject(err),
   };
 }
 
@@ -154,4 +154,39 @@ test('the cache holds at most 100,000 entries: beyond, the first inserted is evi
   assert.equal(cache.peek('h0', now), undefined, 'the oldest insertion went');
   assert.equal(cache.peek('h1', now), id, 'only one went');
   assert.equal(cache.peek('one-more', now), id);
+});
+
+test('a lookup in flight when its key is forgotten is answered but not cached: a revocation is not undone', async () => {
+  const store = manualStore();
+  const cache = new KeyCache(store.lookup);
+  const before = cache.load('h'); // read before the revocation committed
+  cache.forget('h'); // the revocation
+  const stale = identity(1);
+  store.answer('h', stale);
+  assert.equal(await before, stale, 'the request that started earlier gets its answer');
+  assert.equal(cache.peek('h', Date.now()), undefined, 'but the pre-revocation identity is not cached');
+  const after = cache.load('h');
+  assert.deepEqual(store.asked, ['h', 'h'], 'the next request asks the store again');
+  const revoked: KeyIdentity = { ...stale, revoked: true };
+  store.answer('h', revoked);
+  assert.equal(await after, revoked);
+  assert.equal(cache.peek('h', Date.now()), revoked);
+});
+
+test('clear also stops lookups in flight from filling the cache, and a new load does not join them', async () => {
+  const store = manualStore();
+  const cache = new KeyCache(store.lookup);
+  const early = cache.load('h'); // read before the user was disabled
+  cache.clear(); // the user was disabled
+  const late = cache.load('h');
+  assert.deepEqual(store.asked, ['h', 'h'], 'the load after clear asks afresh');
+  const disabled: KeyIdentity = { keyId: 1, userId: 1, revoked: false, userDisabled: true };
+  store.answer('h', disabled, 'newest');
+  assert.equal(await late, disabled);
+  assert.equal(cache.peek('h', Date.now()), disabled);
+  // The slower, older answer arrives last: it must not overwrite the newer one.
+  const stale = identity(1);
+  store.answer('h', stale);
+  assert.equal(await early, stale);
+  assert.equal(cache.peek('h', Date.now()), disabled);
 });
