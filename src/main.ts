@@ -71,7 +71,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const metrics = config.metrics ? new GatewayMetrics() : null;
   const limiter = createLimiter(config, logger, metrics);
   // Requests before the first Redis connection would wait out the command timeout.
-  if (limiter instanceof RedisLimiter && !(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
+  if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
   const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
@@ -190,7 +190,9 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
 function registerGauges(metrics: GatewayMetrics, gw: Gateway, store: Store): void {
   if (store.poolStats() !== null) metrics.registerPool('db', () => store.poolStats()!);
   const limiter = gw.limiter;
-  if (limiter instanceof RedisLimiter) {
+  // Only the Redis kind has a connection to watch; a memory limiter reporting
+  // "redis available" would mislead dashboards of a single-node install.
+  if (limiter.kind === 'redis') {
     metrics.registerGauge('tollgate_redis_available', 'Whether the Redis limiter has a usable connection (1) or runs on its fail policy (0).', () => (limiter.isAvailable() ? 1 : 0));
     metrics.registerGauge('tollgate_redis_pending_settlements', 'Limiter settlements waiting to ride on the next Redis call.', () => limiter.stats().pendingSettlements);
   }

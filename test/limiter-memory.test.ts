@@ -175,3 +175,15 @@ test('no policies: admitted with an empty state; bad options are rejected', asyn
   await assert.rejects(limiter.admit({ policies: many, tokens: 0 }), RangeError);
   await limiter.close();
 });
+
+test('the memory limiter is always ready and available, and never has settlements pending', async () => {
+  const limiter = new MemoryLimiter({ now: manualClock().now });
+  assert.equal(limiter.kind, 'memory');
+  assert.equal(await limiter.ready(1), true);
+  assert.equal(limiter.isAvailable(), true);
+  const lease = admitted(limiter.admitSync({ policies: [policy('user', 'u1', { tpm: 1000, concurrency: 1 })], tokens: 10 })).lease;
+  assert.equal(limiter.stats().pendingSettlements, 0, 'a lease in flight is not a pending settlement');
+  limiter.settle(lease, 20);
+  assert.equal(limiter.stats().pendingSettlements, 0, 'settled in place');
+  assert.equal(limiter.stats().entries, 1);
+});

@@ -36,33 +36,40 @@ export class KeyCache {
     return entry;
   }
 
-  /** Ask the store once per hash even when many requests miss at the same time. */
+  /**
+   * Ask the store once per hash even when many requests miss at the same time.
+   * A `forget`/`clear` while the store is being asked detaches that lookup: its
+   * answer may predate the revocation, so it goes to its waiters but is not cached.
+   */
   load(hash: string): Promise<KeyIdentity | undefined> {
-    let pending = this.#inflight.get(hash);
-    if (pending === undefined) {
-      pending = this.#lookup(hash).then(
-        (identity) => {
+    const pending = this.#inflight.get(hash);
+    if (pending !== undefined) return pending;
+    const lookup: Promise<KeyIdentity | undefined> = this.#lookup(hash).then(
+      (identity) => {
+        if (this.#inflight.get(hash) === lookup) {
           this.#inflight.delete(hash);
           this.#remember(hash, identity ?? { until: Date.now() + NEGATIVE_TTL_MS });
-          return identity;
-        },
-        (err) => {
-          this.#inflight.delete(hash);
-          throw err;
-        },
-      );
-      this.#inflight.set(hash, pending);
-    }
-    return pending;
+        }
+        return identity;
+      },
+      (err) => {
+        if (this.#inflight.get(hash) === lookup) this.#inflight.delete(hash);
+        throw err;
+      },
+    );
+    this.#inflight.set(hash, lookup);
+    return lookup;
   }
 
   forget(hash: string): void {
     this.#entries.delete(hash);
+    this.#inflight.delete(hash);
   }
 
   /** Drop every entry (e.g. a user was disabled and we do not index keys by user). */
   clear(): void {
     this.#entries.clear();
+    this.#inflight.clear();
   }
 
   #remember(hash: string, entry: KeyIdentity | Negative): void {

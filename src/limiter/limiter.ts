@@ -111,8 +111,25 @@ export interface Refused {
 /** The outcome of `admit`. */
 export type Admission = Admitted | Refused;
 
+/** Counters every backend reports; backends add their own. */
+export interface LimiterStats {
+  /** Settlements queued for the shared store; always 0 for a backend that settles in place. */
+  pendingSettlements: number;
+}
+
 /** A rate limiter backend. */
 export interface Limiter {
+  /** Which backend this is: lets the composition root export backend-specific metrics without a downcast. */
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Resolves true once the backend's connections are ready, false after
+   * `timeoutMs`. Admissions work before, through the backend's fail policy.
+   */
+  ready(timeoutMs: number): Promise<boolean>;
+  /** Whether decisions come from the backend itself rather than its fail policy (for /readyz and metrics). */
+  isAvailable(): boolean;
+  /** Current counters. */
+  stats(): LimiterStats;
   /** Judges every policy of the request together; consumes from all or none. */
   admit(req: AdmissionRequest): Promise<Admission>;
   /**

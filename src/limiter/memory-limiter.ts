@@ -25,6 +25,7 @@ import {
   type LimitPolicy,
   type LimitScope,
   type Limiter,
+  type LimiterStats,
   type RefusalKind,
 } from './limiter.ts';
 
@@ -39,7 +40,7 @@ export interface MemoryLimiterOptions {
 }
 
 /** Counters for metrics. */
-export interface MemoryLimiterStats {
+export interface MemoryLimiterStats extends LimiterStats {
   entries: number;
   /** Idle entries dropped by the sweep (lossless). */
   idleEvictions: number;
@@ -138,6 +139,7 @@ function tokenCount(tokens: number): number {
 
 /** The in-memory {@link Limiter}. */
 export class MemoryLimiter implements Limiter {
+  readonly kind = 'memory';
   readonly windowMs: number;
   readonly maxEntries: number;
   readonly now: () => number;
@@ -167,9 +169,19 @@ export class MemoryLimiter implements Limiter {
     this.cursor = this.maps[0].values();
   }
 
-  /** Current counters. */
+  /** Always true at once: there is nothing to connect to. */
+  ready(_timeoutMs?: number): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /** Always true: no store can fail. */
+  isAvailable(): boolean {
+    return true;
+  }
+
+  /** Current counters; settlements apply at once, so none are ever pending. */
   stats(): MemoryLimiterStats {
-    return { entries: this.size, idleEvictions: this.idleEvictions, forcedEvictions: this.forcedEvictions };
+    return { entries: this.size, idleEvictions: this.idleEvictions, forcedEvictions: this.forcedEvictions, pendingSettlements: 0 };
   }
 
   admit(req: AdmissionRequest): Promise<Admission> {

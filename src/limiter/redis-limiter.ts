@@ -3,10 +3,11 @@
 //
 // Round trips: an admission is one EVALSHA of redis-script.ts (ioredis sends
 // EVAL once per connection to load it, and again after a NOSCRIPT). A
-// settlement does not call Redis itself: it is queued, and the next admission
-// carries the queued settlements in the same script call, applied before its
-// own judgment. When traffic pauses, a timer of `flushDelayMs` sends what is
-// left in one call for many. Under load that is about one call per request.
+// settlement does not call Redis itself: it is queued (settlement-queue.ts),
+// and the next admission carries the queued settlements in the same script
+// call, applied before its own judgment. When traffic pauses, a timer of
+// `flushDelayMs` sends what is left in one call for many. Under load that is
+// about one call per request.
 //
 // Keys: `<prefix>{<tag>}:s:<scope>:<subject>` (a hash of RPM/TPM buckets) and
 // `<prefix>{<tag>}:c:<scope>:<subject>` (a ZSET of concurrency leases scored
@@ -38,13 +39,15 @@ import {
   type Admission,
   type AdmissionRequest,
   type Lease,
-  type LimitPolicy,
   type LimitScope,
   type Limiter,
+  type LimiterStats,
 } from './limiter.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
 import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
+import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
+import { appendSettlements, SettlementQueue } from './settlement-queue.ts';
 
 /** Options of {@link RedisLimiter}. */
 export interface RedisLimiterOptions extends LimiterConnectionOptions {
@@ -81,7 +84,7 @@ export interface RedisLimiterOptions extends LimiterConnectionOptions {
 }
 
 /** Counters for metrics. */
-export interface RedisLimiterStats {
+export interface RedisLimiterStats extends LimiterStats {
   /** Script calls sent (admissions plus settle-only flushes). */
   calls: number;
   /** Settle-only flush calls among them. */
@@ -94,8 +97,6 @@ export interface RedisLimiterStats {
   failClosed: number;
   /** Settlements dropped because the queue overflowed while Redis was down. */
   droppedSettlements: number;
-  /** Settlements waiting for the next call. */
-  pendingSettlements: number;
 }
 
 interface ScriptClient extends Redis {
@@ -106,38 +107,13 @@ const SCOPE_CODE: Readonly<Record<LimitScope, string>> = { global: 'g', user: 'u
 // Settle-only flushes carry more: nothing waits on them.
 const FLUSH_BATCH = 256;
 
-/** Lease of the Redis backend. */
-export class RedisLease implements Lease {
-  settled: boolean;
-  readonly tokens: number;
-  readonly id: string;
-  readonly policies: readonly LimitPolicy[];
-  /** Two keys per policy: state hash, lease ZSET. */
-  readonly keys: string[];
-  /** Tokens to charge (positive) or refund (negative) at settlement; 0 once applied. */
-  delta: number;
-
-  constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[]) {
-    this.settled = false;
-    this.tokens = tokens;
-    this.id = id;
-    this.policies = policies;
-    this.keys = keys;
-    this.delta = 0;
-  }
-}
-
 function tokenCount(tokens: number): number {
   return tokens > 0 ? Math.ceil(tokens) : 0;
 }
 
-function holdsSlot(lease: RedisLease): boolean {
-  for (const p of lease.policies) if (p.concurrency !== null) return true;
-  return false;
-}
-
 /** The Redis {@link Limiter}. */
 export class RedisLimiter implements Limiter {
+  readonly kind = 'redis';
   readonly windowMs: number;
   readonly fallback: MemoryLimiter;
   private readonly clients: readonly ScriptClient[];
@@ -148,7 +124,6 @@ export class RedisLimiter implements Limiter {
   private readonly breakerMs: number;
   private readonly flushDelayMs: number;
   private readonly maxPiggyback: number;
-  private readonly maxPending: number;
   private readonly onError: ((err: Error) => void) | undefined;
   private readonly idPrefix: string;
   private nextId: number;
@@ -156,7 +131,7 @@ export class RedisLimiter implements Limiter {
   private skipUntil: number;
   /** When the last admission call left: queued settlements ride on the next one. */
   private lastCallAt: number;
-  private pending: RedisLease[];
+  private readonly pending: SettlementQueue;
   private timer: NodeJS.Timeout | null;
   private readonly counters: RedisLimiterStats;
   private readonly flushTick: () => void;
@@ -182,14 +157,13 @@ export class RedisLimiter implements Limiter {
     this.breakerMs = options.breakerMs ?? 1000;
     this.flushDelayMs = options.flushDelayMs ?? 5;
     this.maxPiggyback = options.maxPiggyback ?? 32;
-    this.maxPending = options.maxPending ?? 10_000;
     this.onError = options.onError;
     this.idPrefix = randomBytes(6).toString('base64url') + ':';
     this.nextId = 0;
     this.nextClient = 0;
     this.skipUntil = 0;
     this.lastCallAt = 0;
-    this.pending = [];
+    this.pending = new SettlementQueue(options.maxPending ?? 10_000);
     this.timer = null;
     this.counters = { calls: 0, flushCalls: 0, errors: 0, failOpen: 0, failClosed: 0, droppedSettlements: 0, pendingSettlements: 0 };
     // Requests arriving while the first connection is still being made wait
@@ -249,8 +223,8 @@ export class RedisLimiter implements Limiter {
       lease.keys[2 * i + 1] = c;
       args.push(s, c);
     }
-    const carried = this.takePending(this.maxPiggyback);
-    const slots = carried === null ? null : this.pushSettlementKeys(args, carried);
+    const carried = this.pending.take(this.maxPiggyback);
+    const slots = carried === null ? null : appendSettlements(args, carried);
     args[0] = args.length - 1;
     args.push(n, this.windowMs, tokens, lease.id, this.leaseTtlMs, slots === null ? 0 : slots.length / 4);
     for (let i = 0; i < n; i++) {
@@ -305,10 +279,10 @@ export class RedisLimiter implements Limiter {
         this.schedule(Math.max(this.breakerMs, this.flushDelayMs));
         return;
       }
-      const batch = this.takePending(FLUSH_BATCH);
+      const batch = this.pending.take(FLUSH_BATCH);
       if (batch === null) return;
       const args: (string | number)[] = [0];
-      const slots = this.pushSettlementKeys(args, batch);
+      const slots = appendSettlements(args, batch);
       args[0] = args.length - 1;
       args.push(0, this.windowMs, 0, '', this.leaseTtlMs, slots.length / 4);
       for (let i = 0; i < slots.length; i++) args.push(slots[i]);
@@ -380,11 +354,7 @@ export class RedisLimiter implements Limiter {
   }
 
   private enqueue(lease: RedisLease): void {
-    if (this.pending.length >= this.maxPending) {
-      this.pending.shift();
-      this.counters.droppedSettlements++;
-    }
-    this.pending.push(lease);
+    if (this.pending.push(lease)) this.counters.droppedSettlements++;
     this.schedule(this.flushDelayMs);
   }
 
@@ -393,33 +363,5 @@ export class RedisLimiter implements Limiter {
     this.timer = setTimeout(this.flushTick, delayMs);
     // Pending releases must not keep a process alive; close() flushes them.
     this.timer.unref();
-  }
-
-  private takePending(max: number): RedisLease[] | null {
-    const pending = this.pending;
-    if (pending.length === 0) return null;
-    if (pending.length <= max) {
-      this.pending = [];
-      return pending;
-    }
-    return pending.splice(0, max);
-  }
-
-  /** Appends the settlement keys to `args` and returns the matching ARGV slots (4 per slot). */
-  private pushSettlementKeys(args: (string | number)[], leases: readonly RedisLease[]): (string | number)[] {
-    const slots: (string | number)[] = [];
-    for (const lease of leases) {
-      const policies = lease.policies;
-      for (let i = 0; i < policies.length; i++) {
-        const p = policies[i];
-        const release = p.concurrency !== null;
-        const correct = lease.delta !== 0 && p.tpm !== null;
-        if (!release && !correct) continue;
-        args.push(lease.keys[2 * i], lease.keys[2 * i + 1]);
-        slots.push(lease.id, correct ? (p.tpm as number) : -1, lease.delta, release ? 1 : 0);
-      }
-      lease.delta = 0;
-    }
-    return slots;
   }
 }
