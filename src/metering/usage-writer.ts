@@ -24,7 +24,8 @@
  *   everything left (including a batch still in flight) goes to the spool.
  */
 import type { UsageRepo } from '../store/usage-repo.ts';
-import { normalizeRecord, type UsageRecordInsert } from './usage-record.ts';
+import type { UsageRecordInsert } from '../store/usage-columns.ts';
+import { normalizeRecord } from './usage-record.ts';
 import { UsageSpool, type SpoolContents, type SpoolFile } from './usage-spool.ts';
 
 /** Where batches go: the store's usage repo, or a wrapper of it. */

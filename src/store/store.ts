@@ -39,14 +39,12 @@ export { LimitRepo, type LimitInput, type LimitPolicy, type LimitScope } from '.
 export {
   UsageRepo,
   type ApplyBatchResult,
-  type UsageOutcome,
   type UsagePage,
   type UsagePageQuery,
-  type UsageRecord,
-  type UsageRecordInsert,
   type UsageTotals,
   type UsageTotalsQuery,
 } from './usage-repo.ts';
+export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
