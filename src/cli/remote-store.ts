@@ -7,7 +7,7 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitPolicy, LimitScope, Price, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../server/admin-views.ts';
@@ -45,11 +45,11 @@ export interface AdminStore {
     byName(name: string): Promise<Channel | undefined>;
     listFull(): Promise<ChannelInfo[]>;
   };
-  prices: { set(input: PriceInput): Promise<Price>; list(): Promise<Price[]> };
+  prices: { set(input: PriceInput): Promise<StoredPrice>; list(): Promise<StoredPrice[]> };
   limits: {
-    set(input: LimitInput): Promise<LimitPolicy>;
-    remove(scope: LimitScope, subject: string): Promise<boolean>;
-    list(): Promise<LimitPolicy[]>;
+    set(input: LimitInput): Promise<LimitRow>;
+    remove(scope: LimitRowScope, subject: string): Promise<boolean>;
+    list(): Promise<LimitRow[]>;
   };
   usage: { page(q: UsagePageQuery): Promise<UsagePage>; aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> };
   close(): Promise<void>;
@@ -65,8 +65,8 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
   models: c.models.map((m) => ({ model: m.model, upstreamModel: m.upstream_model })),
   keys: c.keys.map(toChannelKey),
 });
-const toPrice = (p: PriceView): Price => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
-const toLimit = (p: LimitView): LimitPolicy => ({ id: p.id, scope: p.scope as LimitScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
+const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
+const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
 const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
 
 /** A 404 from a by-id route means "no such object", which the local store reports as false/undefined. */

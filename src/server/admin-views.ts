@@ -5,7 +5,7 @@
  * same types back.
  */
 import type { Gateway } from '../gateway/gateway.ts';
-import type { Channel, ChannelFull, ClientKey, LimitPolicy, Price, UsageBucket, UsageRecord, User } from '../store/store.ts';
+import type { Channel, ChannelFull, ClientKey, LimitRow, StoredPrice, UsageBucket, UsageRecord, User } from '../store/store.ts';
 import { USAGE_COLUMNS, usageRow, type UsageColumnKind, type UsageRecordRow } from '../store/usage-columns.ts';
 import type { JsonSchema } from './admin-schema.ts';
 
@@ -167,12 +167,12 @@ function channelFields(c: Channel) {
 }
 
 /** The price as the API shows it. */
-export function priceView(p: Price): PriceView {
+export function priceView(p: StoredPrice): PriceView {
   return { object: 'price', id: p.id, model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free };
 }
 
 /** The policy as the API shows it. */
-export function limitView(p: LimitPolicy): LimitView {
+export function limitView(p: LimitRow): LimitView {
   return { object: 'limit_policy', id: p.id, scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency };
 }
 
