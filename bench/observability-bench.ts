@@ -32,7 +32,7 @@ function outcomes(): RequestOutcome[] {
     o.model = `model-${i % 8}`;
     o.channel = `channel-${i % 4}`;
     o.status = i % 16 === 0 ? 502 : i % 21 === 0 ? 429 : 200;
-    o.outcome = o.status === 200 ? 'ok' : o.status === 429 ? 'rate_limited' : 'upstream_error';
+    o.outcome = o.status === 200 ? 'ok' : o.status === 429 ? 'refused' : 'upstream_error';
     o.errorClass = o.status === 502 ? 'upstream_5xx' : null;
     o.stream = i % 5 < 3;
     o.latencyMs = 50 + ((i * 37) % 900) + 0.123;

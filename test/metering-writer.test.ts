@@ -279,6 +279,28 @@ function writerSuite(name: string, setup: () => Promise<Ctx>): void {
       assert.equal(w.stats().rejected, 0);
     });
 
+    test('records repaired on their way to the spool: NaN and fractions survive a spill and a drain', async () => {
+      const user = await newUser(1_000_000);
+      const dataDir = newDataDir();
+      const prefix = `spillfix-${++seq}-${process.pid}`;
+      const recs = makeRecords(prefix, user, 3);
+      recs[0].costMicros = Number.NaN; // JSON would write null, which no spool line may hold
+      recs[1].costMicros = 7.5;
+      recs[2].promptTokens = -3;
+      const sink = new FaultySink(ctx.store);
+      sink.down = true;
+      // maxQueue 2: the third record spills the queue before any batch took it
+      const w = new UsageWriter(sink, { dataDir, batchSize: 100, maxQueue: 2, flushIntervalMs: 60_000, backoffBaseMs: 5, backoffMaxMs: 10 });
+      for (const r of recs) w.enqueue(r);
+      await w.close(30);
+      assert.equal(w.stats().spooledRecords, 3);
+      const next = open(ctx.store.usage, dataDir);
+      await next.flush();
+      assert.equal(next.stats().rejected, 0);
+      assert.equal(await balance(user), 1_000_000 - 0 - 8 - recs[2].costMicros);
+      assert.deepEqual(spoolFiles(dataDir, /^rejected-/), []);
+    });
+
     if (name === 'postgres') {
       test('server-side connection kills during flushes: every record arrives exactly once', async (t) => {
         const user = await newUser(100_000_000);

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createLogger, flushLogger, logRequest, requestFields } from '../src/observability/logger.ts';
+import { createLogger, flushLogger, logRequest, REQUEST_LINE_FIELDS, requestFields } from '../src/observability/logger.ts';
 import { emptyRequestOutcome, type RequestOutcome } from '../src/observability/request-outcome.ts';
 
 const SECRETS = ['sk-secret-auth-1', 'sk-secret-xkey-2', 'sk-secret-apikey-3', 'sk-secret-upstream-4', 'sk-secret-key-5', 'sk-secret-admin-6', 'sk-secret-hdr-7'];
@@ -78,13 +78,19 @@ test('the fast request line equals what pino writes for the same fields', () =>
     const file = join(dir, 'x.log');
     const logger = createLogger({ level: 'info', destination: file, sync: true }).child({ node: 'n1' });
     const o = outcome({ errorClass: 'timeout' });
-    logRequest(logger, o);
-    logger.info(requestFields(o), 'request');
-    const [fast, slow] = lines(await readFile(file, 'utf8'));
-    delete fast.time;
-    delete slow.time;
+    // Values outside their kind are bounded the same way on both paths.
+    const odd = Object.assign(outcome({ requestId: 'req-odd', status: 200.7, promptTokens: 3.5, costMicros: 1.5, latencyMs: Number.NaN, userId: -0.5 }), { stream: 'yes' as unknown as boolean });
+    for (const x of [o, odd]) {
+      logRequest(logger, x);
+      logger.info(requestFields(x), 'request');
+    }
+    const [fast, slow, oddFast, oddSlow] = lines(await readFile(file, 'utf8'));
+    for (const r of [fast, slow, oddFast, oddSlow]) delete r.time;
     assert.deepEqual(fast, slow);
+    assert.deepEqual(oddFast, oddSlow);
+    assert.deepEqual(Object.keys(fast), ['level', 'pid', 'hostname', 'node', ...REQUEST_LINE_FIELDS.map((f) => f.key), 'msg']);
     assert.deepEqual(Object.keys(fast), Object.keys(slow));
+    assert.deepEqual([oddFast.status, oddFast.promptTokens, oddFast.costMicros, oddFast.latencyMs, oddFast.userId, oddFast.stream], [200, 3, 0, -1, 0, false]);
   }));
 
 test('level filters request lines; loggers with mixins take the pino path', () =>

@@ -55,7 +55,7 @@ test('request counters and histograms equal the recorded outcomes', async () => 
   for (let i = 0; i < 7; i++) m.recordRequest(outcome({ stream: true, ttftMs: 40 + i, promptTokens: 10, completionTokens: 5, costMicros: 1000 }));
   for (let i = 0; i < 3; i++) m.recordRequest(outcome({ stream: false, promptTokens: 20, completionTokens: 1, costMicros: 250 }));
   m.recordRequest(outcome({ status: 502, outcome: 'upstream_error', errorClass: 'ECONNRESET', attempts: 2 }));
-  m.recordRequest(outcome({ route: 'embeddings', model: 'text-embedding-3-small', channel: '', status: 429, outcome: 'rate_limited', attempts: 0, upstreamMs: 0 }));
+  m.recordRequest(outcome({ route: 'embeddings', model: 'text-embedding-3-small', channel: '', status: 429, outcome: 'refused', attempts: 0, upstreamMs: 0 }));
 
   const { samples, types } = parseProm((await m.render()).body);
   assert.equal(value(samples, 'tollgate_requests_total', { route: 'chat', model: 'gpt-4o', channel: 'openai-1', status: '200' }), 10);
@@ -63,7 +63,7 @@ test('request counters and histograms equal the recorded outcomes', async () => 
   assert.equal(value(samples, 'tollgate_requests_total', { route: 'embeddings', channel: 'none', status: '429' }), 1);
   assert.equal(value(samples, 'tollgate_requests_total'), 12);
   assert.equal(value(samples, 'tollgate_request_outcomes_total', { route: 'chat', outcome: 'ok' }), 10);
-  assert.equal(value(samples, 'tollgate_request_outcomes_total', { outcome: 'rate_limited' }), 1);
+  assert.equal(value(samples, 'tollgate_request_outcomes_total', { outcome: 'refused' }), 1);
   assert.equal(value(samples, 'tollgate_request_errors_total', { error_class: 'ECONNRESET' }), 1);
   assert.equal(value(samples, 'tollgate_request_duration_seconds_count'), 12);
   assert.equal(value(samples, 'tollgate_request_duration_seconds_bucket', { route: 'chat', le: '+Inf' }), 11);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { openStore, StoreInputError, type Store, type StoreOptions, type UsageRecordInsert } from '../src/store/store.ts';
+import { USAGE_COLUMN_NAMES } from '../src/store/usage-columns.ts';
 
 const PG_URL = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -267,6 +268,23 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.deepEqual(allTime, await store.usage.totals({ userId: u1.id, from: 0, to: Number.MAX_SAFE_INTEGER }));
       assert.deepEqual(await store.usage.applyBatch([]), { inserted: 0, balanceDeltas: new Map() });
       await assertInputError(store.usage.applyBatch([record(u1.id, { costMicros: 1.5 })]), 'invalid');
+    });
+
+    test('usage: every column of the table round-trips through the store', async () => {
+      const u = await store.users.create({ name: uniq('cols') });
+      // Non-default values in every column, and both sides of each nullable one.
+      const full = record(u.id, {
+        ts: 1_700_000_123_456, keyId: 9, model: 'gpt-\u00e9 "quoted"', channelId: 3, channelKeyId: 8, status: 502, outcome: 'shutdown_cut',
+        attempts: 3, latencyMs: 4321, ttftMs: 0, promptTokens: 11, completionTokens: 22, costMicros: 33, errorClass: 'ECONNRESET',
+      });
+      const empty = record(u.id, { ts: 1_700_000_123_455, channelId: null, channelKeyId: null, ttftMs: null, errorClass: null, costMicros: 0 });
+      await store.usage.applyBatch([full, empty]);
+      const { records } = await store.usage.page({ userId: u.id, limit: 10 });
+      assert.deepEqual(records.map(({ id, ...r }) => r), [full, empty]);
+      assert.ok(records.every((r) => Number.isSafeInteger(r.id)));
+      // The table's columns are exactly the stored ones, in order.
+      const row = await store.db.selectFrom('usage_records').selectAll().where('request_id', '=', full.requestId).executeTakeFirstOrThrow();
+      assert.deepEqual(Object.keys(row), ['id', ...USAGE_COLUMN_NAMES]);
     });
 
     test('usage: a batch larger than one statement is chunked in one transaction', async () => {

@@ -13,7 +13,7 @@ import { loadConfig } from '../config.ts';
 import { openStore, type Store, type UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
-import type { LimitScope } from '../store/limit-repo.ts';
+import type { LimitRowScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
 import { RemoteApiError } from './remote-client.ts';
@@ -215,7 +215,7 @@ export function registerAdminCommands(program: Command): void {
   registerUsageCommands(program, json);
 }
 
-async function resolveScope(s: AdminStore, o: Opts): Promise<{ scope: LimitScope; subject: string }> {
+async function resolveScope(s: AdminStore, o: Opts): Promise<{ scope: LimitRowScope; subject: string }> {
   const chosen = [o.global, o.user, o.key, o.model].filter((v) => v !== undefined).length;
   if (o.global && chosen === 1) return { scope: 'global', subject: '' };
   if (o.user && o.model && chosen === 2) return { scope: 'user_model', subject: `${(await userByName(s, o.user)).id}:${o.model}` };

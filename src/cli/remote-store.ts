@@ -7,8 +7,9 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitPolicy, LimitScope, Price, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
+import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../server/admin-views.ts';
 import { AdminClient, type Query } from './remote-client.ts';
 
@@ -44,11 +45,11 @@ export interface AdminStore {
     byName(name: string): Promise<Channel | undefined>;
     listFull(): Promise<ChannelInfo[]>;
   };
-  prices: { set(input: PriceInput): Promise<Price>; list(): Promise<Price[]> };
+  prices: { set(input: PriceInput): Promise<StoredPrice>; list(): Promise<StoredPrice[]> };
   limits: {
-    set(input: LimitInput): Promise<LimitPolicy>;
-    remove(scope: LimitScope, subject: string): Promise<boolean>;
-    list(): Promise<LimitPolicy[]>;
+    set(input: LimitInput): Promise<LimitRow>;
+    remove(scope: LimitRowScope, subject: string): Promise<boolean>;
+    list(): Promise<LimitRow[]>;
   };
   usage: { page(q: UsagePageQuery): Promise<UsagePage>; aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> };
   close(): Promise<void>;
@@ -64,14 +65,9 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
   models: c.models.map((m) => ({ model: m.model, upstreamModel: m.upstream_model })),
   keys: c.keys.map(toChannelKey),
 });
-const toPrice = (p: PriceView): Price => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
-const toLimit = (p: LimitView): LimitPolicy => ({ id: p.id, scope: p.scope as LimitScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
+const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
+const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
 const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
-const toRecord = (r: UsageRecordView) => ({
-  id: r.id, requestId: r.request_id, ts: r.ts, userId: r.user_id, keyId: r.key_id, model: r.model, channelId: r.channel_id, channelKeyId: r.channel_key_id,
-  status: r.status, outcome: r.outcome, attempts: r.attempts, latencyMs: r.latency_ms, ttftMs: r.ttft_ms, promptTokens: r.prompt_tokens,
-  completionTokens: r.completion_tokens, costMicros: r.cost_micros, errorClass: r.error_class,
-});
 
 /** A 404 from a by-id route means "no such object", which the local store reports as false/undefined. */
 async function orMissing<T>(p: Promise<T>, missing: T): Promise<T> {
@@ -151,7 +147,7 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
         const page = await api.call<List<UsageRecordView> & { next_cursor: string | null }>('GET', '/admin/usage', {
           query: { user_id: q.userId, key_id: q.keyId, model: q.model, channel_id: q.channelId, status: q.status, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit },
         });
-        return { records: page.data.map(toRecord), ...(page.next_cursor === null ? {} : { nextCursor: page.next_cursor }) };
+        return { records: page.data.map(usageRecordFromRow), ...(page.next_cursor === null ? {} : { nextCursor: page.next_cursor }) };
       },
       aggregate: (q) => list('/admin/usage/stats', toBucket, { group_by: q.groupBy, from: q.from, to: q.to, user_id: q.userId, model: q.model }),
     },

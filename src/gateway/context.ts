@@ -33,7 +33,7 @@ export class RequestContext implements RequestOutcome {
   model = '';
   channel = '';
   status = 0;
-  outcome = 'ok';
+  outcome: RequestOutcome['outcome'] = 'ok';
   stream = false;
   latencyMs = 0;
   upstreamMs = 0;

@@ -65,7 +65,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   await relay(gw, ctx);
 }
 
-function reject(ctx: RequestContext, error: ErrorSpec, outcome: string, message?: string, param?: string): void {
+function reject(ctx: RequestContext, error: ErrorSpec, outcome: RequestContext['outcome'], message?: string, param?: string): void {
   ctx.outcome = outcome;
   // An unread body must be drained so the connection can carry the next request.
   if (!ctx.req.complete) ctx.req.resume();

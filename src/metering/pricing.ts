@@ -7,7 +7,7 @@
  * composition root reload the rows and call `replace`, which swaps the whole
  * table in one assignment: a request sees either the old or the new table.
  */
-import type { Price as StoredPrice } from '../store/price-repo.ts';
+import type { StoredPrice } from '../store/price-repo.ts';
 
 /** One price row as the store lists it (its `id` is not needed here). */
 export type PriceRow = Pick<StoredPrice, 'model' | 'channelId' | 'inputMicrosPerMTok' | 'outputMicrosPerMTok' | 'free'>;

@@ -1,47 +1,65 @@
 /**
- * The usage record as metering handles it: the store's insert shape, plus
- * the repairs that keep one bad value from blocking a whole batch.
+ * The repairs and checks that keep one bad usage record from blocking a
+ * whole batch, driven by the kinds in store/usage-columns.ts.
  *
  * `applyBatch` refuses a batch that holds a non-integer cost (a float would
  * corrupt the balance), and a refused batch retried forever would stall every
- * record behind it. So the writer repairs costs on enqueue, and records read
- * back from a spool file are checked field by field and repaired the same way.
+ * record behind it. So the writer repairs records before they are written,
+ * and records read back from a spool file are checked field by field and
+ * repaired the same way.
  */
-import type { UsageRecordInsert } from '../store/usage-repo.ts';
-
-export type { UsageRecordInsert, UsageOutcome } from '../store/usage-repo.ts';
+import { OUTCOMES } from '../observability/request-outcome.ts';
+import { USAGE_COLUMNS, type UsageColumnKind, type UsageRecordInsert } from '../store/usage-columns.ts';
 
 const toInt = (v: number): number => (v > 0 ? Math.min(Math.ceil(v), Number.MAX_SAFE_INTEGER) : 0);
 
+const fieldsOf = (...kinds: UsageColumnKind[]): readonly string[] => USAGE_COLUMNS.filter((c) => kinds.includes(c.kind)).map((c) => c.field);
+const UINT_FIELDS = fieldsOf('uint');
+const UINT_OR_NULL_FIELDS = fieldsOf('uint-or-null');
+
 /**
- * Makes every integer column of `r` a non-negative safe integer, in place:
+ * Makes every `uint` field of `r` a non-negative safe integer, in place:
  * fractions round up (never undercharge; latencies from performance.now()),
- * NaN and negatives become 0. Costs ~10 integer checks, no allocation.
+ * NaN and negatives become 0. About ten integer checks, no allocation.
  * PostgreSQL rejects "1.5" for an integer column, and one such value would
  * fail its whole batch forever.
  */
 export function normalizeRecord(r: UsageRecordInsert): UsageRecordInsert {
-  if (!Number.isSafeInteger(r.costMicros) || r.costMicros < 0) r.costMicros = toInt(r.costMicros);
-  if (!Number.isSafeInteger(r.promptTokens) || r.promptTokens < 0) r.promptTokens = toInt(r.promptTokens);
-  if (!Number.isSafeInteger(r.completionTokens) || r.completionTokens < 0) r.completionTokens = toInt(r.completionTokens);
-  if (!Number.isSafeInteger(r.latencyMs) || r.latencyMs < 0) r.latencyMs = toInt(r.latencyMs);
-  if (r.ttftMs !== null && (!Number.isSafeInteger(r.ttftMs) || r.ttftMs < 0)) r.ttftMs = toInt(r.ttftMs);
-  if (!Number.isSafeInteger(r.attempts) || r.attempts < 0) r.attempts = toInt(r.attempts);
-  if (!Number.isSafeInteger(r.ts)) r.ts = toInt(r.ts);
-  if (!Number.isSafeInteger(r.status)) r.status = toInt(r.status);
+  const o = r as unknown as Record<string, number | null>;
+  for (let i = 0; i < UINT_FIELDS.length; i++) {
+    const f = UINT_FIELDS[i];
+    const v = o[f] as number;
+    if (!Number.isSafeInteger(v) || v < 0) o[f] = toInt(v);
+  }
+  for (let i = 0; i < UINT_OR_NULL_FIELDS.length; i++) {
+    const f = UINT_OR_NULL_FIELDS[i];
+    const v = o[f];
+    if (v !== null && (!Number.isSafeInteger(v) || v < 0)) o[f] = toInt(v);
+  }
   return r;
 }
 
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const isIntOrNull = (v: unknown): boolean => v === null || isInt(v);
-const isNumOrNull = (v: unknown): boolean => v === null || isNum(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
+const isStr = (v: unknown): boolean => typeof v === 'string';
+const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
+
+/** What a spool line may hold per kind: `uint` fields accept any finite number, repaired afterwards. */
+const VALID = {
+  key: (v) => isStr(v) && (v as string).length > 0,
+  int: isInt,
+  'int-or-null': (v) => v === null || isInt(v),
+  uint: isNum,
+  'uint-or-null': (v) => v === null || isNum(v),
+  string: isStr,
+  'string-or-null': (v) => v === null || isStr(v),
+  outcome: (v) => OUTCOME_SET.has(v),
+} satisfies Record<UsageColumnKind, (v: unknown) => boolean>;
 
 /**
  * Parses one spool line into a record, or returns null when the line is not
  * a complete, well-typed record (a torn last line after a crash, or a file
- * edited by hand).
+ * edited by hand). Keys that are not record fields are dropped.
  */
 export function parseRecordLine(line: string): UsageRecordInsert | null {
   let v: any;
@@ -51,41 +69,11 @@ export function parseRecordLine(line: string): UsageRecordInsert | null {
     return null;
   }
   if (v === null || typeof v !== 'object') return null;
-  const ok =
-    isStr(v.requestId) &&
-    v.requestId.length > 0 &&
-    isNum(v.ts) &&
-    isInt(v.userId) &&
-    isInt(v.keyId) &&
-    isStr(v.model) &&
-    isIntOrNull(v.channelId) &&
-    isIntOrNull(v.channelKeyId) &&
-    isNum(v.status) &&
-    isStr(v.outcome) &&
-    isNum(v.attempts) &&
-    isNum(v.latencyMs) &&
-    isNumOrNull(v.ttftMs) &&
-    isNum(v.promptTokens) &&
-    isNum(v.completionTokens) &&
-    isNum(v.costMicros) &&
-    (v.errorClass === null || isStr(v.errorClass));
-  if (!ok) return null;
-  return normalizeRecord({
-    requestId: v.requestId,
-    ts: v.ts,
-    userId: v.userId,
-    keyId: v.keyId,
-    model: v.model,
-    channelId: v.channelId,
-    channelKeyId: v.channelKeyId,
-    status: v.status,
-    outcome: v.outcome,
-    attempts: v.attempts,
-    latencyMs: v.latencyMs,
-    ttftMs: v.ttftMs,
-    promptTokens: v.promptTokens,
-    completionTokens: v.completionTokens,
-    costMicros: v.costMicros,
-    errorClass: v.errorClass,
-  });
+  const r: Record<string, unknown> = {};
+  for (const c of USAGE_COLUMNS) {
+    const x = v[c.field];
+    if (!VALID[c.kind](x)) return null;
+    r[c.field] = x;
+  }
+  return normalizeRecord(r as unknown as UsageRecordInsert);
 }

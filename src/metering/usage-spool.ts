@@ -17,7 +17,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseRecordLine, type UsageRecordInsert } from './usage-record.ts';
+import type { UsageRecordInsert } from '../store/usage-columns.ts';
+import { parseRecordLine } from './usage-record.ts';
 
 /** One spool file waiting to be drained. */
 export interface SpoolFile {

@@ -4,12 +4,14 @@
  * in batches, ONE `applyBatch` transaction each (records + balance debits).
  *
  *   enqueue ──► queue ──(batchSize reached, or every flushIntervalMs)──► applyBatch
- *                 │                                         │ fails
- *                 │ > maxQueue                              ▼
- *                 └──────────────► spool files ◄── after spillAfterFailures
- *                                      │            failures in a row
- *                                      └── drained (oldest first) once the
- *                                          queue is empty and the store answers
+ *            (ring buffer)                                  (batch-committer.ts)
+ *                 │                                                │ fails
+ *                 │ > maxQueue                                     ▼
+ *                 └────────────► spool files ◄──── after spillAfterFailures
+ *                             (spool-backlog.ts)    failures in a row
+ *                                     │
+ *                                     └── drained (oldest first) once the
+ *                                         queue is empty and the store answers
  *
  * Rules:
  * - At most one applyBatch in flight; records that arrive meanwhile wait for
@@ -20,21 +22,20 @@
  *   (disk full) puts the records back in memory: never a silent drop.
  * - A spool file is deleted only after all its records committed; replay is
  *   idempotent (the store skips request ids it already holds).
+ * - Records are repaired (usage-record.ts) when they leave the queue, for a
+ *   batch or a spill, not in `enqueue`: the repair is a loop over the record's
+ *   fields, batched here rather than paid on the request path.
  * - `close` flushes; when the store cannot be reached by the deadline,
- *   everything left (including a batch still in flight) goes to the spool.
+ *   everything left (including a batch still in flight, or being retried
+ *   record by record) goes to the spool.
  */
-import type { UsageRepo } from '../store/usage-repo.ts';
-import { normalizeRecord, type UsageRecordInsert } from './usage-record.ts';
-import { UsageSpool, type SpoolContents, type SpoolFile } from './usage-spool.ts';
+import { RingBuffer } from '../collections/ring-buffer.ts';
+import type { UsageRecordInsert } from '../store/usage-columns.ts';
+import { BatchCommitter, type UsageSink } from './batch-committer.ts';
+import { SpoolBacklog, type WriterLog } from './spool-backlog.ts';
+import { normalizeRecord } from './usage-record.ts';
 
-/** Where batches go: the store's usage repo, or a wrapper of it. */
-export type UsageSink = Pick<UsageRepo, 'applyBatch'>;
-
-/** A pino-compatible logger; only warn and error are used. */
-export interface WriterLog {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { UsageSink } from './batch-committer.ts';
 
 export interface UsageWriterOptions {
   /** The spool lives in `${dataDir}/spool`. */
@@ -92,29 +93,13 @@ function positiveInt(name: string, v: number, min: number): number {
   return v;
 }
 
-/**
- * A batch refused for its content, not for the store's health, so retrying
- * it cannot help: the store's own input check, PostgreSQL's data-exception
- * and integrity classes (SQLSTATE 22xxx, 23xxx), SQLite's equivalents.
- */
-function isPermanent(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'StoreInputError') return true;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Batches usage records into the store, spilling to a local spool when it cannot keep up. */
 export class UsageWriter {
-  readonly #sink: UsageSink;
-  readonly #spool: UsageSpool;
+  readonly #backlog: SpoolBacklog;
+  readonly #committer: BatchCommitter;
   readonly #log: WriterLog;
-  readonly #onFlush: ((records: number, seconds: number) => void) | null;
-  readonly #onSpill: ((records: number) => void) | null;
-  readonly #onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
   readonly #batchSize: number;
   readonly #intervalMs: number;
   readonly #maxQueue: number;
@@ -123,7 +108,7 @@ export class UsageWriter {
   readonly #backoffMax: number;
   readonly #flushTimeout: number;
 
-  #queue: UsageRecordInsert[] = [];
+  readonly #queue = new RingBuffer<UsageRecordInsert>(1024);
   /** A batch taken from the queue whose applyBatch failed: retried before anything else. */
   #retry: UsageRecordInsert[] | null = null;
   /** The batch inside the running applyBatch (for stats, and to spool it on a deadline). */
@@ -132,13 +117,6 @@ export class UsageWriter {
   /** Whether the batch `#nextBatch` last returned came from the spool. */
   #fromSpool = false;
 
-  readonly #spoolFiles: SpoolFile[];
-  /** The oldest spool file being drained: its records and how many are committed. */
-  #drain: { file: SpoolFile; records: UsageRecordInsert[]; done: number } | null = null;
-  #spillChain: Promise<void> = Promise.resolve();
-  #spilling = 0;
-  #spillBlockedUntil = 0;
-
   #pumping: Promise<void> | null = null;
   #immediateArmed = false;
   #consecutiveFailures = 0;
@@ -146,13 +124,7 @@ export class UsageWriter {
   #closed = false;
   readonly #timer: NodeJS.Timeout;
 
-  #spooledRecords = 0;
-  #flushedRecords = 0;
-  #flushes = 0;
-  #lastFlushMs = 0;
   #failures = 0;
-  #spills = 0;
-  #rejected = 0;
 
   // Bound once, so that arming a flush allocates no closure.
   readonly #onImmediate = (): void => {
@@ -162,7 +134,7 @@ export class UsageWriter {
   };
   readonly #onTick = (): void => {
     if (this.#pumping !== null || Date.now() < this.#nextAttemptAt) return;
-    if (this.#queue.length > 0 || this.#retry !== null || this.#spoolFiles.length > 0) void this.#startPump(false);
+    if (this.#queue.length > 0 || this.#retry !== null || this.#backlog.hasFiles) void this.#startPump(false);
   };
 
   /**
@@ -170,11 +142,7 @@ export class UsageWriter {
    * thing) and starts the flush timer, which does not keep the process alive.
    */
   constructor(sink: UsageSink, opts: UsageWriterOptions) {
-    this.#sink = sink;
     this.#log = opts.log ?? NOOP_LOG;
-    this.#onFlush = opts.onFlush ?? null;
-    this.#onSpill = opts.onSpill ?? null;
-    this.#onCommit = opts.onCommit ?? null;
     this.#batchSize = positiveInt('batchSize', opts.batchSize ?? 512, 1);
     this.#intervalMs = positiveInt('flushIntervalMs', opts.flushIntervalMs ?? 50, 0);
     this.#maxQueue = positiveInt('maxQueue', opts.maxQueue ?? 50_000, 1);
@@ -182,33 +150,39 @@ export class UsageWriter {
     this.#backoffBase = positiveInt('backoffBaseMs', opts.backoffBaseMs ?? 100, 1);
     this.#backoffMax = positiveInt('backoffMaxMs', opts.backoffMaxMs ?? 5_000, this.#backoffBase);
     this.#flushTimeout = positiveInt('flushTimeoutMs', opts.flushTimeoutMs ?? 10_000, 0);
-    this.#spool = new UsageSpool(opts.dataDir);
-    this.#spoolFiles = this.#spool.openExisting();
-    for (const f of this.#spoolFiles) this.#spooledRecords += f.records;
+    this.#backlog = new SpoolBacklog({
+      dataDir: opts.dataDir,
+      log: this.#log,
+      putBack: (records) => this.#queue.prepend(records),
+      blockMs: this.#backoffMax,
+      onSpill: opts.onSpill ?? null,
+    });
+    this.#committer = new BatchCommitter(sink, {
+      log: this.#log,
+      onFlush: opts.onFlush ?? null,
+      onCommit: opts.onCommit ?? null,
+      reject: (lines, why) => this.#backlog.reject(lines, why),
+    });
     // In per-tick mode the timer only paces retries and spool drains.
     this.#timer = setInterval(this.#onTick, this.#intervalMs > 0 ? this.#intervalMs : this.#backoffBase);
     this.#timer.unref();
-    if (this.#spoolFiles.length > 0) this.#armImmediate();
+    if (this.#backlog.hasFiles) this.#armImmediate();
   }
 
-  /**
-   * Queues one record. O(1) amortised, never awaits, never throws; repairs
-   * non-integer numbers in the record (see usage-record.ts).
-   */
+  /** Queues one record. O(1), never awaits, never throws. */
   enqueue(record: UsageRecordInsert): void {
-    try {
-      normalizeRecord(record);
-      if (this.#closed) {
-        this.#spillLate(record);
-        return;
-      }
-      const n = this.#queue.push(record);
-      if (n > this.#maxQueue) this.#spillQueue();
-      else if (n >= this.#batchSize || this.#intervalMs === 0) this.#armImmediate();
-    } catch (err) {
-      // Only a caller passing a non-object can get here; the request is over, so log it.
-      this.#log.error({ err }, 'usage writer: enqueue failed');
+    if (typeof record !== 'object' || record === null) {
+      // Only an untyped caller can get here; the request is over, so log it.
+      this.#log.error({ record }, 'usage writer: enqueue of a non-record ignored');
+      return;
     }
+    if (this.#closed) {
+      this.#spillLate(record);
+      return;
+    }
+    const n = this.#queue.push(record);
+    if (n > this.#maxQueue) this.#spillQueue();
+    else if (n >= this.#batchSize || this.#intervalMs === 0) this.#armImmediate();
   }
 
   #armImmediate(): void {
@@ -237,35 +211,14 @@ export class UsageWriter {
   async #nextBatch(): Promise<UsageRecordInsert[] | null> {
     this.#fromSpool = false;
     if (this.#retry !== null) return this.#retry;
-    const q = this.#queue;
-    if (q.length > 0) {
-      if (q.length <= this.#batchSize) {
-        this.#queue = [];
-        return q;
-      }
-      return q.splice(0, this.#batchSize);
+    if (this.#queue.length > 0) {
+      const batch = this.#queue.take(this.#batchSize);
+      for (let i = 0; i < batch.length; i++) normalizeRecord(batch[i]);
+      return batch;
     }
-    if (this.#drain === null) {
-      const file = this.#spoolFiles[0];
-      if (file === undefined) return null;
-      let contents: SpoolContents;
-      try {
-        contents = await this.#spool.read(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        // Removed by hand (or by another process draining the same spool).
-        this.#spoolFiles.shift();
-        this.#spooledRecords -= file.records;
-        this.#log.warn({ file: file.path }, 'usage writer: a spool file vanished before it was drained');
-        return this.#nextBatch();
-      }
-      const { records, bad } = contents;
-      if (bad.length > 0) await this.#reject(bad, `${bad.length} unreadable line(s) in spool file ${file.path}`);
-      this.#drain = { file, records, done: 0 };
-    }
-    this.#fromSpool = true;
-    const d = this.#drain;
-    return d.records.slice(d.done, d.done + this.#batchSize);
+    const batch = await this.#backlog.nextBatch(this.#batchSize);
+    this.#fromSpool = batch !== null;
+    return batch;
   }
 
   /** Never rejects: whatever goes wrong becomes a logged failure and a backoff. */
@@ -285,86 +238,32 @@ export class UsageWriter {
       if (batch === null) return;
       const fromSpool = this.#fromSpool;
       if (batch.length > 0 && !(await this.#commit(batch, fromSpool))) return;
-      if (fromSpool) await this.#afterDrainBatch(batch.length);
+      if (fromSpool) await this.#backlog.committed(batch.length);
       else if (batch === this.#retry) this.#retry = null;
       if (this.#closed && !drainAll) return;
       // Keep going while a full batch waits or the spool has work; a partial
       // batch waits for the next tick so that batches fill up under load.
-      const more = drainAll || this.#queue.length >= this.#batchSize || this.#retry !== null || this.#spoolFiles.length > 0;
+      const more = drainAll || this.#queue.length >= this.#batchSize || this.#retry !== null || this.#backlog.hasFiles;
       if (!more) return;
     }
   }
 
-  /** One applyBatch. False when it failed and the pump must back off. */
+  /**
+   * One batch through the committer. False when it failed and the pump must
+   * back off. The batch counts as in flight until the store answered for
+   * every record in it, one-by-one retries included.
+   */
   async #commit(batch: UsageRecordInsert[], fromSpool: boolean): Promise<boolean> {
     this.#inFlight = batch;
     this.#inFlightFromSpool = fromSpool;
-    const t0 = performance.now();
-    try {
-      const { balanceDeltas } = await this.#sink.applyBatch(batch);
-      this.#onCommit?.(balanceDeltas);
-    } catch (err) {
-      this.#inFlight = null;
-      if (!isPermanent(err)) {
-        this.#onFailure(batch, fromSpool, err);
-        return false;
-      }
-      this.#log.warn({ err, records: batch.length }, 'usage writer: store refused a batch; retrying its records one by one');
-      return this.#commitOneByOne(batch, fromSpool);
-    }
+    const result = await this.#committer.commit(batch);
     this.#inFlight = null;
-    this.#lastFlushMs = performance.now() - t0;
-    this.#onFlush?.(batch.length, this.#lastFlushMs / 1000);
-    this.#flushes++;
-    this.#flushedRecords += batch.length;
+    if (!result.ok) {
+      this.#onFailure(batch, fromSpool, result.error);
+      return false;
+    }
     this.#consecutiveFailures = 0;
     this.#nextAttemptAt = 0;
-    return true;
-  }
-
-  async #afterDrainBatch(n: number): Promise<void> {
-    const d = this.#drain!;
-    d.done += n;
-    if (d.done < d.records.length) return;
-    this.#drain = null;
-    this.#spoolFiles.shift();
-    this.#spooledRecords -= d.file.records;
-    try {
-      await this.#spool.remove(d.file);
-    } catch (err) {
-      // Left on disk it is replayed at the next start, harmlessly.
-      this.#log.warn({ err, file: d.file.path }, 'usage writer: cannot delete a drained spool file');
-    }
-  }
-
-  /**
-   * Isolates the records the store refuses: retrying a refused batch would
-   * stall every record behind it, so each is tried alone and only the
-   * refused ones go aside (normalizeRecord makes this rare). A transient
-   * failure midway fails the whole batch; re-committing the records already
-   * stored is harmless.
-   */
-  async #commitOneByOne(batch: UsageRecordInsert[], fromSpool: boolean): Promise<boolean> {
-    const refused: string[] = [];
-    let reason = '';
-    for (const r of batch) {
-      try {
-        const { balanceDeltas } = await this.#sink.applyBatch([r]);
-        this.#onCommit?.(balanceDeltas);
-      } catch (err) {
-        if (!isPermanent(err)) {
-          this.#onFailure(batch, fromSpool, err);
-          return false;
-        }
-        refused.push(JSON.stringify(r));
-        reason = (err as Error).message;
-      }
-    }
-    this.#flushes++;
-    this.#flushedRecords += batch.length - refused.length;
-    this.#consecutiveFailures = 0;
-    this.#nextAttemptAt = 0;
-    if (refused.length > 0) await this.#reject(refused, `store refused ${refused.length} record(s): ${reason}`);
     return true;
   }
 
@@ -386,60 +285,24 @@ export class UsageWriter {
 
   /** Moves the retry batch and the whole queue to a new spool file (written asynchronously). */
   #spillQueue(): void {
-    if (Date.now() < this.#spillBlockedUntil) return;
-    let records = this.#queue;
-    this.#queue = [];
-    if (this.#retry !== null) {
-      records = this.#retry.concat(records);
-      this.#retry = null;
-    }
-    if (records.length === 0) return;
-    this.#spilling += records.length;
-    this.#spillChain = this.#spillChain.then(() => this.#writeSpill(records));
-  }
-
-  async #writeSpill(records: UsageRecordInsert[]): Promise<void> {
-    try {
-      const file = await this.#spool.write(records);
-      this.#spoolFiles.push(file);
-      this.#spooledRecords += file.records;
-      this.#spills++;
-      this.#onSpill?.(file.records);
-    } catch (err) {
-      // Back into memory, ahead of newer records; no new spill for a while so
-      // that a full disk does not turn every enqueue into a failing write.
-      this.#queue = records.concat(this.#queue);
-      this.#spillBlockedUntil = Date.now() + this.#backoffMax;
-      this.#log.error({ err, records: records.length }, 'usage writer: cannot write the spool; records kept in memory');
-    } finally {
-      this.#spilling -= records.length;
-    }
+    if (this.#backlog.spillBlocked) return;
+    const queued = this.#queue.take(this.#queue.length);
+    const records = this.#retry === null ? queued : this.#retry.concat(queued);
+    this.#retry = null;
+    if (records.length > 0) this.#backlog.spill(records);
   }
 
   #spillLate(record: UsageRecordInsert): void {
     try {
-      const file = this.#spool.writeSync([record]);
-      this.#spoolFiles.push(file);
-      this.#spooledRecords += 1;
+      this.#backlog.spillSync(record);
     } catch (err) {
       this.#queue.push(record);
       this.#log.error({ err, requestId: record.requestId }, 'usage writer: closed and cannot spool a late record; kept in memory');
     }
   }
 
-  async #reject(lines: string[], why: string): Promise<void> {
-    this.#rejected += lines.length;
-    let where = '(could not write it)';
-    try {
-      where = await this.#spool.reject(lines);
-    } catch (err) {
-      this.#log.error({ err }, 'usage writer: cannot write the rejected file');
-    }
-    this.#log.error({ file: where, lines: lines.length }, `usage writer: ${why}; moved aside`);
-  }
-
   #pending(): boolean {
-    return this.#queue.length > 0 || this.#retry !== null || this.#spoolFiles.length > 0 || this.#spilling > 0 || this.#inFlight !== null;
+    return this.#queue.length > 0 || this.#retry !== null || this.#backlog.hasFiles || this.#backlog.spilling > 0 || this.#inFlight !== null;
   }
 
   /**
@@ -450,7 +313,7 @@ export class UsageWriter {
   async flush(timeoutMs = this.#flushTimeout): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.#spillChain;
+      await this.#backlog.written();
       if (this.#pumping !== null) {
         const left = deadline - Date.now();
         if (left <= 0 || !(await raceTimeout(this.#pumping, left))) break;
@@ -466,18 +329,16 @@ export class UsageWriter {
       await this.#startPump(true);
     }
     this.#spillEverything();
-    await this.#spillChain;
-    throw new Error(`usage writer: the store did not take every record within ${timeoutMs} ms; ${this.#spooledRecords} record(s) are in ${this.#spool.dir}`);
+    await this.#backlog.written();
+    throw new Error(`usage writer: the store did not take every record within ${timeoutMs} ms; ${this.#backlog.records} record(s) are in ${this.#backlog.dir}`);
   }
 
   /** Spools the queue and a batch still in flight (it may yet commit; a replay is harmless). */
   #spillEverything(): void {
     const stuck = this.#inFlight;
     // A retry batch in flight is spilled as #retry already; a spool batch is on disk.
-    if (stuck !== null && !this.#inFlightFromSpool && stuck !== this.#retry) {
-      this.#queue = stuck.concat(this.#queue);
-    }
-    this.#spillBlockedUntil = 0;
+    if (stuck !== null && !this.#inFlightFromSpool && stuck !== this.#retry) this.#queue.prepend(stuck);
+    this.#backlog.unblock();
     this.#spillQueue();
   }
 
@@ -500,15 +361,15 @@ export class UsageWriter {
   stats(): UsageWriterStats {
     return {
       queued: this.#queue.length + (this.#retry?.length ?? 0),
-      spilling: this.#spilling,
+      spilling: this.#backlog.spilling,
       inFlight: this.#inFlight?.length ?? 0,
-      spooledRecords: this.#spooledRecords,
-      flushedRecords: this.#flushedRecords,
-      flushes: this.#flushes,
-      lastFlushMs: this.#lastFlushMs,
+      spooledRecords: this.#backlog.records,
+      flushedRecords: this.#committer.flushedRecords,
+      flushes: this.#committer.flushes,
+      lastFlushMs: this.#committer.lastFlushMs,
       failures: this.#failures,
-      spills: this.#spills,
-      rejected: this.#rejected,
+      spills: this.#backlog.spills,
+      rejected: this.#backlog.rejected,
     };
   }
 }

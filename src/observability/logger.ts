@@ -127,27 +127,49 @@ export function logRequest(logger: Logger, o: RequestOutcome): void {
   );
 }
 
+/** How a request-line value is written; each kind bounds what reaches the log whatever the field holds. */
+type LineKind = 'string' | 'string-or-null' | 'int32' | 'safe-int' | 'bool' | 'ms';
+
+/**
+ * The request line's fields, in order: JSON key, RequestOutcome field, kind.
+ * `logRequest` writes them from a hand-written template for speed (see the
+ * header); a test checks that its line equals pino's line for `requestFields`,
+ * which is built from this table.
+ */
+export const REQUEST_LINE_FIELDS = [
+  { key: 'reqId', field: 'requestId', kind: 'string' },
+  { key: 'route', field: 'route', kind: 'string' },
+  { key: 'model', field: 'model', kind: 'string' },
+  { key: 'channel', field: 'channel', kind: 'string' },
+  { key: 'status', field: 'status', kind: 'int32' },
+  { key: 'outcome', field: 'outcome', kind: 'string' },
+  { key: 'stream', field: 'stream', kind: 'bool' },
+  { key: 'latencyMs', field: 'latencyMs', kind: 'ms' },
+  { key: 'upstreamMs', field: 'upstreamMs', kind: 'ms' },
+  { key: 'ttftMs', field: 'ttftMs', kind: 'ms' },
+  { key: 'promptTokens', field: 'promptTokens', kind: 'int32' },
+  { key: 'completionTokens', field: 'completionTokens', kind: 'int32' },
+  { key: 'costMicros', field: 'costMicros', kind: 'safe-int' },
+  { key: 'attempts', field: 'attempts', kind: 'int32' },
+  { key: 'errorClass', field: 'errorClass', kind: 'string-or-null' },
+  { key: 'userId', field: 'userId', kind: 'safe-int' },
+  { key: 'keyId', field: 'keyId', kind: 'safe-int' },
+] as const satisfies readonly { key: string; field: keyof RequestOutcome; kind: LineKind }[];
+
+const LINE_VALUE = {
+  string: (v) => v,
+  'string-or-null': (v) => v,
+  int32: (v) => (v as number) | 0,
+  'safe-int': (v) => (Number.isSafeInteger(v) ? v : 0),
+  bool: (v) => v === true,
+  ms: (v) => ms(v as number),
+} satisfies Record<LineKind, (v: unknown) => unknown>;
+
 /** The fields of the request line as an object (slow path and tests). */
 export function requestFields(o: RequestOutcome): Record<string, unknown> {
-  return {
-    reqId: o.requestId,
-    route: o.route,
-    model: o.model,
-    channel: o.channel,
-    status: o.status,
-    outcome: o.outcome,
-    stream: o.stream,
-    latencyMs: ms(o.latencyMs),
-    upstreamMs: ms(o.upstreamMs),
-    ttftMs: ms(o.ttftMs),
-    promptTokens: o.promptTokens,
-    completionTokens: o.completionTokens,
-    costMicros: o.costMicros,
-    attempts: o.attempts,
-    errorClass: o.errorClass,
-    userId: o.userId,
-    keyId: o.keyId,
-  };
+  const out: Record<string, unknown> = {};
+  for (const f of REQUEST_LINE_FIELDS) out[f.key] = LINE_VALUE[f.kind](o[f.field]);
+  return out;
 }
 
 /** fsync errors meaning "this kind of file cannot be synced" (pipes, ttys, /dev/null), not lost data. */

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Registry, Gauge, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-metric.ts';
 import { LabelCap, OTHER } from './label-cap.ts';
-import { ROUTES, overheadMs, type RequestOutcome } from './request-outcome.ts';
+import { ROUTES, overheadMs, type Outcome, type RequestOutcome } from './request-outcome.ts';
 
 /** Every metric name starts with this. */
 export const METRIC_PREFIX = 'tollgate_';
@@ -332,7 +332,7 @@ export class GatewayMetrics {
     byStatus.set(status, s);
   }
 
-  private resolveOutcome(rawRoute: string, rawOutcome: string): CounterChild {
+  private resolveOutcome(rawRoute: string, rawOutcome: Outcome): CounterChild {
     const route = (ROUTES as readonly string[]).includes(rawRoute) ? rawRoute : OTHER;
     const outcome = this.outcomeCap.bound(rawOutcome);
     const child = this.outcomes.child(route, outcome);

@@ -9,19 +9,27 @@
 /** Routes with their own label value; anything else is reported as `other`. */
 export const ROUTES = ['chat', 'completions', 'embeddings', 'messages', 'models', 'proxy', 'service', 'admin', 'other'] as const;
 
-/** Known outcome values; the metrics layer accepts others but caps their number. */
+/**
+ * How a request ended: exactly the values the gateway sets, so a switch over
+ * an Outcome is checked for completeness. A refusal for limits or credits is
+ * `refused` (the status tells 429 from 402).
+ */
 export const OUTCOMES = [
   'ok',
+  /** The upstream failed (connect error, 5xx, reset) or answered with an error status. */
   'upstream_error',
+  /** Cut by shutdown reaching its deadline mid-stream; metered for what was sent. */
+  'shutdown_cut',
   'refused',
-  'rate_limited',
-  'insufficient_credits',
   'unauthorized',
   'client_abort',
   'bad_request',
   'not_found',
   'internal_error',
 ] as const;
+
+/** One of OUTCOMES. */
+export type Outcome = (typeof OUTCOMES)[number];
 
 /** Everything observability needs to know about one finished request. */
 export interface RequestOutcome {
@@ -35,8 +43,7 @@ export interface RequestOutcome {
   channel: string;
   /** HTTP status sent to the client. */
   status: number;
-  /** 'ok' | 'upstream_error' | 'refused' | 'client_abort' | 'bad_request' | … (see OUTCOMES). */
-  outcome: string;
+  outcome: Outcome;
   /** True when the response was streamed (SSE). */
   stream: boolean;
   /** Wall time from request arrival to the last byte sent, in milliseconds. */

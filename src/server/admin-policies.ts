@@ -3,18 +3,18 @@
  * what they apply to ((model, channel) and (scope, subject)), and deletable
  * by id. Changes reach this node's price book / policy book before the reply.
  */
-import { StoreInputError, type LimitScope } from '../store/store.ts';
+import { StoreInputError, type LimitRowScope } from '../store/store.ts';
 import { badInput, bool, idParams, int, listOf, nullableInt, object, notFound, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
 import { limitView, priceView } from './admin-views.ts';
 
-const SCOPES: LimitScope[] = ['global', 'user', 'key', 'model', 'user_model'];
+const SCOPES: LimitRowScope[] = ['global', 'user', 'key', 'model', 'user_model'];
 const deleted = (object: string, id: number) => ({ object, id, deleted: true });
 
 /**
  * Checks a policy subject against its scope: '' for global, a user id, a key
  * id, a model name, or `<userId>:<model>`. Ids must exist (404 otherwise).
  */
-async function checkSubject(ctx: AdminContext, scope: LimitScope, subject: string): Promise<void> {
+async function checkSubject(ctx: AdminContext, scope: LimitRowScope, subject: string): Promise<void> {
   const bad = (what: string) => badInput('subject', `Invalid request body: a ${scope} limit needs 'subject' = ${what}.`);
   switch (scope) {
     case 'global':

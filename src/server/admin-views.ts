@@ -5,7 +5,8 @@
  * same types back.
  */
 import type { Gateway } from '../gateway/gateway.ts';
-import type { Channel, ChannelFull, ClientKey, LimitPolicy, Price, UsageBucket, UsageRecord, User } from '../store/store.ts';
+import type { Channel, ChannelFull, ClientKey, LimitRow, StoredPrice, UsageBucket, UsageRecord, User } from '../store/store.ts';
+import { USAGE_COLUMNS, usageRow, type UsageColumnKind, type UsageRecordRow } from '../store/usage-columns.ts';
 import type { JsonSchema } from './admin-schema.ts';
 
 /** A user; `balance_micros` is the stored balance. */
@@ -89,26 +90,10 @@ export interface LimitView {
   concurrency: number | null;
 }
 
-/** One usage record. */
-export interface UsageRecordView {
+/** One usage record: its columns (usage-columns.ts) as stored. */
+export interface UsageRecordView extends UsageRecordRow {
   object: 'usage_record';
   id: number;
-  request_id: string;
-  ts: number;
-  user_id: number;
-  key_id: number;
-  model: string;
-  channel_id: number | null;
-  channel_key_id: number | null;
-  status: number;
-  outcome: string;
-  attempts: number;
-  latency_ms: number;
-  ttft_ms: number | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  error_class: string | null;
 }
 
 /** One group of `GET /admin/usage/stats`. */
@@ -182,37 +167,18 @@ function channelFields(c: Channel) {
 }
 
 /** The price as the API shows it. */
-export function priceView(p: Price): PriceView {
+export function priceView(p: StoredPrice): PriceView {
   return { object: 'price', id: p.id, model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free };
 }
 
 /** The policy as the API shows it. */
-export function limitView(p: LimitPolicy): LimitView {
+export function limitView(p: LimitRow): LimitView {
   return { object: 'limit_policy', id: p.id, scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency };
 }
 
 /** The usage record as the API shows it. */
 export function usageRecordView(r: UsageRecord): UsageRecordView {
-  return {
-    object: 'usage_record',
-    id: r.id,
-    request_id: r.requestId,
-    ts: r.ts,
-    user_id: r.userId,
-    key_id: r.keyId,
-    model: r.model,
-    channel_id: r.channelId,
-    channel_key_id: r.channelKeyId,
-    status: r.status,
-    outcome: r.outcome,
-    attempts: r.attempts,
-    latency_ms: r.latencyMs,
-    ttft_ms: r.ttftMs,
-    prompt_tokens: r.promptTokens,
-    completion_tokens: r.completionTokens,
-    cost_micros: r.costMicros,
-    error_class: r.errorClass,
-  };
+  return { object: 'usage_record', id: r.id, ...usageRow(r) };
 }
 
 /** The aggregate group as the API shows it. */
@@ -227,6 +193,9 @@ const NI = { type: ['integer', 'null'] } as const;
 const S = { type: 'string' } as const;
 const NS = { type: ['string', 'null'] } as const;
 const B = { type: 'boolean' } as const;
+const KIND_SCHEMAS = {
+  key: S, int: I, 'int-or-null': NI, uint: I, 'uint-or-null': NI, string: S, 'string-or-null': NS, outcome: S,
+} as const satisfies Record<UsageColumnKind, JsonSchema>;
 const obj = (name: string, properties: Record<string, JsonSchema>): JsonSchema => ({ type: 'object', properties: { object: { const: name }, ...properties }, required: ['object', ...Object.keys(properties)] });
 const health: JsonSchema = { type: 'object', properties: { cooling: B, failures: I, cooldown_remaining_ms: I }, required: ['cooling', 'failures', 'cooldown_remaining_ms'] };
 
@@ -246,10 +215,7 @@ export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
   }),
   Price: obj('price', { id: I, model: S, channel_id: NI, input_micros_per_mtok: I, output_micros_per_mtok: I, free: B }),
   LimitPolicy: obj('limit_policy', { id: I, scope: S, subject: S, rpm: NI, tpm: NI, concurrency: NI }),
-  UsageRecord: obj('usage_record', {
-    id: I, request_id: S, ts: I, user_id: I, key_id: I, model: S, channel_id: NI, channel_key_id: NI, status: I, outcome: S,
-    attempts: I, latency_ms: I, ttft_ms: NI, prompt_tokens: I, completion_tokens: I, cost_micros: I, error_class: NS,
-  }),
+  UsageRecord: obj('usage_record', { id: I, ...Object.fromEntries(USAGE_COLUMNS.map((c) => [c.column, KIND_SCHEMAS[c.kind]])) }),
   UsageBucket: {
     type: 'object',
     properties: { key: { type: ['integer', 'string'] }, requests: I, errors: I, prompt_tokens: I, completion_tokens: I, cost_micros: I, avg_latency_ms: I },

@@ -20,7 +20,7 @@ export interface ClientKey {
 }
 
 /** What the authenticator needs on a cache miss. */
-export interface KeyLookup {
+export interface KeyRow {
   id: number;
   userId: number;
   revoked: boolean;
@@ -75,7 +75,7 @@ export class KeyRepo {
    * One indexed lookup (unique key_hash, then the users primary key): this
    * runs on the authenticator's cache-miss path.
    */
-  async findByHash(keyHash: string): Promise<KeyLookup | undefined> {
+  async findByHash(keyHash: string): Promise<KeyRow | undefined> {
     const row = await this.#db
       .selectFrom('client_keys as k')
       .innerJoin('users as u', 'u.id', 'k.user_id')

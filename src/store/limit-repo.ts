@@ -10,13 +10,13 @@ import { StoreInputError } from './errors.ts';
 import type { Database, Dialect, LimitPoliciesTable } from './schema.ts';
 
 /** What a policy applies to. */
-export type LimitScope = 'global' | 'user' | 'key' | 'model' | 'user_model';
-const SCOPES: ReadonlySet<string> = new Set<LimitScope>(['global', 'user', 'key', 'model', 'user_model']);
+export type LimitRowScope = 'global' | 'user' | 'key' | 'model' | 'user_model';
+const SCOPES: ReadonlySet<string> = new Set<LimitRowScope>(['global', 'user', 'key', 'model', 'user_model']);
 
 /** A stored policy; null limits are unlimited. */
-export interface LimitPolicy {
+export interface LimitRow {
   id: number;
-  scope: LimitScope;
+  scope: LimitRowScope;
   subject: string;
   rpm: number | null;
   tpm: number | null;
@@ -25,17 +25,17 @@ export interface LimitPolicy {
 
 /** Input of `LimitRepo.set`. */
 export interface LimitInput {
-  scope: LimitScope;
+  scope: LimitRowScope;
   subject: string;
   rpm: number | null;
   tpm: number | null;
   concurrency: number | null;
 }
 
-function toPolicy(row: Selectable<LimitPoliciesTable>): LimitPolicy {
+function toLimitRow(row: Selectable<LimitPoliciesTable>): LimitRow {
   return {
     id: row.id,
-    scope: row.scope as LimitScope,
+    scope: row.scope as LimitRowScope,
     subject: row.subject,
     rpm: row.rpm,
     tpm: row.tpm,
@@ -67,7 +67,7 @@ export class LimitRepo {
   }
 
   /** Creates or replaces the policy for (scope, subject). */
-  async set(input: LimitInput): Promise<LimitPolicy> {
+  async set(input: LimitInput): Promise<LimitRow> {
     checkKey(input.scope, input.subject);
     checkLimit('rpm', input.rpm);
     checkLimit('tpm', input.tpm);
@@ -86,12 +86,12 @@ export class LimitRepo {
         .returningAll()
         .executeTakeFirstOrThrow();
       await appendChange(trx, this.#dialect, 'limits', `${input.scope}:${input.subject}`);
-      return toPolicy(row);
+      return toLimitRow(row);
     });
   }
 
   /** Removes a policy; false when there was none. */
-  remove(scope: LimitScope, subject: string): Promise<boolean> {
+  remove(scope: LimitRowScope, subject: string): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       const res = await trx
         .deleteFrom('limit_policies')
@@ -104,8 +104,8 @@ export class LimitRepo {
     });
   }
 
-  async list(): Promise<LimitPolicy[]> {
+  async list(): Promise<LimitRow[]> {
     const rows = await this.#db.selectFrom('limit_policies').selectAll().orderBy('scope').orderBy('subject').execute();
-    return rows.map(toPolicy);
+    return rows.map(toLimitRow);
   }
 }

@@ -8,7 +8,7 @@ import { StoreInputError, isForeignKeyViolation } from './errors.ts';
 import type { Database, Dialect, PricesTable } from './schema.ts';
 
 /** A stored price; `channelId` null means any channel. */
-export interface Price {
+export interface StoredPrice {
   id: number;
   model: string;
   channelId: number | null;
@@ -26,7 +26,7 @@ export interface PriceInput {
   free: boolean;
 }
 
-function toPrice(row: Selectable<PricesTable>): Price {
+function toPrice(row: Selectable<PricesTable>): StoredPrice {
   return {
     id: row.id,
     model: row.model,
@@ -52,7 +52,7 @@ export class PriceRepo {
   }
 
   /** Creates or replaces the price of (model, channel); appends 'prices'. */
-  async set(input: PriceInput): Promise<Price> {
+  async set(input: PriceInput): Promise<StoredPrice> {
     checkMicros('inputMicrosPerMTok', input.inputMicrosPerMTok);
     checkMicros('outputMicrosPerMTok', input.outputMicrosPerMTok);
     const channelId = input.channelId ?? null;
@@ -102,7 +102,7 @@ export class PriceRepo {
     });
   }
 
-  async list(): Promise<Price[]> {
+  async list(): Promise<StoredPrice[]> {
     const rows = await this.#db.selectFrom('prices').selectAll().orderBy('model').orderBy('id').execute();
     return rows.map(toPrice);
   }

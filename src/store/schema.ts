@@ -8,6 +8,7 @@
  * query has one code path; the repositories expose them as `boolean`.
  */
 import type { Generated } from 'kysely';
+import type { UsageRecordRow } from './usage-columns.ts';
 
 /** 0 or 1: a boolean as stored. */
 export type Flag = 0 | 1;
@@ -81,25 +82,9 @@ export interface LimitPoliciesTable {
   concurrency: number | null;
 }
 
-/** Table `usage_records`. */
-export interface UsageRecordsTable {
+/** Table `usage_records`: its columns are defined in usage-columns.ts. */
+export interface UsageRecordsTable extends UsageRecordRow {
   id: Generated<number>;
-  request_id: string;
-  ts: number;
-  user_id: number;
-  key_id: number;
-  model: string;
-  channel_id: number | null;
-  channel_key_id: number | null;
-  status: number;
-  outcome: string;
-  attempts: number;
-  latency_ms: number;
-  ttft_ms: number | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  error_class: string | null;
 }
 
 /** Table `change_events`. */

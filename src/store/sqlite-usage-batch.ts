@@ -8,7 +8,7 @@
  * and each user is debited (and the running totals grow) by the rows actually inserted.
  */
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import type { UsageRecordInsert } from './usage-repo.ts';
+import { USAGE_COLUMN_NAMES, usageValues, type UsageRecordInsert } from './usage-columns.ts';
 import { TotalsAccumulator, UPSERT_TOTALS_SQL } from './usage-totals.ts';
 
 export class SqliteUsageBatch {
@@ -20,18 +20,18 @@ export class SqliteUsageBatch {
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
-    this.#insert = db.prepare(`insert into usage_records
-      (request_id, ts, user_id, key_id, model, channel_id, channel_key_id, status, outcome, attempts, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cost_micros, error_class)
-      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    this.#insert = db.prepare(`insert into usage_records (${USAGE_COLUMN_NAMES.join(', ')})
+      values (${USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
       on conflict (request_id) do nothing`);
     this.#debit = db.prepare('update users set balance_micros = balance_micros + ? where id = ?');
     this.#totals = db.prepare(UPSERT_TOTALS_SQL);
     this.#apply = db.transaction((records: readonly UsageRecordInsert[]) => {
       const balanceDeltas = new Map<number, number>();
       const totals = new TotalsAccumulator();
+      const values: unknown[] = new Array(USAGE_COLUMN_NAMES.length);
       let inserted = 0;
       for (const r of records) {
-        const { changes } = this.#insert.run(r.requestId, r.ts, r.userId, r.keyId, r.model, r.channelId, r.channelKeyId, r.status, r.outcome, r.attempts, r.latencyMs, r.ttftMs, r.promptTokens, r.completionTokens, r.costMicros, r.errorClass);
+        const { changes } = this.#insert.run(usageValues(r, values));
         if (changes === 0) continue; // already stored: a replayed batch debits nothing twice
         inserted++;
         balanceDeltas.set(r.userId, (balanceDeltas.get(r.userId) ?? 0) - r.costMicros);

@@ -23,7 +23,7 @@ export type { Database, Dialect } from './schema.ts';
 export { StoreInputError, type StoreInputCode } from './errors.ts';
 export { EventRepo, type ChangeEvent, type ChangeKind } from './change-feed.ts';
 export { UserRepo, type User } from './user-repo.ts';
-export { KeyRepo, type ClientKey, type KeyLookup } from './key-repo.ts';
+export { KeyRepo, type ClientKey, type KeyRow } from './key-repo.ts';
 export {
   ChannelRepo,
   type Channel,
@@ -34,19 +34,17 @@ export {
   type ChannelPatch,
   type ChannelType,
 } from './channel-repo.ts';
-export { PriceRepo, type Price, type PriceInput } from './price-repo.ts';
-export { LimitRepo, type LimitInput, type LimitPolicy, type LimitScope } from './limit-repo.ts';
+export { PriceRepo, type StoredPrice, type PriceInput } from './price-repo.ts';
+export { LimitRepo, type LimitInput, type LimitRow, type LimitRowScope } from './limit-repo.ts';
 export {
   UsageRepo,
   type ApplyBatchResult,
-  type UsageOutcome,
   type UsagePage,
   type UsagePageQuery,
-  type UsageRecord,
-  type UsageRecordInsert,
   type UsageTotals,
   type UsageTotalsQuery,
 } from './usage-repo.ts';
+export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';

@@ -3,43 +3,16 @@
  * refused), written in batches by the gateway's log writer, and read back
  * page by page by the account API and the dashboard.
  */
-import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { StoreInputError } from './errors.ts';
-import type { Database, Dialect, UsageRecordsTable } from './schema.ts';
+import type { Database, Dialect } from './schema.ts';
 import { decodeUsageCursor, encodeUsageCursor } from './usage-cursor.ts';
 import type { SqliteUsageBatch } from './sqlite-usage-batch.ts';
+import { USAGE_COLUMNS, usageRecordFromRow, usageRow, type UsageRecord, type UsageRecordInsert } from './usage-columns.ts';
 import { TotalsAccumulator } from './usage-totals.ts';
 import { aggregateUsage, type UsageAggregateQuery, type UsageBucket } from './usage-stats.ts';
 
-/** How a request ended. The list is open: the gateway may add classes. */
-export type UsageOutcome = 'ok' | 'upstream_error' | 'refused' | 'client_abort' | (string & {});
-
-/** One usage record as the gateway produces it. */
-export interface UsageRecordInsert {
-  /** Unique per request: replaying a batch skips records already stored. */
-  requestId: string;
-  ts: number;
-  userId: number;
-  keyId: number;
-  model: string;
-  channelId: number | null;
-  channelKeyId: number | null;
-  status: number;
-  outcome: UsageOutcome;
-  attempts: number;
-  latencyMs: number;
-  ttftMs: number | null;
-  promptTokens: number;
-  completionTokens: number;
-  /** What the request cost; the user's balance is debited by exactly this. */
-  costMicros: number;
-  errorClass: string | null;
-}
-
-/** A stored usage record. */
-export interface UsageRecord extends UsageRecordInsert {
-  id: number;
-}
+export type { UsageRecordInsert } from './usage-columns.ts';
 
 /** Outcome of `UsageRepo.applyBatch`. */
 export interface ApplyBatchResult {
@@ -89,32 +62,10 @@ export interface UsageTotals {
   costMicros: number;
 }
 
-const COLUMNS = 16; // bound values per inserted row (id is generated)
 // SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766 (since 3.32);
 // PostgreSQL's wire protocol allows 65535 parameters per statement.
 const MAX_VARS: Record<Dialect, number> = { sqlite: 32766, postgres: 65535 };
 const MAX_PAGE = 1000;
-
-function toRow(r: UsageRecordInsert): Insertable<UsageRecordsTable> {
-  return {
-    request_id: r.requestId,
-    ts: r.ts,
-    user_id: r.userId,
-    key_id: r.keyId,
-    model: r.model,
-    channel_id: r.channelId,
-    channel_key_id: r.channelKeyId,
-    status: r.status,
-    outcome: r.outcome,
-    attempts: r.attempts,
-    latency_ms: r.latencyMs,
-    ttft_ms: r.ttftMs,
-    prompt_tokens: r.promptTokens,
-    completion_tokens: r.completionTokens,
-    cost_micros: r.costMicros,
-    error_class: r.errorClass,
-  };
-}
 
 /**
  * The sums behind UsageTotals, over usage_records or usage_totals (same column
@@ -134,28 +85,6 @@ function toTotals(row: { requests: number; prompt_tokens: number; completion_tok
   return { requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens, costMicros: row.cost_micros };
 }
 
-function toRecord(row: Selectable<UsageRecordsTable>): UsageRecord {
-  return {
-    id: row.id,
-    requestId: row.request_id,
-    ts: row.ts,
-    userId: row.user_id,
-    keyId: row.key_id,
-    model: row.model,
-    channelId: row.channel_id,
-    channelKeyId: row.channel_key_id,
-    status: row.status,
-    outcome: row.outcome,
-    attempts: row.attempts,
-    latencyMs: row.latency_ms,
-    ttftMs: row.ttft_ms,
-    promptTokens: row.prompt_tokens,
-    completionTokens: row.completion_tokens,
-    costMicros: row.cost_micros,
-    errorClass: row.error_class,
-  };
-}
-
 function checkOptionalInt(name: string, v: number | undefined): void {
   if (v !== undefined && !Number.isSafeInteger(v)) throw new StoreInputError('invalid', `${name} must be an integer`);
 }
@@ -169,7 +98,7 @@ export class UsageRepo {
   /** `sqliteBatch`: the prepared-statement fast path, on SQLite. */
   constructor(db: Kysely<Database>, dialect: Dialect, sqliteBatch: SqliteUsageBatch | null = null) {
     this.#db = db;
-    this.#chunkRows = Math.floor(MAX_VARS[dialect] / COLUMNS);
+    this.#chunkRows = Math.floor(MAX_VARS[dialect] / USAGE_COLUMNS.length);
     this.#sqliteBatch = sqliteBatch;
   }
 
@@ -197,7 +126,7 @@ export class UsageRepo {
         const chunk = records.slice(i, i + this.#chunkRows);
         const rows = await trx
           .insertInto('usage_records')
-          .values(chunk.map(toRow))
+          .values(chunk.map(usageRow))
           .onConflict((oc) => oc.column('request_id').doNothing())
           .returning(['user_id', 'cost_micros', 'model', 'ts', 'prompt_tokens', 'completion_tokens'])
           .execute();
@@ -271,10 +200,10 @@ export class UsageRepo {
       .orderBy('id', 'desc')
       .limit(q.limit + 1)
       .execute();
-    if (rows.length <= q.limit) return { records: rows.map(toRecord) };
+    if (rows.length <= q.limit) return { records: rows.map(usageRecordFromRow) };
     rows.length = q.limit;
     const last = rows[rows.length - 1];
-    return { records: rows.map(toRecord), nextCursor: encodeUsageCursor(last.ts, last.id) };
+    return { records: rows.map(usageRecordFromRow), nextCursor: encodeUsageCursor(last.ts, last.id) };
   }
 
   /** Sums over the matching records (all zero when none). */
