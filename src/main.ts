@@ -10,6 +10,7 @@ import { openStore, type Store } from './store/store.ts';
 import { KeyCache } from './keys/key-cache.ts';
 import { HealthBook } from './routing/channel-health.ts';
 import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
+import { upstreamConnector } from './routing/upstream-connector.ts';
 import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
@@ -94,7 +95,12 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     routes: await loadRoutes(),
     upstream: new Agent({
       connections: config.upstream.connectionsPerOrigin,
-      connectTimeout: config.upstream.connectTimeoutMs,
+      // The connector checks every dialled address against the SSRF policy; the built-in mock is exempt.
+      connect: upstreamConnector({
+        policy: config.upstream,
+        connectTimeoutMs: config.upstream.connectTimeoutMs,
+        exempt: mock === null ? [] : [new URL(mock.url).host],
+      }),
       keepAliveTimeout: 30_000,
       pipelining: 1,
     }),
