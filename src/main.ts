@@ -7,6 +7,8 @@ import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/store.ts';
+import { loadKeyRing } from './secrets/master-key.ts';
+import { SecretBox } from './secrets/secret-box.ts';
 import { KeyCache } from './keys/key-cache.ts';
 import { HealthBook } from './routing/channel-health.ts';
 import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
@@ -57,11 +59,14 @@ export interface StartOptions {
 
 export async function startTollgate(config: Config, opts: StartOptions = {}): Promise<Tollgate> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const loadKeys = () => loadKeyRing({ env: process.env, dataDir: config.dataDir });
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     sqlite: config.sqlite,
     postgres: { poolSize: config.postgres.poolSize, schema: config.postgres.schema },
+    // Loaded now, not at first use: a bad or unsafe master key stops the start, and the key file exists from the first start on.
+    secrets: new SecretBox(loadKeys, loadKeys()),
   });
   const mock = config.mockChannel ? await startMockUpstream({ host: '127.0.0.1', port: 0 }) : null;
 
