@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.ts';
 import { StoreInputError } from './store/store.ts';
 import { registerAdminCommands } from './cli/admin-commands.ts';
+import { registerSecretsCommands } from './cli/secrets-commands.ts';
+import { SecretError } from './secrets/secret-box.ts';
 import { UsageError } from './cli/output.ts';
 
 const program = new Command('tollgate')
@@ -52,6 +54,7 @@ program.command('bench').description('run the benchmark: Tollgate side by side w
   });
 
 registerAdminCommands(program);
+registerSecretsCommands(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -61,7 +64,7 @@ try {
   } else if (err instanceof UsageError || err instanceof ConfigError) {
     console.error(`error: ${err.message}`);
     process.exitCode = 2;
-  } else if (err instanceof StoreInputError) {
+  } else if (err instanceof StoreInputError || err instanceof SecretError) {
     console.error(`error: ${err.message}`);
     process.exitCode = 1;
   } else {

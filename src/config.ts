@@ -50,6 +50,11 @@ export const ConfigSchema = z.object({
     /** What to do with the upstream stream when the client disconnects. */
     onClientAbort: z.enum(['abort', 'drain']).default('abort'),
     drainTimeoutMs: int(5_000, 0),
+    /**
+     * Whether channels may reach loopback, private (RFC 1918), CGNAT and ULA
+     * addresses. Metadata, link-local and unspecified addresses are always refused.
+     */
+    allowPrivateNetworks: bool(true),
   }).prefault({}),
   sqlite: z.object({
     synchronous: z.enum(['OFF', 'NORMAL', 'FULL']).default('NORMAL'),

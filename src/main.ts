@@ -7,9 +7,12 @@ import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/store.ts';
+import { loadKeyRing } from './secrets/master-key.ts';
+import { SecretBox } from './secrets/secret-box.ts';
 import { KeyCache } from './keys/key-cache.ts';
 import { HealthBook } from './routing/channel-health.ts';
 import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
+import { upstreamConnector } from './routing/upstream-connector.ts';
 import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
@@ -56,11 +59,14 @@ export interface StartOptions {
 
 export async function startTollgate(config: Config, opts: StartOptions = {}): Promise<Tollgate> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const loadKeys = () => loadKeyRing({ env: process.env, dataDir: config.dataDir });
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     sqlite: config.sqlite,
     postgres: { poolSize: config.postgres.poolSize, schema: config.postgres.schema },
+    // Loaded now, not at first use: a bad or unsafe master key stops the start, and the key file exists from the first start on.
+    secrets: new SecretBox(loadKeys, loadKeys()),
   });
   const mock = config.mockChannel ? await startMockUpstream({ host: '127.0.0.1', port: 0 }) : null;
 
@@ -94,7 +100,12 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     routes: await loadRoutes(),
     upstream: new Agent({
       connections: config.upstream.connectionsPerOrigin,
-      connectTimeout: config.upstream.connectTimeoutMs,
+      // The connector checks every dialled address against the SSRF policy; the built-in mock is exempt.
+      connect: upstreamConnector({
+        policy: config.upstream,
+        connectTimeoutMs: config.upstream.connectTimeoutMs,
+        exempt: mock === null ? [] : [new URL(mock.url).host],
+      }),
       keepAliveTimeout: 30_000,
       pipelining: 1,
     }),

@@ -73,6 +73,20 @@ test('channels: a failing channel shows its cooldown in the list', async () => {
   for (const c of fx.tg.gateway.routes.channels) fx.tg.gateway.health.succeed(c.health);
 });
 
+test('channels: SSRF guard, metadata / link-local / unspecified / non-http base URLs are 400 naming base_url', async () => {
+  const ok = { name: 'ssrf', base_url: 'http://127.0.0.1:1/v1', models: ['m'] };
+  for (const url of ['http://169.254.169.254/latest', 'http://2852039166/', 'http://[::ffff:169.254.169.254]/', 'http://metadata.google.internal/', 'http://0.0.0.0:8080/', 'http://[fe80::1]/', 'file:///etc/passwd', 'gopher://127.0.0.1:6379/']) {
+    const r = await admin(fx, 'POST', '/admin/channels', { ...ok, base_url: url });
+    assertError(r, 400, 'base_url');
+    assert.match(r.body.error.message, /refused/, url);
+  }
+  const created = await admin(fx, 'POST', '/admin/channels', ok);
+  assert.equal(created.status, 201, 'loopback stays allowed by default');
+  assertError(await admin(fx, 'PATCH', `/admin/channels/${created.body.id}`, { base_url: 'http://169.254.169.254/' }), 400, 'base_url');
+  assert.equal((await fx.tg.store.channels.byName('ssrf'))?.baseUrl, ok.base_url, 'a refused update changes nothing');
+  assert.equal((await fx.tg.store.channels.listFull()).some((c) => c.baseUrl.includes('169.254')), false);
+});
+
 test('channels: bad input 400 naming the field, unknown ids 404, taken name 409', async () => {
   const ok = { name: 'x', base_url: 'http://127.0.0.1:1/v1', models: ['m'] };
   assertError(await admin(fx, 'POST', '/admin/channels', { ...ok, name: undefined }), 400, 'name');

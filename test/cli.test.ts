@@ -41,6 +41,20 @@ test('a bad config value names the field', () => {
   assert.match(r.stderr, /port \(env TOLLGATE_PORT\) = "eighty"/);
 });
 
+test('channel add refuses a metadata / non-http base URL with exit 2 naming --base-url; private networks per config', () => {
+  for (const url of ['http://169.254.169.254/latest', 'http://0xa9fea9fe/', 'file:///etc/passwd']) {
+    const r = tollgate('channel', 'add', '--name', 'bad', '--base-url', url, '--models', 'm');
+    assert.equal(r.code, 2, url);
+    assert.match(r.stderr, /--base-url .* is refused/);
+  }
+  const closed = runCli({ ...env, TOLLGATE_UPSTREAM_ALLOW_PRIVATE_NETWORKS: 'false' }, 'channel', 'add', '--name', 'local', '--base-url', 'http://127.0.0.1:11434/v1', '--models', 'm');
+  assert.equal(closed.code, 2);
+  assert.match(closed.stderr, /allowPrivateNetworks/);
+  assert.doesNotMatch(tollgate('channel', 'list').stdout, /bad|local/);
+  const open = tollgate('channel', 'add', '--name', 'local', '--base-url', 'http://127.0.0.1:11434/v1', '--models', 'm');
+  assert.equal(open.code, 0, open.stderr);
+});
+
 test('serve + CLI: create a user and key, call the API, revoke while serving, SIGTERM exits 0', async () => {
   const created = tollgate('user', 'create', '--name', 'alice', '--json');
   assert.equal(created.code, 0, created.stderr);

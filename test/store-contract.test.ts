@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { openStore, StoreInputError, type Store, type StoreOptions, type UsageRecordInsert } from '../src/store/store.ts';
 import { USAGE_COLUMN_NAMES } from '../src/store/usage-columns.ts';
+import { masterKey, SecretBox } from '../src/secrets/secret-box.ts';
 
 const PG_URL = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -388,7 +389,8 @@ contract('sqlite', async () => {
 
 contract('postgres', async () => {
   const schema = `tg_test_${process.pid}_${Date.now()}`;
-  const opts: StoreOptions = { databaseUrl: PG_URL, dataDir: '/nonexistent', postgres: { schema, poolSize: 4 } };
+  // An explicit master key: the data dir does not exist, and no key file is written for a PostgreSQL store.
+  const opts: StoreOptions = { databaseUrl: PG_URL, dataDir: '/nonexistent', postgres: { schema, poolSize: 4 }, secrets: new SecretBox({ current: masterKey(Buffer.alloc(32, 7)), previous: [] }) };
   const store = await openStore(opts);
   assert.equal(store.dialect, 'postgres');
   // Opening again on a migrated schema applies nothing and still works.

@@ -15,6 +15,7 @@ import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitRowScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
+import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
 import { RemoteApiError } from './remote-client.ts';
 import { remoteStore, type AdminStore } from './remote-store.ts';
@@ -76,6 +77,18 @@ async function withStore<T>(cmd: Command, fn: (store: AdminStore) => Promise<T>)
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The SSRF policy at config time: the local config's, or in remote mode the
+ * default one here (the server applies its own setting and answers 400).
+ */
+function checkBaseUrl(cmd: Command, value: string): void {
+  const globals = cmd.optsWithGlobals();
+  const remote = (globals.url ?? (process.env.TOLLGATE_URL || undefined)) !== undefined;
+  const policy = remote ? DEFAULT_ADDRESS_POLICY : loadConfig({ file: globals.config ?? null }).upstream;
+  const verdict = checkUpstreamUrl(value, policy);
+  if (!verdict.ok) throw new UsageError(`--base-url '${value}' is refused: ${verdict.message}`);
 }
 
 async function userByName(store: AdminStore, name: string) {
@@ -145,7 +158,7 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
     .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      try { new URL(o.baseUrl); } catch { throw new UsageError(`--base-url is not a URL: '${o.baseUrl}'`); }
+      checkBaseUrl(cmd, o.baseUrl);
       const models = String(o.models).split(',').map((m) => m.trim()).filter(Boolean).map((m) => {
         const [model, upstream] = m.split('=');
         return { model, upstreamModel: upstream ?? model };

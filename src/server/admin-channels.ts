@@ -5,6 +5,7 @@
  * request is routed by it.
  */
 import type { ChannelFull, ChannelModel, ChannelType } from '../store/store.ts';
+import { checkUpstreamUrl } from '../routing/upstream-address-policy.ts';
 import { badInput, bool, idParams, int, listOf, notFound, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
 import { channelKeyView, channelView, coolingIndex } from './admin-views.ts';
 
@@ -31,14 +32,10 @@ const channelFields = {
   priority: int(-1_000_000, 1_000_000, 'higher is tried first'),
 };
 
-function baseUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw badInput('base_url', "Invalid request body: 'base_url' is not a URL.");
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput('base_url', "Invalid request body: 'base_url' must be http or https.");
+/** The base URL if the SSRF policy allows it (see upstream-address-policy.ts), else a 400 naming base_url. */
+function baseUrl(ctx: AdminContext, value: string): string {
+  const verdict = checkUpstreamUrl(value, ctx.gw.config.upstream);
+  if (!verdict.ok) throw badInput('base_url', `Invalid request body: 'base_url' is refused: ${verdict.message}.`);
   return value;
 }
 
@@ -72,7 +69,7 @@ export const CHANNEL_ROUTES: readonly AdminRoute[] = [
       keys: { type: 'array', maxItems: 100, items: str(1000), description: 'upstream API keys' },
     }, ['name', 'base_url', 'models']),
     async handler({ body }, ctx) {
-      const channel = await ctx.store.channels.add({ name: body.name, type: body.type, baseUrl: baseUrl(body.base_url), weight: body.weight, priority: body.priority, models: models(body.models) });
+      const channel = await ctx.store.channels.add({ name: body.name, type: body.type, baseUrl: baseUrl(ctx, body.base_url), weight: body.weight, priority: body.priority, models: models(body.models) });
       for (const secret of (body.keys ?? []) as string[]) await ctx.store.channels.addKey(channel.id, secret);
       await ctx.applied();
       return view(ctx, channel.id);
@@ -104,7 +101,7 @@ export const CHANNEL_ROUTES: readonly AdminRoute[] = [
       if (Object.keys(rest).length > 0) {
         await ctx.store.channels.update(params.id, {
           name: rest.name,
-          baseUrl: rest.base_url === undefined ? undefined : baseUrl(rest.base_url),
+          baseUrl: rest.base_url === undefined ? undefined : baseUrl(ctx, rest.base_url),
           weight: rest.weight,
           priority: rest.priority,
           models: rest.models === undefined ? undefined : models(rest.models),

@@ -3,11 +3,15 @@
  * upstream API keys to call it with. The gateway builds its routing table from
  * `listFull()` at start and again on every 'channels' change event.
  *
- * Upstream secrets are stored in clear because they are needed in clear to
- * call the upstream; protect the database file / role accordingly.
+ * Upstream secrets are needed in clear to call the upstream, so they are
+ * encrypted, not hashed: sealed on write and opened when channels are listed
+ * (see secrets/secret-box.ts and channel-secrets.ts). The raw column never
+ * holds a secret in clear once the store has started.
  */
 import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { SecretBox } from '../secrets/secret-box.ts';
 import { appendChange } from './change-feed.ts';
+import { channelKeyContext } from './channel-secrets.ts';
 import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './errors.ts';
 import type { ChannelKeysTable, ChannelsTable, Database, Dialect } from './schema.ts';
 
@@ -33,7 +37,7 @@ export interface ChannelModel {
   upstreamModel: string;
 }
 
-/** An upstream API key of a channel; `secret` is in clear (needed to call upstream). */
+/** An upstream API key of a channel; `secret` is in clear here (opened from the store; needed to call upstream). */
 export interface ChannelKey {
   id: number;
   channelId: number;
@@ -80,18 +84,20 @@ function toChannel(row: Selectable<ChannelsTable>): Channel {
   };
 }
 
-function toChannelKey(row: Selectable<ChannelKeysTable>): ChannelKey {
-  return { id: row.id, channelId: row.channel_id, secret: row.secret, enabled: row.enabled === 1, createdAt: row.created_at };
+function toChannelKey(row: Selectable<ChannelKeysTable>, secret: string): ChannelKey {
+  return { id: row.id, channelId: row.channel_id, secret, enabled: row.enabled === 1, createdAt: row.created_at };
 }
 
 /** Channels, their models and upstream keys. Every mutation appends 'channels'. */
 export class ChannelRepo {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
+  readonly #secrets: SecretBox;
 
-  constructor(db: Kysely<Database>, dialect: Dialect) {
+  constructor(db: Kysely<Database>, dialect: Dialect, secrets: SecretBox) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#secrets = secrets;
   }
 
   /** Adds a channel with its models (enabled, no keys yet). */
@@ -164,17 +170,18 @@ export class ChannelRepo {
     }
   }
 
-  /** Adds an upstream API key to a channel. */
+  /** Adds an upstream API key to a channel; the secret is stored sealed. */
   async addKey(channelId: number, secret: string): Promise<ChannelKey> {
+    const sealed = this.#secrets.seal(secret, channelKeyContext(channelId));
     try {
       return await this.#db.transaction().execute(async (trx) => {
         const row = await trx
           .insertInto('channel_keys')
-          .values({ channel_id: channelId, secret, created_at: Date.now() })
+          .values({ channel_id: channelId, secret: sealed, created_at: Date.now() })
           .returningAll()
           .executeTakeFirstOrThrow();
         await appendChange(trx, this.#dialect, 'channels', String(channelId));
-        return toChannelKey(row);
+        return toChannelKey(row, secret);
       });
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new StoreInputError('not_found', `no channel with id ${channelId}`);
@@ -213,9 +220,10 @@ export class ChannelRepo {
   }
 
   /**
-   * All channels (enabled or not) with their models and keys, ordered by id.
-   * Three queries assembled in memory: cheaper than a join that repeats every
-   * channel row per model × key.
+   * All channels (enabled or not) with their models and keys (secrets
+   * opened), ordered by id. Three queries assembled in memory: cheaper than a
+   * join that repeats every channel row per model × key. A secret that no
+   * configured master key opens throws `SecretError`.
    */
   async listFull(): Promise<ChannelFull[]> {
     // One snapshot, so a concurrent add cannot show a channel without its
@@ -233,7 +241,7 @@ export class ChannelRepo {
         out.push(full);
       }
       for (const m of models) byId.get(m.channel_id)?.models.push({ model: m.model, upstreamModel: m.upstream_model });
-      for (const k of keys) byId.get(k.channel_id)?.keys.push(toChannelKey(k));
+      for (const k of keys) byId.get(k.channel_id)?.keys.push(toChannelKey(k, this.#secrets.open(k.secret, channelKeyContext(k.channel_id))));
       return out;
     });
   }

@@ -7,6 +7,9 @@ import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { EventRepo } from './change-feed.ts';
 import { ChannelRepo } from './channel-repo.ts';
+import { resealSecrets, sealPlaintextSecrets, type ResealResult } from './channel-secrets.ts';
+import { loadKeyRing } from '../secrets/master-key.ts';
+import { SecretBox } from '../secrets/secret-box.ts';
 import { StoreInputError } from './errors.ts';
 import { KeyRepo } from './key-repo.ts';
 import { LimitRepo } from './limit-repo.ts';
@@ -46,6 +49,7 @@ export {
 } from './usage-repo.ts';
 export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
+export type { ResealResult } from './channel-secrets.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
 
@@ -59,6 +63,12 @@ export interface StoreOptions {
   sqlite?: SqliteOptions;
   /** Defaults: pool of 10, schema 'public'. */
   postgres?: PostgresOptions;
+  /**
+   * Seals upstream key secrets at rest. Default: the master key from env
+   * TOLLGATE_SECRET_KEY or `${dataDir}/secret.key` (see secrets/master-key.ts),
+   * loaded when a secret is first sealed or opened.
+   */
+  secrets?: SecretBox;
 }
 
 /** An open store: the dialect, the raw Kysely instance, and the repositories. */
@@ -72,6 +82,8 @@ export interface Store {
   readonly limits: LimitRepo;
   readonly usage: UsageRepo;
   readonly events: EventRepo;
+  /** Re-seals every upstream key secret with the current master key, in one transaction (`tollgate secrets rotate`). */
+  rotateSecrets(): Promise<ResealResult>;
   /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
   poolStats(): { total: number; idle: number; waiting: number } | null;
   /** Closes the SQLite file or ends the pool. Idempotent. */
@@ -91,8 +103,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const sqlite = dialect === 'sqlite' ? openSqlite(opts.dataDir, opts.sqlite) : null;
   const postgres = sqlite === null ? await openPostgres(opts.databaseUrl!, opts.postgres) : null;
   const db = sqlite !== null ? sqlite.db : postgres!.db;
+  const secrets = opts.secrets ?? new SecretBox(() => loadKeyRing({ env: process.env, dataDir: opts.dataDir }));
   try {
     await migrate(db, dialect, opts.postgres?.schema ?? 'public');
+    // Not a Kysely migration: it needs the master key, and must also catch rows written later by an older node.
+    await sealPlaintextSecrets(db, dialect, secrets);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -103,11 +118,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db,
     users: new UserRepo(db, dialect),
     keys: new KeyRepo(db, dialect),
-    channels: new ChannelRepo(db, dialect),
+    channels: new ChannelRepo(db, dialect, secrets),
     prices: new PriceRepo(db, dialect),
     limits: new LimitRepo(db, dialect),
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
+    rotateSecrets: () => resealSecrets(db, dialect, secrets),
     poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),
   };
