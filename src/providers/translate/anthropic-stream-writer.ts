@@ -10,6 +10,8 @@
  * usage is not known when message_start goes out (a chat upstream reports usage
  * last), so message_start carries zeros and message_delta the full usage, input and
  * cache fields included, which the Anthropic clients fold into the final message.
+ * (A producer that knows the input usage up front, like the mock upstream, calls
+ * usage() before start() and message_start carries it, as Anthropic's does.)
  * Reasoning text from a chat upstream is not written: Anthropic thinking blocks need
  * a signature we cannot make. An error becomes `event: error`.
  */
@@ -48,7 +50,7 @@ export class AnthropicStreamWriter implements ClientWriter {
       type: 'message_start',
       message: {
         id: withPrefix('msg_', id), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { input_tokens: 0, output_tokens: 0 },
+        usage: { ...usageToAnthropic(this.#usage), output_tokens: 0 },
       },
     }));
   }
