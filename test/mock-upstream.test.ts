@@ -1,6 +1,6 @@
 /**
- * The mock upstream, exercised over real HTTP with the official openai client
- * (and raw fetch for the Anthropic shape and error paths).
+ * The mock upstream, exercised over real HTTP with the official openai and
+ * @anthropic-ai/sdk clients (and raw fetch for exact event sequences and error paths).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { countTokens } from 'gpt-tokenizer';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
 import { runMockFromArgv } from '../src/mock/main.ts';
 
@@ -427,5 +428,204 @@ describe('main entry', () => {
     const [code] = await once(child, 'exit');
     assert.equal(code, 2);
     assert.match(err, /--chunks/);
+  });
+});
+
+const WEATHER_TOOL_SCHEMA = {
+  type: 'object',
+  properties: {
+    city: { type: 'string', minLength: 6 },
+    unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+    days: { type: 'integer', minimum: 1 },
+    note: { type: 'string' },
+  },
+  required: ['city', 'unit', 'days'],
+  additionalProperties: false,
+};
+const EXPECTED_ARGS = { city: 'mockxx', unit: 'celsius', days: 1 };
+
+describe('responses', () => {
+  test('non-stream: a completed response with one output_text and usage', async () => {
+    const res = await client.responses.create({ model: 'mock-gpt', input: 'Say something', instructions: 'Be terse.', max_output_tokens: 5 });
+    assert.equal(res.object, 'response');
+    assert.match(res.id, /^resp_/);
+    assert.equal(res.status, 'completed');
+    assert.equal(res.output_text, 'the of and to in');
+    assert.equal(res.usage!.output_tokens, 5);
+    assert.equal(res.usage!.input_tokens, countTokens('Say something') + countTokens('Be terse.') + 2 * 3 + 3);
+    assert.equal(res.usage!.total_tokens, res.usage!.input_tokens + 5);
+  });
+
+  test('stream: the documented event sequence, text equal to the non-stream answer', async () => {
+    const stream = await client.responses.create({ model: 'mock-gpt', input: [{ role: 'user', content: 'hi' }], max_output_tokens: 6, stream: true });
+    const events: any[] = [];
+    for await (const event of stream) events.push(event);
+    assert.deepEqual(events.map((e) => e.type), [
+      'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+      'response.output_text.delta', 'response.output_text.delta', 'response.output_text.delta', 'response.output_text.delta',
+      'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+    ]);
+    assert.deepEqual(events.map((e) => e.sequence_number), events.map((_e, i) => i));
+    const text = events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+    assert.equal(text, 'the of and to in is');
+    const completed = events.at(-1).response;
+    assert.equal(completed.output[0].content[0].text, text);
+    assert.equal(completed.usage.output_tokens, 6);
+  });
+
+  test('tools: calls the first function with schema-valid arguments, then answers the tool result in text', async () => {
+    const tools = [
+      { type: 'function' as const, name: 'get_weather', description: 'Weather', parameters: WEATHER_TOOL_SCHEMA, strict: true },
+      { type: 'function' as const, name: 'other', parameters: { type: 'object', properties: {} }, strict: false },
+    ];
+    const first = await client.responses.create({ model: 'mock-gpt', input: 'Weather?', tools });
+    const call = first.output.find((item) => item.type === 'function_call')!;
+    assert.equal(call.type, 'function_call');
+    assert.equal(call.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.arguments), EXPECTED_ARGS);
+    const second = await client.responses.create({
+      model: 'mock-gpt', tools, max_output_tokens: 3,
+      input: [{ role: 'user', content: 'Weather?' }, call, { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
+    });
+    assert.equal(second.output_text, 'the of and');
+
+    const streamed = await client.responses.create({ model: 'mock-gpt', input: 'Weather?', tools, tool_choice: { type: 'function', name: 'other' }, stream: true });
+    const events: any[] = [];
+    for await (const event of streamed) events.push(event);
+    const done = events.find((e) => e.type === 'response.function_call_arguments.done');
+    assert.equal(done.arguments, events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join(''));
+    assert.equal(events.at(-1).response.output[0].name, 'other');
+  });
+
+  test('text.format json_schema gives JSON valid for the schema; bad input is a 400', async () => {
+    const res = await client.responses.create({
+      model: 'mock-gpt', input: 'Weather as JSON',
+      text: { format: { type: 'json_schema', name: 'weather', schema: WEATHER_TOOL_SCHEMA, strict: true } },
+    });
+    assert.deepEqual(JSON.parse(res.output_text), EXPECTED_ARGS);
+    await assert.rejects(client.responses.create({ model: 'mock-gpt', input: [] }), (e: unknown) => e instanceof APIError && e.status === 400 && e.param === 'input');
+  });
+
+  test('cached and reasoning usage headers', async () => {
+    const res = await client.responses.create(
+      { model: 'mock-gpt', input: 'Say something', max_output_tokens: 4 },
+      { headers: { 'x-mock-cached-tokens': '5', 'x-mock-reasoning-tokens': '7' } },
+    );
+    assert.equal(res.usage!.input_tokens_details.cached_tokens, 5);
+    assert.equal(res.usage!.output_tokens_details.reasoning_tokens, 7);
+    assert.equal(res.usage!.output_tokens, 11);
+  });
+});
+
+describe('chat and messages features', () => {
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: WEATHER_TOOL_SCHEMA } }];
+
+  test('chat tools: a tool_calls answer, streamed as tool-call deltas; text after a tool result', async () => {
+    const res = await client.chat.completions.create({ model: 'mock-gpt', messages: MESSAGES, tools });
+    assert.equal(res.choices[0].finish_reason, 'tool_calls');
+    const call = res.choices[0].message.tool_calls![0] as OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;
+    assert.deepEqual(JSON.parse(call.function.arguments), EXPECTED_ARGS);
+    assert.equal(res.usage!.completion_tokens, countTokens(call.function.arguments));
+
+    const { chunks } = await collectChat(await client.chat.completions.create({ model: 'mock-gpt', messages: MESSAGES, tools, stream: true }));
+    const args = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).map((t) => t.function?.arguments ?? '').join('');
+    assert.equal(args, call.function.arguments);
+    assert.equal(chunks.at(-1)!.choices[0].finish_reason, 'tool_calls');
+
+    const after = await client.chat.completions.create({
+      model: 'mock-gpt', tools, max_tokens: 2,
+      messages: [...MESSAGES, res.choices[0].message, { role: 'tool', tool_call_id: call.id, content: 'sunny' }],
+    });
+    assert.equal(after.choices[0].message.content, 'the of');
+    const none = await client.chat.completions.create({ model: 'mock-gpt', messages: MESSAGES, tools, tool_choice: 'none', max_tokens: 1 });
+    assert.equal(none.choices[0].message.content, 'the');
+  });
+
+  test('chat response_format json_schema and stop sequences', async () => {
+    const json = await client.chat.completions.create({
+      model: 'mock-gpt', messages: MESSAGES, response_format: { type: 'json_schema', json_schema: { name: 'w', schema: WEATHER_TOOL_SCHEMA } },
+    });
+    assert.deepEqual(JSON.parse(json.choices[0].message.content!), EXPECTED_ARGS);
+    const stopped = await client.chat.completions.create({ model: 'mock-gpt', messages: MESSAGES, max_tokens: 10, stop: [' in', ' to'] });
+    assert.equal(stopped.choices[0].message.content, 'the of and');
+    assert.equal(stopped.choices[0].finish_reason, 'stop');
+    assert.equal(stopped.usage!.completion_tokens, 3);
+    const { text } = await collectChat(await client.chat.completions.create({ model: 'mock-gpt', messages: MESSAGES, max_tokens: 10, stop: ' to', stream: true }));
+    assert.equal(text, 'the of and');
+  });
+
+  test('chat usage headers: cached inside prompt_tokens, reasoning inside completion_tokens', async () => {
+    const res = await client.chat.completions.create(
+      { model: 'mock-gpt', messages: MESSAGES, max_tokens: 4 },
+      { headers: { 'x-mock-cached-tokens': '8', 'x-mock-reasoning-tokens': '3' } },
+    );
+    assert.equal(res.usage!.prompt_tokens, PROMPT_TOKENS);
+    assert.equal(res.usage!.prompt_tokens_details!.cached_tokens, 8);
+    assert.equal(res.usage!.completion_tokens, 7);
+    assert.equal(res.usage!.completion_tokens_details!.reasoning_tokens, 3);
+  });
+
+  test('messages through @anthropic-ai/sdk: tool_use (streamed and not), stop_sequence, cache usage outside input_tokens', async () => {
+    const anthropic = new Anthropic({ apiKey: 'k', baseURL: mock.url, maxRetries: 0 });
+    const base = { model: 'claude-mock', max_tokens: 10, messages: [{ role: 'user' as const, content: 'Weather?' }] };
+    const anthropicTools = [{ name: 'get_weather', input_schema: WEATHER_TOOL_SCHEMA as Anthropic.Tool.InputSchema }];
+    const msg = await anthropic.messages.create({ ...base, tools: anthropicTools });
+    assert.equal(msg.stop_reason, 'tool_use');
+    const use = msg.content.find((b) => b.type === 'tool_use')!;
+    assert.equal(use.type, 'tool_use');
+    assert.deepEqual(use.input, EXPECTED_ARGS);
+
+    const final = await anthropic.messages.stream({ ...base, tools: anthropicTools }).finalMessage();
+    assert.equal(final.stop_reason, 'tool_use');
+    assert.deepEqual(final.content.find((b) => b.type === 'tool_use')!.type === 'tool_use' ? (final.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock).input : null, EXPECTED_ARGS);
+
+    const stopped = await anthropic.messages.create({ ...base, stop_sequences: [' to'] });
+    assert.equal(stopped.stop_reason, 'stop_sequence');
+    assert.equal(stopped.stop_sequence, ' to');
+    assert.deepEqual(stopped.content, [{ type: 'text', text: 'the of and' }]);
+
+    const inputTokens = countTokens('Weather?') + 3 + 3;
+    const cached = await anthropic.messages.create(base, { headers: { 'x-mock-cached-tokens': '2', 'x-mock-cache-write-tokens': '1' } });
+    assert.equal(cached.usage.input_tokens, inputTokens - 3);
+    assert.equal(cached.usage.cache_read_input_tokens, 2);
+    assert.equal(cached.usage.cache_creation_input_tokens, 1);
+    const streamedUsage = (await anthropic.messages.stream(base, { headers: { 'x-mock-cached-tokens': '2' } }).finalMessage()).usage;
+    assert.equal(streamedUsage.input_tokens, inputTokens - 2);
+    assert.equal(streamedUsage.cache_read_input_tokens, 2);
+    assert.equal(streamedUsage.output_tokens, 10);
+  });
+
+  test('messages output_config json_schema, and a streamed tool_use event order', async () => {
+    const res = await fetch(mock.url + '/v1/messages', {
+      method: 'POST',
+      body: JSON.stringify({
+        model: 'claude-mock', max_tokens: 50, messages: [{ role: 'user', content: 'JSON please' }],
+        output_config: { format: { type: 'json_schema', schema: WEATHER_TOOL_SCHEMA } },
+      }),
+    });
+    assert.deepEqual(JSON.parse((await res.json()).content[0].text), EXPECTED_ARGS);
+    const streamed = await fetch(mock.url + '/v1/messages', {
+      method: 'POST',
+      body: JSON.stringify({ model: 'claude-mock', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'w' }], tools: [{ name: 't', input_schema: WEATHER_TOOL_SCHEMA }] }),
+    });
+    const events = parseSse(await streamed.text());
+    assert.deepEqual(events.map((e) => e.event), [
+      'message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop',
+    ]);
+    assert.equal(events[1].data.content_block.type, 'tool_use');
+    assert.deepEqual(JSON.parse(events[2].data.delta.partial_json + events[3].data.delta.partial_json), EXPECTED_ARGS);
+  });
+
+  test('feature answers honour reset-mid-stream and chunk delays', async () => {
+    const stream = await client.responses.create({ model: 'mock-gpt', input: 'x', max_output_tokens: 8, stream: true }, { headers: { 'x-mock-fault': 'reset-mid-stream:2' } });
+    let deltas = 0;
+    await assert.rejects(async () => {
+      for await (const event of stream) if (event.type === 'response.output_text.delta') deltas++;
+    });
+    assert.equal(deltas, 2);
+    const slow = await client.responses.create({ model: 'mock-gpt', input: 'x', max_output_tokens: 4, stream: true }, { headers: { 'x-mock-chunk-delay-ms': '1', 'x-mock-chunks': '2' } });
+    let text = '';
+    for await (const event of slow) if (event.type === 'response.output_text.delta') text += event.delta;
+    assert.equal(text, 'the of and to');
   });
 });

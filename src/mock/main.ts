@@ -21,7 +21,9 @@ Options:
 
 Per request: header x-mock-fault (500, 429, reset, reset-mid-stream:3, hang, latency:200),
 x-mock-chunks, x-mock-chunk-delay-ms; or an API key containing fault-500, fault-429,
-fault-401, fault-reset or fault-hang.
+fault-401, fault-reset or fault-hang. Usage: x-mock-cached-tokens, x-mock-cache-write-tokens,
+x-mock-reasoning-tokens. Speaks /v1/chat/completions, /v1/responses and /v1/messages; calls
+the first offered tool, answers JSON for a json_schema format, honours stop sequences.
 `;
 
 /**

@@ -4,6 +4,7 @@
  * Streams without delay or fault go out in one write; otherwise the content frames
  * are pumped by a module-level timer callback that keeps its state on `res`.
  */
+import { composeFeatureAnswer, needsFeatureAnswer, type MockProtocol } from './mock-answer.ts';
 import { countInputTokens, countMessagesTokens, completionLength, inputAt, inputCount } from './mock-content.ts';
 import { composeEmbeddingsBody, DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_INPUTS } from './mock-embeddings.ts';
 import { faultErrorBody, requestErrorBody, type ErrorFlavour } from './mock-errors.ts';
@@ -37,12 +38,14 @@ export function respond(res: MockResponse): void {
     return;
   }
   const kind = req.method === 'POST' ? generationKind(path) : null;
-  if (kind !== null || (req.method === 'POST' && path === '/v1/embeddings')) {
+  const responses = req.method === 'POST' && path === '/v1/responses';
+  if (kind !== null || responses || (req.method === 'POST' && path === '/v1/embeddings')) {
     const body = res.requestBody;
     if (res.tooLarge) badRequest(res, flavour, 413, 'Request body too large.', null);
     else if (body === undefined) badRequest(res, flavour, 400, 'We could not parse the JSON body of your request.', null);
     else if (!isObject(body)) badRequest(res, flavour, 400, 'The request body must be a JSON object.', null);
     else if (kind !== null) answerGeneration(res, kind, body, flavour);
+    else if (responses) answerResponses(res, body);
     else answerEmbeddings(res, body);
   } else if (req.method === 'GET' && path === '/v1/models') {
     answerJson(res, MODELS_BODY);
@@ -85,17 +88,15 @@ function answerGeneration(res: MockResponse, kind: PlanKind, body: JsonObject, f
   const state = res.upstream!;
   const id = nextResponseId(kind);
   const created = Math.floor(Date.now() / 1000);
+  if (kind !== 'text' && needsFeatureAnswer(body, res.req.headers)) return answerFeature(res, kind, body, flavour, id, words, inputTokens);
   if (body.stream !== true) {
     const plan = planFor(kind, model, words, state.chunks, choices);
     answerJson(res, composeBody(plan, responseHead(kind, id, created, false), inputTokens));
     return;
   }
 
-  const headers = res.req.headers;
-  const chunks = headerNumber(headers['x-mock-chunks'], state.chunks, 1, MAX_STREAM_CHUNKS, true);
-  const delayMs = headerNumber(headers['x-mock-chunk-delay-ms'], state.chunkDelayMs, 0, MAX_CHUNK_DELAY_MS, false);
-  if (chunks < 0) return badRequest(res, flavour, 400, `x-mock-chunks must be an integer in 1..${MAX_STREAM_CHUNKS}.`, null);
-  if (delayMs < 0) return badRequest(res, flavour, 400, `x-mock-chunk-delay-ms must be a number in 0..${MAX_CHUNK_DELAY_MS}.`, null);
+  const chunks = streamChunks(res, flavour);
+  if (chunks < 0) return;
   const plan = planFor(kind, model, words, chunks, choices);
   const head = responseHead(kind, id, created, true);
   const prefix = framePrefix(plan, head);
@@ -103,18 +104,63 @@ function answerGeneration(res: MockResponse, kind: PlanKind, body: JsonObject, f
   const includeUsage = isObject(options) && options.include_usage === true;
   const opening = composeStreamOpening(plan, head, inputTokens) + joinFrames(prefix, plan.open);
   const closing = joinFrames(prefix, plan.close) + composeStreamTrailer(plan, prefix, inputTokens, includeUsage);
+  sendStream(res, opening, prefix, plan.content, closing);
+}
 
+/** `POST /v1/responses`: validated here, answered by the feature path in every case. */
+function answerResponses(res: MockResponse, body: JsonObject): void {
+  if (typeof body.model !== 'string' || body.model.length === 0) return badRequest(res, 'openai', 400, 'You must provide a model parameter.', 'model');
+  const input = body.input;
+  if (typeof input !== 'string' && !(Array.isArray(input) && input.length > 0)) {
+    return badRequest(res, 'openai', 400, 'input must be a string or a non-empty array of items.', 'input');
+  }
+  const words = completionLength({ max_tokens: body.max_output_tokens });
+  if (words < 0) return badRequest(res, 'openai', 400, 'max_output_tokens must be a positive integer.', 'max_output_tokens');
+  const items = typeof input === 'string' ? [{ content: input }] : input;
+  const inputTokens = countMessagesTokens(items, typeof body.instructions === 'string' ? body.instructions : undefined);
+  answerFeature(res, 'responses', body, 'openai', 'resp_' + nextResponseId('messages').slice(4), words, inputTokens);
+}
+
+/** Tools, structured output, stop sequences, usage headers, Responses: see mock-answer.ts. */
+function answerFeature(res: MockResponse, protocol: MockProtocol, body: JsonObject, flavour: ErrorFlavour, id: string, words: number, inputTokens: number): void {
+  const stream = body.stream === true;
+  const chunks = stream ? streamChunks(res, flavour) : 1;
+  if (chunks < 0) return;
+  const answer = composeFeatureAnswer(protocol, body, res.req.headers, id, words, inputTokens, chunks);
+  if (!stream) return answerJson(res, answer.body);
+  sendStream(res, answer.opening, '', answer.frames, answer.closing);
+}
+
+/** Content chunks of a stream (x-mock-chunks or the server's), and its delay onto `res`; -1 after a 400. */
+function streamChunks(res: MockResponse, flavour: ErrorFlavour): number {
+  const state = res.upstream!;
+  const headers = res.req.headers;
+  const chunks = headerNumber(headers['x-mock-chunks'], state.chunks, 1, MAX_STREAM_CHUNKS, true);
+  const delayMs = headerNumber(headers['x-mock-chunk-delay-ms'], state.chunkDelayMs, 0, MAX_CHUNK_DELAY_MS, false);
+  if (chunks < 0) {
+    badRequest(res, flavour, 400, `x-mock-chunks must be an integer in 1..${MAX_STREAM_CHUNKS}.`, null);
+    return -1;
+  }
+  if (delayMs < 0) {
+    badRequest(res, flavour, 400, `x-mock-chunk-delay-ms must be a number in 0..${MAX_CHUNK_DELAY_MS}.`, null);
+    return -1;
+  }
+  res.delayMs = delayMs;
+  return chunks;
+}
+
+/** Writes a stream: at once, or frame by frame under a chunk delay or a reset fault. */
+function sendStream(res: MockResponse, opening: string, prefix: string, frames: readonly string[], closing: string): void {
   res.writeHead(200, SSE_HEADERS);
-  if (delayMs === 0 && res.resetAfter < 0) {
-    res.end(opening + joinFrames(prefix, plan.content) + closing);
+  if (res.delayMs === 0 && res.resetAfter < 0) {
+    res.end(opening + joinFrames(prefix, frames) + closing);
     return;
   }
-  res.frames = plan.content;
+  res.frames = frames;
   res.framePrefix = prefix;
   res.closing = closing;
-  res.delayMs = delayMs;
   // Clamped so a reset always happens, at the latest right after the last content frame.
-  if (res.resetAfter > plan.content.length) res.resetAfter = plan.content.length;
+  if (res.resetAfter > frames.length) res.resetAfter = frames.length;
   if (res.resetAfter === 0) return writeThenReset(res, opening);
   if (opening.length > 0) res.write(opening);
   pumpFrames(res);

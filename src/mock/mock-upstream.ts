@@ -1,7 +1,15 @@
 /**
- * Mock upstream provider: a plain node:http server speaking the OpenAI API (and
- * Anthropic's /v1/messages) with deterministic content, for tests and as the
- * upstream of throughput benchmarks.
+ * Mock upstream provider: a plain node:http server speaking the OpenAI API (chat,
+ * completions, embeddings, models, and /v1/responses) and Anthropic's /v1/messages
+ * with deterministic content, for tests and as the upstream of throughput benchmarks.
+ *
+ * Features (mock-answer.ts), in all three generation protocols: when tools are given
+ * it calls the named or first tool with arguments valid for its schema (text instead
+ * once the conversation ends with a tool result); under a json_schema output format it
+ * answers the minimal JSON valid for the schema; it cuts the text at stop sequences;
+ * request headers x-mock-cached-tokens / x-mock-cache-write-tokens / x-mock-reasoning-tokens
+ * make it report that many cached-read, cache-write (parts of the input) and reasoning
+ * (added to the output) tokens.
  *
  * It has to stay cheaper than the gateway it measures, so responses come from
  * cached plans (mock-plans.ts) and the request lifecycle is module-level handlers
