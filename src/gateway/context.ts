@@ -12,12 +12,15 @@ import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-tab
 import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';
 import type { Price } from '../metering/pricing.ts';
+import { dialectFor, type Dialect } from '../providers/index.ts';
 import type { UpstreamExchange } from './upstream-exchange.ts';
 
 export class RequestContext implements RequestOutcome {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly endpoint: Endpoint;
+  /** The endpoint protocol's dialect: how the upstream is asked and answers (channels serve it natively). */
+  readonly dialect: Dialect;
   /** performance.now() at arrival. */
   readonly startedAt: number;
   /** Date.now() at arrival, for records. */
@@ -89,6 +92,7 @@ export class RequestContext implements RequestOutcome {
     this.req = req;
     this.res = res;
     this.endpoint = endpoint;
+    this.dialect = dialectFor(endpoint.protocol);
     this.startedAt = startedAt;
     this.ts = Date.now();
     this.route = endpoint.route;

@@ -46,8 +46,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
 
-  const routes = ctx.endpoint.protocol === 'anthropic' ? gw.routes.anthropicModels : gw.routes.models;
-  ctx.modelRoute = routes.get(ctx.model) ?? null;
+  ctx.modelRoute = gw.routes.byProtocol[ctx.endpoint.protocol].get(ctx.model) ?? null;
   if (ctx.modelRoute === null) {
     return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
   }

@@ -14,9 +14,6 @@ import { writeErrorResponse } from './response-head.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 
-const INCLUDE_USAGE = Buffer.from('{"stream_options":{"include_usage":true},');
-const ANTHROPIC_VERSION = '2023-06-01';
-
 export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   const now = Date.now();
   const order = gw.routes.attemptOrder(ctx.modelRoute!, gw.config.upstream.maxAttempts, now);
@@ -64,15 +61,17 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
 /** One try on one channel and key; null when the response was delivered. */
 function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey): Promise<Failure | null> {
   const cfg = gw.config.upstream;
+  // The route table only offers channels that serve the client's protocol natively: its dialect is the upstream's.
+  const dialect = ctx.dialect;
   const exchange = new UpstreamExchange(gw, ctx, channel);
   ctx.exchange = exchange;
   try {
     gw.upstream.dispatch({
       origin: channel.origin,
-      path: upstreamPath(ctx, channel),
+      path: dialect.upstreamPath(channel.basePath, ctx.endpoint.upstreamPath),
       method: 'POST',
-      headers: upstreamHeaders(ctx, key),
-      body: upstreamBody(ctx, channel),
+      headers: dialect.upstreamHeaders(ctx.req.headers, ctx.stream, key.authHeader, key.authValue),
+      body: ctx.body === null ? undefined : dialect.upstreamBody(ctx.body, ctx.json!, channel.renames.get(ctx.model), ctx.stream && !ctx.clientWantsStreamUsage),
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
     }, exchange);
@@ -81,41 +80,4 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
     return Promise.resolve(connectFailure(channel, err));
   }
   return exchange.done;
-}
-
-/**
- * The client's bytes, untouched unless the channel renames the model or the
- * gateway must ask for stream usage. The common change — adding
- * stream_options — is a splice after the opening brace, not a re-serialisation.
- */
-function upstreamBody(ctx: RequestContext, channel: ChannelRoute): Buffer | undefined {
-  const body = ctx.body;
-  if (body === null) return undefined;
-  const rename = channel.renames.get(ctx.model);
-  const injectUsage = ctx.stream && !ctx.clientWantsStreamUsage;
-  if (rename === undefined && !injectUsage) return body;
-  const json = ctx.json!;
-  if (rename === undefined && json.stream_options === undefined) {
-    const brace = body.indexOf(0x7b);
-    return Buffer.concat([INCLUDE_USAGE, body.subarray(brace + 1)]);
-  }
-  const copy: Record<string, any> = { ...json };
-  if (rename !== undefined) copy.model = rename;
-  if (injectUsage) copy.stream_options = { ...json.stream_options, include_usage: true };
-  return Buffer.from(JSON.stringify(copy));
-}
-
-function upstreamHeaders(ctx: RequestContext, key: UpstreamKey): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ctx.stream ? 'text/event-stream' : 'application/json' };
-  headers[key.authHeader] = key.authValue;
-  if (ctx.endpoint.protocol === 'anthropic') {
-    const client = ctx.req.headers;
-    headers['anthropic-version'] = typeof client['anthropic-version'] === 'string' ? client['anthropic-version'] : ANTHROPIC_VERSION;
-    if (typeof client['anthropic-beta'] === 'string') headers['anthropic-beta'] = client['anthropic-beta'];
-  }
-  return headers;
-}
-
-function upstreamPath(ctx: RequestContext, channel: ChannelRoute): string {
-  return channel.basePath === '' ? '/v1' + ctx.endpoint.upstreamPath : channel.basePath + ctx.endpoint.upstreamPath;
 }

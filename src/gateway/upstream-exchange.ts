@@ -12,8 +12,8 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Errors, type ErrorSpec } from '../errors.ts';
-import { SseScanner } from '../relay/sse-scanner.ts';
-import { usageFromBody } from '../relay/usage.ts';
+import { SseScanner } from '../providers/sse-scanner.ts';
+import { MAX_ERROR_BODY } from '../providers/error-body.ts';
 import type { ChannelRoute } from '../routing/route-table.ts';
 import { writeResponseHead } from './response-head.ts';
 import type { Gateway } from './gateway.ts';
@@ -22,7 +22,6 @@ import type { RequestContext } from './context.ts';
 /** Why an attempt did not deliver an answer. */
 export interface Failure { readonly error: ErrorSpec; readonly status: number; readonly message: string; readonly errorClass: string }
 
-const MAX_ERROR_BODY = 4096;
 /** What the attempt does with the response body. */
 const Mode = { Pending: 0, ErrorBody: 1, Stream: 2, Body: 3 } as const;
 
@@ -83,7 +82,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (ctx.stream && status === 200) {
       this.#mode = Mode.Stream;
       this.#contentType = typeof type === 'string' ? type : 'text/event-stream';
-      this.#scanner = new SseScanner(!ctx.clientWantsStreamUsage, this.#gw.countTokens);
+      this.#scanner = new SseScanner(ctx.dialect.streamEvents, !ctx.clientWantsStreamUsage, this.#gw.countTokens);
     } else {
       this.#mode = Mode.Body;
       this.#contentType = typeof type === 'string' ? type : 'application/json';
@@ -161,7 +160,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return {
       error: status === 429 ? Errors.rateLimited : Errors.upstreamError,
       status: status === 429 ? 429 : 502,
-      message: `Upstream channel '${this.#channel.name}' answered ${status}: ${errorMessage(this.#errorText)}`,
+      message: `Upstream channel '${this.#channel.name}' answered ${status}: ${ctx.dialect.errorMessage(this.#errorText)}`,
       errorClass: status === 429 ? 'upstream_429' : status >= 500 ? 'upstream_5xx' : 'upstream_auth',
     };
   }
@@ -181,24 +180,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     const ctx = this.#ctx;
     const last = this.#last;
     if (ctx.status >= 300 || last === null) return;
-    const usage = usageFromBody(this.#previous === null ? last : Buffer.concat([this.#previous, last]));
+    const usage = ctx.dialect.bodyUsage(this.#previous === null ? last : Buffer.concat([this.#previous, last]));
     if (usage !== null) {
       ctx.usageReported = true;
       ctx.promptTokens = usage.promptTokens;
       ctx.completionTokens = usage.completionTokens;
     }
   }
-}
-
-/** The upstream's own error message when its body is OpenAI-shaped JSON, else the raw text. */
-function errorMessage(text: string): string {
-  try {
-    const message = JSON.parse(text)?.error?.message;
-    if (typeof message === 'string') return message.slice(0, MAX_ERROR_BODY);
-  } catch {
-    // not JSON: use the raw text
-  }
-  return text.length === 0 ? '(no body)' : text.slice(0, MAX_ERROR_BODY);
 }
 
 export function connectFailure(channel: ChannelRoute, err: unknown): Failure {
