@@ -13,7 +13,12 @@ import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';
 import type { Price } from '../metering/pricing.ts';
 import { dialectFor, type Dialect } from '../providers/index.ts';
-import type { UpstreamExchange } from './upstream-exchange.ts';
+
+/** The upstream attempt in flight, as the request sees it: it can stop it, or unpause its reading. */
+export interface Cancellable {
+  cancel(reason: Error): void;
+  resumeReading(): void;
+}
 
 export class RequestContext implements RequestOutcome {
   readonly req: IncomingMessage;
@@ -77,7 +82,7 @@ export class RequestContext implements RequestOutcome {
   /** Why the request is being cut, once it is: the client left, or shutdown reached its deadline. */
   cancelled: 'client' | 'shutdown' | null = null;
   /** The upstream attempt in progress, so a cancel can stop it. */
-  exchange: UpstreamExchange | null = null;
+  attempt: Cancellable | null = null;
   /** performance.now() when the upstream answered the final attempt's headers; 0 before. */
   upstreamHeadersAt = 0;
   /** performance.now() when the first upstream attempt started; 0 before. */
@@ -102,6 +107,6 @@ export class RequestContext implements RequestOutcome {
   cancel(reason: 'client' | 'shutdown'): void {
     if (this.cancelled !== null) return;
     this.cancelled = reason;
-    this.exchange?.cancel(new Error(reason === 'client' ? 'client closed the request' : 'shutdown deadline reached'));
+    this.attempt?.cancel(new Error(reason === 'client' ? 'client closed the request' : 'shutdown deadline reached'));
   }
 }

@@ -16,7 +16,7 @@ import { readModelRequest } from './read-request.ts';
 import { admit } from './admission.ts';
 import { relay } from './relay.ts';
 import { finish } from './settle.ts';
-import { writeErrorResponse } from './response-head.ts';
+import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
 import type { Endpoint } from './endpoints.ts';
 import type { Gateway } from './gateway.ts';
@@ -78,7 +78,7 @@ function onClientClose(gw: Gateway, ctx: RequestContext): void {
   const { onClientAbort, drainTimeoutMs } = gw.config.upstream;
   if (onClientAbort === 'abort' || !ctx.committed) ctx.cancel('client');
   else {
-    ctx.exchange?.resumeReading();
+    ctx.attempt?.resumeReading();
     setTimeout(() => ctx.cancel('client'), drainTimeoutMs).unref();
   }
 }
