@@ -2,7 +2,7 @@
  * The hot path: one client API request, stage by stage, top to bottom.
  *
  *   authenticate → read request → resolve model → admit (limits + credits)
- *   → relay (pick channel/key, failover, stream) → finish (settle, record, metrics)
+ *   → relay (pick channel/key, failover, stream) → finishRequest (settle, record, metrics)
  *
  * Served by plain node:http (no router, no framework hooks): this path is
  * where the gateway's cost per request is decided.
@@ -15,7 +15,7 @@ import { authenticate } from './authenticate.ts';
 import { readModelRequest } from './read-request.ts';
 import { admit } from './admission.ts';
 import { relay } from './relay.ts';
-import { finish } from './settle.ts';
+import { finishRequest } from './record-usage.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
 import type { Endpoint } from './endpoints.ts';
@@ -26,13 +26,13 @@ export function handleApiRequest(gw: Gateway, req: IncomingMessage, res: ServerR
   gw.active.add(ctx);
   res.on('close', () => onClientClose(gw, ctx));
   serve(gw, ctx).then(
-    () => finish(gw, ctx),
+    () => finishRequest(gw, ctx),
     (err) => {
       gw.onError(err, ctx);
       ctx.outcome = 'internal_error';
       if (!ctx.committed) writeErrorResponse(ctx, Errors.internal);
       else res.destroy();
-      finish(gw, ctx);
+      finishRequest(gw, ctx);
     },
   );
 }
