@@ -64,3 +64,16 @@ test('renames and base paths', () => {
   assert.equal(c.renames.get('fast'), 'gpt-4o-mini');
   assert.deepEqual(JSON.parse(table.modelsJson.toString()).data.map((m: { id: string }) => m.id), ['fast']);
 });
+
+test('each channel serves the protocols its provider speaks, with that provider\'s auth header', () => {
+  const typed = (id: number, type: ChannelSpec['type']): ChannelSpec => ({ ...channel(id, 0, 1), type });
+  const table = new RouteTable([typed(1, 'openai'), typed(2, 'anthropic'), typed(3, 'mock')], new HealthBook(1, 1));
+  const served = (protocol: 'openai' | 'anthropic') => table.byProtocol[protocol].get('m')!.tiers.flatMap((t) => t.channels.map((c) => c.id)).sort();
+  assert.deepEqual(served('openai'), [1, 3]);
+  assert.deepEqual(served('anthropic'), [2, 3]);
+  assert.equal(table.models, table.byProtocol.openai, 'GET /v1/models lists the OpenAI-protocol models');
+  const key = (id: number) => table.channels.find((c) => c.id === id)!.keys[0];
+  assert.deepEqual([key(1).authHeader, key(1).authValue], ['authorization', 'Bearer sk-1-0']);
+  assert.deepEqual([key(2).authHeader, key(2).authValue], ['x-api-key', 'sk-2-0']);
+  assert.deepEqual([key(3).authHeader, key(3).authValue], ['authorization', 'Bearer sk-3-0']);
+});

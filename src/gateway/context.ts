@@ -12,12 +12,20 @@ import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-tab
 import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';
 import type { Price } from '../metering/pricing.ts';
-import type { UpstreamExchange } from './upstream-exchange.ts';
+import { dialectFor, type Dialect } from '../providers/index.ts';
+
+/** The upstream attempt in flight, as the request sees it: it can stop it, or unpause its reading. */
+export interface Cancellable {
+  cancel(reason: Error): void;
+  resumeReading(): void;
+}
 
 export class RequestContext implements RequestOutcome {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly endpoint: Endpoint;
+  /** The endpoint protocol's dialect: how the upstream is asked and answers (channels serve it natively). */
+  readonly dialect: Dialect;
   /** performance.now() at arrival. */
   readonly startedAt: number;
   /** Date.now() at arrival, for records. */
@@ -74,7 +82,7 @@ export class RequestContext implements RequestOutcome {
   /** Why the request is being cut, once it is: the client left, or shutdown reached its deadline. */
   cancelled: 'client' | 'shutdown' | null = null;
   /** The upstream attempt in progress, so a cancel can stop it. */
-  exchange: UpstreamExchange | null = null;
+  attempt: Cancellable | null = null;
   /** performance.now() when the upstream answered the final attempt's headers; 0 before. */
   upstreamHeadersAt = 0;
   /** performance.now() when the first upstream attempt started; 0 before. */
@@ -89,6 +97,7 @@ export class RequestContext implements RequestOutcome {
     this.req = req;
     this.res = res;
     this.endpoint = endpoint;
+    this.dialect = dialectFor(endpoint.protocol);
     this.startedAt = startedAt;
     this.ts = Date.now();
     this.route = endpoint.route;
@@ -98,6 +107,6 @@ export class RequestContext implements RequestOutcome {
   cancel(reason: 'client' | 'shutdown'): void {
     if (this.cancelled !== null) return;
     this.cancelled = reason;
-    this.exchange?.cancel(new Error(reason === 'client' ? 'client closed the request' : 'shutdown deadline reached'));
+    this.attempt?.cancel(new Error(reason === 'client' ? 'client closed the request' : 'shutdown deadline reached'));
   }
 }

@@ -2,7 +2,7 @@
  * The hot path: one client API request, stage by stage, top to bottom.
  *
  *   authenticate → read request → resolve model → admit (limits + credits)
- *   → relay (pick channel/key, failover, stream) → finish (settle, record, metrics)
+ *   → relay (pick channel/key, failover, stream) → finishRequest (settle, record, metrics)
  *
  * Served by plain node:http (no router, no framework hooks): this path is
  * where the gateway's cost per request is decided.
@@ -15,8 +15,8 @@ import { authenticate } from './authenticate.ts';
 import { readModelRequest } from './read-request.ts';
 import { admit } from './admission.ts';
 import { relay } from './relay.ts';
-import { finish } from './settle.ts';
-import { writeErrorResponse } from './response-head.ts';
+import { finishRequest } from './record-usage.ts';
+import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
 import type { Endpoint } from './endpoints.ts';
 import type { Gateway } from './gateway.ts';
@@ -26,13 +26,13 @@ export function handleApiRequest(gw: Gateway, req: IncomingMessage, res: ServerR
   gw.active.add(ctx);
   res.on('close', () => onClientClose(gw, ctx));
   serve(gw, ctx).then(
-    () => finish(gw, ctx),
+    () => finishRequest(gw, ctx),
     (err) => {
       gw.onError(err, ctx);
       ctx.outcome = 'internal_error';
       if (!ctx.committed) writeErrorResponse(ctx, Errors.internal);
       else res.destroy();
-      finish(gw, ctx);
+      finishRequest(gw, ctx);
     },
   );
 }
@@ -46,8 +46,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
 
-  const routes = ctx.endpoint.protocol === 'anthropic' ? gw.routes.anthropicModels : gw.routes.models;
-  ctx.modelRoute = routes.get(ctx.model) ?? null;
+  ctx.modelRoute = gw.routes.byProtocol[ctx.endpoint.protocol].get(ctx.model) ?? null;
   if (ctx.modelRoute === null) {
     return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
   }
@@ -79,7 +78,7 @@ function onClientClose(gw: Gateway, ctx: RequestContext): void {
   const { onClientAbort, drainTimeoutMs } = gw.config.upstream;
   if (onClientAbort === 'abort' || !ctx.committed) ctx.cancel('client');
   else {
-    ctx.exchange?.resumeReading();
+    ctx.attempt?.resumeReading();
     setTimeout(() => ctx.cancel('client'), drainTimeoutMs).unref();
   }
 }

@@ -1,7 +1,7 @@
 /** GET /v1/models: the models this gateway routes, in OpenAI's list shape. */
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
-import { writeResponseHead } from './response-head.ts';
+import { writeResponseHead } from '../upstream/response-head.ts';
 
 export function listModels(gw: Gateway, ctx: RequestContext): void {
   const body = gw.routes.modelsJson;

@@ -62,8 +62,7 @@ export async function readModelRequest(ctx: RequestContext, bodyLimit: number): 
   ctx.json = obj;
   ctx.model = obj.model;
   ctx.stream = obj.stream === true && ctx.endpoint.streamable;
-  // Anthropic streams always carry usage; OpenAI streams only when asked.
-  ctx.clientWantsStreamUsage = ctx.endpoint.protocol === 'anthropic' || obj.stream_options?.include_usage === true;
+  ctx.clientWantsStreamUsage = ctx.dialect.streamCarriesUsage(obj);
   return null;
 }
 

@@ -4,18 +4,17 @@
  * the client cools that key or channel down and moves to the next candidate.
  * Once a byte went to the client the request is committed and never retried.
  *
- * Bytes are streamed through as they arrive (see upstream-exchange.ts); the
- * response is never buffered.
+ * Bytes are streamed through as they arrive (see src/upstream/start-attempt.ts
+ * for the handler chain); the response is never buffered. Channel health and
+ * the failover metrics are kept here, from each attempt's Failure.
  */
 import { Errors } from '../errors.ts';
 import { pickKey, type ChannelRoute, type UpstreamKey } from '../routing/route-table.ts';
-import { UpstreamExchange, connectFailure, type Failure } from './upstream-exchange.ts';
-import { writeErrorResponse } from './response-head.ts';
+import { startAttempt } from '../upstream/start-attempt.ts';
+import { connectFailure, type Failure } from '../upstream/failure.ts';
+import { writeErrorResponse } from '../upstream/response-head.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
-
-const INCLUDE_USAGE = Buffer.from('{"stream_options":{"include_usage":true},');
-const ANTHROPIC_VERSION = '2023-06-01';
 
 export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   const now = Date.now();
@@ -26,7 +25,7 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
     if (ctx.clientGone) break;
     const key = pickKey(channel, now);
     if (key === null) {
-      failure = { error: Errors.noChannel, status: 503, message: `Channel '${channel.name}' has no upstream key.`, errorClass: 'no_key' };
+      failure = { error: Errors.noChannel, status: 503, message: `Channel '${channel.name}' has no upstream key.`, errorClass: 'no_key', blame: null };
       continue;
     }
     if (ctx.attempts > 0) gw.metrics?.failover(channel.name, failure?.errorClass ?? 'unknown');
@@ -40,6 +39,11 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
       gw.health.succeed(key.health);
       break;
     }
+    if (failure.blame !== null) {
+      // The upstream failed (not the client, not our own shutdown): take it out of rotation for a while.
+      gw.health.fail(failure.blame === 'key' ? key.health : channel.health, Date.now());
+      gw.metrics?.cooldown(channel.name);
+    }
     if (ctx.committed || ctx.cancelled !== null) break; // after the first byte, or cut: no retry
   }
   ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
@@ -50,10 +54,13 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
     if (ctx.clientGone) {
       ctx.outcome = 'client_abort';
       if (!ctx.committed) ctx.status = 499;
-    } else if (ctx.cancelled === 'shutdown' && !ctx.committed) {
+    } else if (ctx.committed) {
+      // Cut after the first byte: the client keeps the status it got.
+      ctx.outcome = ctx.cancelled === 'shutdown' ? 'shutdown_cut' : 'upstream_error';
+    } else if (ctx.cancelled === 'shutdown') {
       ctx.outcome = 'shutdown_cut';
       writeErrorResponse(ctx, Errors.shuttingDown);
-    } else if (!ctx.committed) {
+    } else {
       ctx.outcome = 'upstream_error';
       ctx.status = failure.status;
       writeErrorResponse(ctx, failure.error, failure.message, failure.status);
@@ -64,58 +71,20 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
 /** One try on one channel and key; null when the response was delivered. */
 function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey): Promise<Failure | null> {
   const cfg = gw.config.upstream;
-  const exchange = new UpstreamExchange(gw, ctx, channel);
-  ctx.exchange = exchange;
+  // The route table only offers channels that serve the client's protocol natively: its dialect is the upstream's.
+  const dialect = ctx.dialect;
   try {
-    gw.upstream.dispatch({
+    return startAttempt(gw.upstream, {
       origin: channel.origin,
-      path: upstreamPath(ctx, channel),
+      path: dialect.upstreamPath(channel.basePath, ctx.endpoint.upstreamPath),
       method: 'POST',
-      headers: upstreamHeaders(ctx, key),
-      body: upstreamBody(ctx, channel),
+      headers: dialect.upstreamHeaders(ctx.req.headers, ctx.stream, key.authHeader, key.authValue),
+      body: ctx.body === null ? undefined : dialect.upstreamBody(ctx.body, ctx.json!, channel.renames.get(ctx.model), ctx.stream && !ctx.clientWantsStreamUsage),
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, exchange);
+    }, ctx, channel.name, dialect, gw.countTokens).done;
   } catch (err) {
-    // Invalid options throw synchronously; treat like a connect failure of this channel.
-    return Promise.resolve(connectFailure(channel, err));
+    // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
+    return Promise.resolve(connectFailure(channel.name, err, null));
   }
-  return exchange.done;
-}
-
-/**
- * The client's bytes, untouched unless the channel renames the model or the
- * gateway must ask for stream usage. The common change — adding
- * stream_options — is a splice after the opening brace, not a re-serialisation.
- */
-function upstreamBody(ctx: RequestContext, channel: ChannelRoute): Buffer | undefined {
-  const body = ctx.body;
-  if (body === null) return undefined;
-  const rename = channel.renames.get(ctx.model);
-  const injectUsage = ctx.stream && !ctx.clientWantsStreamUsage;
-  if (rename === undefined && !injectUsage) return body;
-  const json = ctx.json!;
-  if (rename === undefined && json.stream_options === undefined) {
-    const brace = body.indexOf(0x7b);
-    return Buffer.concat([INCLUDE_USAGE, body.subarray(brace + 1)]);
-  }
-  const copy: Record<string, any> = { ...json };
-  if (rename !== undefined) copy.model = rename;
-  if (injectUsage) copy.stream_options = { ...json.stream_options, include_usage: true };
-  return Buffer.from(JSON.stringify(copy));
-}
-
-function upstreamHeaders(ctx: RequestContext, key: UpstreamKey): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ctx.stream ? 'text/event-stream' : 'application/json' };
-  headers[key.authHeader] = key.authValue;
-  if (ctx.endpoint.protocol === 'anthropic') {
-    const client = ctx.req.headers;
-    headers['anthropic-version'] = typeof client['anthropic-version'] === 'string' ? client['anthropic-version'] : ANTHROPIC_VERSION;
-    if (typeof client['anthropic-beta'] === 'string') headers['anthropic-beta'] = client['anthropic-beta'];
-  }
-  return headers;
-}
-
-function upstreamPath(ctx: RequestContext, channel: ChannelRoute): string {
-  return channel.basePath === '' ? '/v1' + ctx.endpoint.upstreamPath : channel.basePath + ctx.endpoint.upstreamPath;
 }

@@ -5,8 +5,9 @@
  * one callback at a time, so an increment is already atomic — no lock, no await.
  */
 import type { HealthBook, HealthState } from './channel-health.ts';
-
 import type { ChannelType } from '../store/channel-repo.ts';
+import type { Protocol } from '../gateway/endpoints.ts';
+import { providerFor } from '../providers/index.ts';
 
 export type ProviderType = ChannelType;
 
@@ -23,7 +24,7 @@ export interface ChannelSpec {
   keys: ReadonlyArray<{ id: number; secret: string; enabled: boolean }>;
 }
 
-/** An upstream key with its auth header precomputed for its channel's provider. */
+/** An upstream key with its auth header precomputed by its channel's provider. */
 export interface UpstreamKey { readonly id: number; readonly authHeader: string; readonly authValue: string; readonly health: HealthState }
 
 export interface ChannelRoute {
@@ -43,28 +44,27 @@ export interface ChannelRoute {
 
 interface Tier { readonly channels: readonly ChannelRoute[]; readonly schedule: readonly number[]; cursor: number }
 export interface ModelRoute { readonly model: string; readonly tiers: readonly Tier[] }
+type Entry = { route: ChannelRoute; spec: ChannelSpec };
 
 export class RouteTable {
-  /** Models served over the OpenAI protocol (openai and mock channels). */
+  /** Per client protocol, the models served by the channels whose provider speaks it. */
+  readonly byProtocol: { readonly [P in Protocol]: ReadonlyMap<string, ModelRoute> };
+  /** Models served over the OpenAI protocol: the GET /v1/models list. */
   readonly models: ReadonlyMap<string, ModelRoute>;
-  /** Models served over Anthropic's Messages API (anthropic and mock channels). */
-  readonly anthropicModels: ReadonlyMap<string, ModelRoute>;
   readonly channels: readonly ChannelRoute[];
   /** GET /v1/models, serialised once per table. */
   readonly modelsJson: Buffer;
 
   constructor(specs: readonly ChannelSpec[], health: HealthBook) {
     const channels: ChannelRoute[] = [];
-    const openai: Array<{ route: ChannelRoute; spec: ChannelSpec }> = [];
-    const anthropic: Array<{ route: ChannelRoute; spec: ChannelSpec }> = [];
+    const served = new Map<Protocol, Entry[]>();
     for (const spec of specs) {
       if (!spec.enabled) continue;
-      const keys = spec.keys.filter((k) => k.enabled).map((k) => ({
-        id: k.id,
-        authHeader: spec.type === 'anthropic' ? 'x-api-key' : 'authorization',
-        authValue: spec.type === 'anthropic' ? k.secret : `Bearer ${k.secret}`,
-        health: health.stateFor(`key:${k.id}`),
-      }));
+      const provider = providerFor(spec.type);
+      const keys = spec.keys.filter((k) => k.enabled).map((k) => {
+        const auth = provider.auth(k.secret);
+        return { id: k.id, authHeader: auth.name, authValue: auth.value, health: health.stateFor(`key:${k.id}`) };
+      });
       const url = new URL(spec.baseUrl);
       const path = url.pathname.replace(/\/+$/, '');
       const route: ChannelRoute = {
@@ -79,12 +79,15 @@ export class RouteTable {
         keyCursor: 0,
       };
       channels.push(route);
-      if (spec.type !== 'anthropic') openai.push({ route, spec });
-      if (spec.type !== 'openai') anthropic.push({ route, spec });
+      for (const protocol of provider.protocols) {
+        let list = served.get(protocol);
+        if (list === undefined) served.set(protocol, (list = []));
+        list.push({ route, spec });
+      }
     }
-    const models = modelRoutes(openai);
+    const models = modelRoutes(served.get('openai') ?? []);
+    this.byProtocol = { openai: models, anthropic: modelRoutes(served.get('anthropic') ?? []) };
     this.models = models;
-    this.anthropicModels = modelRoutes(anthropic);
     this.channels = channels;
     const created = Math.floor(Date.now() / 1000);
     const data = [...models.keys()].sort().map((id) => ({ id, object: 'model', created, owned_by: 'tollgate' }));
@@ -115,8 +118,8 @@ export class RouteTable {
 }
 
 /** Model → priority tiers of the channels that serve it. */
-function modelRoutes(entries: ReadonlyArray<{ route: ChannelRoute; spec: ChannelSpec }>): Map<string, ModelRoute> {
-  const byModel = new Map<string, Array<{ route: ChannelRoute; spec: ChannelSpec }>>();
+function modelRoutes(entries: readonly Entry[]): Map<string, ModelRoute> {
+  const byModel = new Map<string, Entry[]>();
   for (const e of entries) {
     for (const m of e.spec.models) {
       let list = byModel.get(m.model);

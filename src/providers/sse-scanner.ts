@@ -1,25 +1,25 @@
 /**
  * Incremental scanner for an upstream SSE stream. It looks at each complete
- * `data:` line once, as the bytes arrive, to (1) read the final usage object and
- * (2) count the completion tokens of content deltas, so a stream cut short is
- * still metered by what it produced — without keeping the text.
+ * `data:` line once, as the bytes arrive, to (1) read the usage the events
+ * carry and (2) count the completion tokens of content deltas, so a stream cut
+ * short is still metered by what it produced — without keeping the text.
+ * Where usage and text sit in an event is the protocol's business (StreamEvents).
  *
  * Memory: only the unfinished last line is carried between chunks, capped at
  * MAX_LINE; a longer line is passed through unparsed.
  *
- * Filtering: when the gateway itself asked the upstream for
- * `stream_options.include_usage`, the client did not, so the usage-only event is
- * removed from what the client sees. Only then does the scanner re-slice chunks
- * at line boundaries; otherwise it returns each chunk untouched.
+ * Filtering: when the gateway itself asked the upstream for stream usage, the
+ * client did not, so the usage-only event is removed from what the client
+ * sees. Only then does the scanner re-slice chunks at line boundaries;
+ * otherwise it returns each chunk untouched.
  */
-import { usageFromObject, type TokenUsage } from './usage.ts';
+import type { TokenUsage } from './token-usage.ts';
+import type { StreamEvents } from './provider.ts';
 
 const NL = 0x0a;
 const MAX_LINE = 1 << 20;
 const DATA_PREFIX = 'data:';
 const USAGE_MARK = '"usage":{';
-const CONTENT_MARK = '"content":"';
-const TEXT_MARK = '"text":"';
 
 export type TokenCounter = (text: string) => number;
 
@@ -27,12 +27,14 @@ export class SseScanner {
   usage: TokenUsage | null = null;
   /** Completion tokens counted from the content deltas seen so far. */
   countedCompletionTokens = 0;
+  readonly #events: StreamEvents;
   readonly #filterUsageEvent: boolean;
   readonly #countTokens: TokenCounter;
   #carry: Buffer | null = null;
   #dropBlankLine = false;
 
-  constructor(filterUsageEvent: boolean, countTokens: TokenCounter) {
+  constructor(events: StreamEvents, filterUsageEvent: boolean, countTokens: TokenCounter) {
+    this.#events = events;
     this.#filterUsageEvent = filterUsageEvent;
     this.#countTokens = countTokens;
   }
@@ -95,7 +97,8 @@ export class SseScanner {
     const line = buf.toString('utf8', start, end);
     if (!line.startsWith(DATA_PREFIX)) return false;
     if (line.includes(USAGE_MARK)) return this.#usageLine(line);
-    this.#countDelta(line, CONTENT_MARK) || this.#countDelta(line, TEXT_MARK);
+    const marks = this.#events.deltaMarks;
+    for (let i = 0; i < marks.length; i++) if (this.#countDelta(line, marks[i])) break;
     return false;
   }
 
@@ -106,22 +109,22 @@ export class SseScanner {
     } catch {
       return false;
     }
-    // Anthropic sends input tokens in message_start and output tokens in message_delta.
-    const usage = usageFromObject(event.usage ?? event.message?.usage);
+    const events = this.#events;
+    const usage = events.usageOf(event);
     if (usage !== null) {
+      // Usage may come in parts (Anthropic: input in message_start, output in message_delta): later non-zero counts win.
       if (this.usage === null) this.usage = usage;
       else {
         if (usage.promptTokens > 0) this.usage.promptTokens = usage.promptTokens;
         if (usage.completionTokens > 0) this.usage.completionTokens = usage.completionTokens;
       }
     }
-    const choices = event.choices;
-    const usageOnly = Array.isArray(choices) && choices.length === 0;
+    const usageOnly = events.isUsageOnly(event);
     if (this.#filterUsageEvent && usageOnly) {
       this.#dropBlankLine = true;
       return true;
     }
-    if (!usageOnly) this.#countDeltaOf(event);
+    if (!usageOnly) this.#countText(events.deltaText(event));
     return false;
   }
 
@@ -153,8 +156,7 @@ export class SseScanner {
     return true;
   }
 
-  #countDeltaOf(event: any): void {
-    const text = event.choices?.[0]?.delta?.content ?? event.choices?.[0]?.text ?? event.delta?.text;
+  #countText(text: unknown): void {
     if (typeof text === 'string' && text.length > 0) this.countedCompletionTokens += this.#countTokens(text);
   }
 }

@@ -1,13 +1,17 @@
 /**
- * Reading token usage out of upstream responses without parsing whole bodies:
- * a non-streamed answer can be megabytes (embeddings), and only its `usage`
- * object matters to us.
+ * The token usage an upstream reports, and reading it out of responses without
+ * parsing whole bodies: a non-streamed answer can be megabytes (embeddings),
+ * and only its `usage` object matters to us.
  */
 export interface TokenUsage { promptTokens: number; completionTokens: number }
 
 const USAGE_KEY = Buffer.from('"usage"');
 
-/** Usage from an OpenAI or Anthropic usage object (`prompt_tokens`/`input_tokens`, …). */
+/**
+ * Usage from a usage object under either naming: `prompt_tokens`/`completion_tokens`
+ * (OpenAI chat, completions, embeddings) or `input_tokens`/`output_tokens`
+ * (Anthropic; OpenAI's Responses API).
+ */
 export function usageFromObject(u: any): TokenUsage | null {
   if (u === null || typeof u !== 'object') return null;
   const prompt = u.prompt_tokens ?? u.input_tokens;

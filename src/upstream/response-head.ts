@@ -4,7 +4,7 @@
  */
 import { sendError, type ErrorSpec } from '../errors.ts';
 import { pushRateLimitHeaders, writeRateLimitHeaders } from '../limiter/rate-limit-headers.ts';
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../gateway/context.ts';
 
 /**
  * Sends the head once; marks the request committed (no retry after this).

@@ -12,7 +12,8 @@ import { promptKind } from './endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 
-export function finish(gw: Gateway, ctx: RequestContext): void {
+/** Ends the request's accounting; idempotent, so every exit path may call it. */
+export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   if (ctx.finished) return;
   ctx.finished = true;
   gw.active.delete(ctx);

@@ -1,0 +1,45 @@
+/**
+ * One upstream attempt as a chain of undici dispatch handlers, each wrapping
+ * the next (undici's DecoratorHandler and lib/interceptor/* are the model).
+ * Callbacks run left to right, once per event; nothing per chunk but a
+ * method call per handler.
+ *
+ *   undici ──► ErrorCapture ──► Attempt ──────► UsageTap ──────► ClientSink ──► client
+ *              401/403/429/5xx  controller,      SSE scan or      head with the
+ *              body → Failure,  cancel/resume,   body tail →      first byte, writes
+ *              never forwarded  done promise     usage on ctx;    with backpressure,
+ *                               (any error →     drops the        end
+ *                               its Failure)     injected usage
+ *                                                event
+ *
+ * A failure travels the same way as any other event: a handler passes a
+ * FailureError down as onResponseError (or aborts the controller with one),
+ * and the attempt resolves `done` with its Failure once the handlers below it
+ * have run. So a handler joins by being constructed into this list, touching
+ * no other:
+ *   - a first-token timeout between ErrorCapture and Attempt (it aborts the
+ *     controller with a FailureError: a timeout before the first byte fails over);
+ *   - protocol translation, then response filters, between UsageTap and
+ *     ClientSink: they see the upstream's bytes after metering and before the
+ *     client, and may pass on empty chunks (the first one still starts the
+ *     client's response).
+ */
+import type { Dispatcher } from 'undici';
+import type { Dialect } from '../providers/index.ts';
+import type { TokenCounter } from '../providers/sse-scanner.ts';
+import type { RequestContext } from '../gateway/context.ts';
+import { Attempt } from './attempt.ts';
+import { ErrorCapture } from './error-capture.ts';
+import { UsageTap } from './usage-tap.ts';
+import { ClientSink } from './client-sink.ts';
+
+/**
+ * Builds the chain, makes it the request's attempt in flight and dispatches
+ * it. Throws what dispatch throws synchronously (invalid options).
+ */
+export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, dialect: Dialect, countTokens: TokenCounter): Attempt {
+  const attempt = new Attempt(ctx, channelName, new UsageTap(ctx, dialect, countTokens, new ClientSink(ctx)));
+  ctx.attempt = attempt;
+  upstream.dispatch(options, new ErrorCapture(channelName, dialect, attempt));
+  return attempt;
+}

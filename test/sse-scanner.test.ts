@@ -1,0 +1,96 @@
+/**
+ * The SSE scanner at every split point of a recorded stream: however the
+ * upstream's bytes are cut into chunks, the client gets the same bytes (the
+ * stream itself, or the stream minus the usage event the gateway asked for),
+ * and the usage and counted tokens come out the same.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SseScanner } from '../src/providers/sse-scanner.ts';
+import { dialectFor } from '../src/providers/index.ts';
+import type { StreamEvents } from '../src/providers/index.ts';
+import {
+  ANTHROPIC_DELTAS, ANTHROPIC_MESSAGES_STREAM, ANTHROPIC_USAGE,
+  OPENAI_CHAT_STREAM, OPENAI_DELTAS, OPENAI_USAGE, OPENAI_USAGE_EVENT,
+} from './support/sse-recordings.ts';
+
+/** Counts characters: exact enough to tell a mis-decoded escape or split character. */
+const countChars = (text: string) => text.length;
+
+interface Scan { forwarded: Buffer; usage: unknown; counted: number }
+
+function scan(events: StreamEvents, filter: boolean, chunks: readonly Buffer[]): Scan {
+  const scanner = new SseScanner(events, filter, countChars);
+  const out: Buffer[] = [];
+  for (const c of chunks) out.push(scanner.push(c));
+  const rest = scanner.end();
+  if (rest !== null) out.push(rest);
+  return { forwarded: Buffer.concat(out), usage: scanner.usage, counted: scanner.countedCompletionTokens };
+}
+
+/** Every two-way split, the byte-at-a-time split, and a spread of three-way splits. */
+function* splits(input: Buffer): Generator<Buffer[]> {
+  for (let i = 0; i <= input.length; i++) yield [input.subarray(0, i), input.subarray(i)];
+  yield Array.from(input, (_, i) => input.subarray(i, i + 1));
+  for (let i = 1; i < input.length; i += 17) {
+    for (const gap of [1, 2, 5, 64, 300]) {
+      const j = Math.min(input.length, i + gap);
+      yield [input.subarray(0, i), input.subarray(i, j), input.subarray(j)];
+    }
+  }
+}
+
+function checkEverySplit(name: string, input: Buffer, events: StreamEvents, filter: boolean, expected: Buffer, usage: object, counted: number): void {
+  let n = 0;
+  for (const chunks of splits(input)) {
+    const r = scan(events, filter, chunks);
+    const at = chunks.map((c) => c.length).join('+');
+    assert.ok(r.forwarded.equals(expected), `${name}: forwarded bytes differ for chunks ${at}`);
+    assert.deepEqual(r.usage, usage, `${name}: usage for chunks ${at}`);
+    assert.equal(r.counted, counted, `${name}: counted tokens for chunks ${at}`);
+    n++;
+  }
+  assert.ok(n > input.length, 'every split point was tried');
+}
+
+const openai = dialectFor('openai').streamEvents;
+const anthropic = dialectFor('anthropic').streamEvents;
+const chars = (deltas: readonly string[]) => deltas.reduce((sum, d) => sum + d.length, 0);
+
+test('OpenAI stream, usage asked for by the gateway: the usage event is removed at every split point', () => {
+  const input = Buffer.from(OPENAI_CHAT_STREAM);
+  const expected = Buffer.from(OPENAI_CHAT_STREAM.replace(OPENAI_USAGE_EVENT, ''));
+  assert.ok(expected.length < input.length);
+  checkEverySplit('openai filtered', input, openai, true, expected, OPENAI_USAGE, chars(OPENAI_DELTAS));
+});
+
+test('OpenAI stream, usage asked for by the client: forwarded untouched at every split point', () => {
+  const input = Buffer.from(OPENAI_CHAT_STREAM);
+  checkEverySplit('openai passthrough', input, openai, false, input, OPENAI_USAGE, chars(OPENAI_DELTAS));
+});
+
+test('unfiltered chunks are forwarded as the very same buffers', () => {
+  const input = Buffer.from(OPENAI_CHAT_STREAM);
+  const scanner = new SseScanner(openai, false, countChars);
+  const a = input.subarray(0, 100);
+  const b = input.subarray(100);
+  assert.equal(scanner.push(a), a);
+  assert.equal(scanner.push(b), b);
+  assert.equal(scanner.end(), null);
+});
+
+test('Anthropic stream: usage from message_start and message_delta, bytes untouched at every split point', () => {
+  const input = Buffer.from(ANTHROPIC_MESSAGES_STREAM);
+  const counted = chars(ANTHROPIC_DELTAS);
+  checkEverySplit('anthropic', input, anthropic, false, input, ANTHROPIC_USAGE, counted);
+  // Anthropic has no usage-only event: even asked to filter, nothing is removed.
+  checkEverySplit('anthropic filter', input, anthropic, true, input, ANTHROPIC_USAGE, counted);
+});
+
+test('a stream cut before its usage event is metered by the deltas it carried', () => {
+  const cut = OPENAI_CHAT_STREAM.slice(0, OPENAI_CHAT_STREAM.indexOf(OPENAI_USAGE_EVENT));
+  const r = scan(openai, true, [Buffer.from(cut)]);
+  assert.equal(r.usage, null);
+  assert.equal(r.counted, chars(OPENAI_DELTAS));
+  assert.equal(r.forwarded.toString(), cut);
+});
