@@ -13,6 +13,7 @@ export const allTargets: readonly string[] = [
   'direct',
   'baseline',
   'tollgate',
+  'tollgate-ref',
   'tollgate-nolimits',
   'tollgate-nometering',
   'tollgate-noobs',
@@ -44,6 +45,8 @@ export interface BenchOptions {
   /** Write bench/results/<date>.json, bench/RESULTS.md and the chart. */
   write: boolean;
   help: boolean;
+  /** Root of another built checkout of Tollgate, run as the 'tollgate-ref' target (before/after in one run); null = none. */
+  ref: string | null;
 }
 
 /** The --help text. */
@@ -71,6 +74,8 @@ Options:
   --stream-concurrency <n> open streams at a time (default 16)
   --warmup <s>            warm-up seconds per target and scenario (default 2; 0 with --quick)
   --load <wrk|autocannon> load generator (default: wrk when installed)
+  --ref <dir>             also run another built checkout (its dist/src/cli.js) as 'tollgate-ref',
+                          full chain, alternated with 'tollgate': before/after a change in one run
   --no-pin                do not pin processes to cores with taskset
   --write / --no-write    write the result files (default: yes, except with --quick)
   -h, --help              this text
@@ -115,6 +120,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       load: { type: 'string', default: 'auto' },
       pin: { type: 'boolean', default: true },
       write: { type: 'boolean' },
+      ref: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -124,6 +130,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   let targets = list('targets', values.targets, allTargets) ?? [...allTargets];
   if (!values.peer) targets = targets.filter((name) => name !== 'peer');
   if (!values.variants) targets = targets.filter((name) => !variantTargets.includes(name));
+  // The reference checkout runs only when one is given.
+  if (values.ref === undefined) targets = targets.filter((name) => name !== 'tollgate-ref');
   return {
     quick,
     durationS: positive('duration', values.duration, 10),
@@ -142,5 +150,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     writerBench: values['writer-bench'] ?? !quick,
     write: values.write ?? !quick,
     help: values.help,
+    ref: values.ref ?? null,
   };
 }

@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pinSelf, planCpus } from './cpu-pinning.ts';
 import { runAutocannon } from './load/autocannon-load.ts';
@@ -118,7 +118,9 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
 
     const statuses: TargetStatus[] = [];
     for (const name of options.targets) {
-      const definition = definitions[name];
+      const definition = name === 'tollgate-ref'
+        ? tollgateTarget('memory', 'full', { name, cli: resolve(options.ref!, 'dist', 'src', 'cli.js') })
+        : definitions[name];
       try {
         const started = await definition.start({ group, cpus, fast, streamUpstream, workDir });
         if (typeof started === 'string') {

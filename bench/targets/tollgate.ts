@@ -51,9 +51,9 @@ const limitArgs = ['--rpm', '100000000', '--tpm', '10000000000', '--concurrency'
 const limitArgsNoTpm = ['--rpm', '100000000', '--concurrency', '10000'];
 
 /** Runs one CLI command with the target's environment; resolves to its stdout. */
-function cli(env: NodeJS.ProcessEnv, cwd: string, args: string[]): Promise<string> {
+function cli(cliPath: string, env: NodeJS.ProcessEnv, cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tollgateCli, ...args], { env, cwd, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cliPath, ...args], { env, cwd, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`tollgate ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}${stdout}`));
       else resolve(stdout);
     });
@@ -77,8 +77,8 @@ function parseKey(stdout: string): { key: string; prefix: string } {
   return { key: created.key, prefix: created.prefix };
 }
 
-async function configure(env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant): Promise<string> {
-  const run = (args: string[]): Promise<string> => cli(env, dataDir, args);
+async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant): Promise<string> {
+  const run = (args: string[]): Promise<string> => cli(cliPath, env, dataDir, args);
   await run(['user', 'create', '--name', 'bench']);
   const { key, prefix } = parseKey(await run(['key', 'create', '--user', 'bench', '--json']));
   await run(['channel', 'add', '--name', 'fast', '--type', 'openai', '--base-url', `${context.fast.url}/v1`, '--models', fastModel, '--key', 'sk-up']);
@@ -128,12 +128,13 @@ function tollgateCounters(pid: number, probeFile: string, url: string, redis: Re
  * A Tollgate target in the given mode (and variant); skipped with a note when
  * the CLI is not built or the store does not answer.
  */
-export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'full'): TargetDefinition {
-  const name = variant === 'full' ? targetNames[mode] : `${targetNames[mode]}-${variant}`;
+export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'full', reference: { name: string; cli: string } | null = null): TargetDefinition {
+  const name = reference?.name ?? (variant === 'full' ? targetNames[mode] : `${targetNames[mode]}-${variant}`);
+  const cliPath = reference?.cli ?? tollgateCli;
   return {
     name,
     async start(context): Promise<RunningTarget | string> {
-      if (!existsSync(tollgateCli)) return `Tollgate is not built (${tollgateCli} missing: run npx tsc -p .)`;
+      if (!existsSync(cliPath)) return `Tollgate is not built (${cliPath} missing: run npx tsc -p .)`;
       const dataDir = join(context.workDir, name);
       mkdirSync(dataDir, { recursive: true });
       const port = await freePort();
@@ -149,7 +150,8 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         // The built-in in-process mock channel would answer without an upstream hop.
         TOLLGATE_MOCK_CHANNEL: 'false',
       });
-      let description = variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
+      let description = reference !== null ? `Tollgate of another checkout (${cliPath}), full chain, SQLite store, in-memory limits`
+        : variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
       let redisBackend: RedisBackend | null = null;
       let closeBackend = async (): Promise<void> => {};
       // Closed by stop(), or by the process group when the bench is interrupted.
@@ -175,10 +177,10 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         closeBackend = closeOnce(() => postgres.close());
       }
       try {
-        const key = await configure(env, dataDir, context, variant);
+        const key = await configure(cliPath, env, dataDir, context, variant);
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
-        const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, tollgateCli, 'serve'], {
+        const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
           cores: context.cpus?.targetCores ?? null,
           env,
           cwd: dataDir,
