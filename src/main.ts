@@ -29,7 +29,7 @@ import { startProfilingServer } from './observability/profiler.ts';
 import { Gateway } from './gateway/gateway.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
-import { createHttpServer, type HttpServer } from './server/http-server.ts';
+import { createHttpServer, type HttpServer } from './edge/http-server.ts';
 
 /** The models of the built-in mock channel, free by default so a new install answers at once. */
 export const MOCK_MODELS = ['mock-gpt', 'mock-gpt-large', 'mock-embed'] as const;

@@ -7,8 +7,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_ROUTES } from '../src/server/admin-routes.ts';
-import { openApiPath } from '../src/server/admin-openapi.ts';
+import { ADMIN_ROUTES } from '../src/admin/admin-routes.ts';
+import { openApiPath } from '../src/admin/admin-openapi.ts';
 import { ADMIN_TOKEN, startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { admin, assertError } from './admin-api-support.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requestIdFrom, isWellFormedRequestId, generateRequestId } from '../src/observability/request-id.ts';
-import { adminTokenMatches } from '../src/observability/admin-token.ts';
+import { adminTokenMatches } from '../src/admin/admin-token.ts';
 
 test('client request ids are accepted only when well-formed', () => {
   const table: [string | undefined, boolean][] = [

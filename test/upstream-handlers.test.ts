@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { RequestContext } from '../src/gateway/context.ts';
-import { ENDPOINTS } from '../src/gateway/endpoints.ts';
+import { ENDPOINTS } from '../src/edge/endpoints.ts';
 import { dialectFor } from '../src/providers/index.ts';
 import { ErrorCapture } from '../src/upstream/error-capture.ts';
 import { Attempt } from '../src/upstream/attempt.ts';

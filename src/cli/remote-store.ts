@@ -10,7 +10,7 @@
 import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
-import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../server/admin-views.ts';
+import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../admin/admin-views.ts';
 import { AdminClient, type Query } from './remote-client.ts';
 
 /** A client key as listed: never its hash. */

@@ -8,7 +8,7 @@ import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
 import { refusalMessage } from '../limiter/refusal.ts';
-import { promptKind } from './endpoints.ts';
+import { promptKind } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 

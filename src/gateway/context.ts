@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestOutcome } from '../observability/request-outcome.ts';
 import { generateRequestId, isWellFormedRequestId } from '../observability/request-id.ts';
-import type { Endpoint } from './endpoints.ts';
+import type { Endpoint } from '../edge/endpoints.ts';
 import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-table.ts';
 import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';

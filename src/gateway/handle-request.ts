@@ -18,7 +18,7 @@ import { relay } from './relay.ts';
 import { finishRequest } from './record-usage.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
-import type { Endpoint } from './endpoints.ts';
+import type { Endpoint } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 
 export function handleApiRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): void {

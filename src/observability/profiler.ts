@@ -18,7 +18,7 @@ import { Session } from 'node:inspector/promises';
 import { constants as perfConstants, PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import v8 from 'node:v8';
-import { adminTokenMatches } from './admin-token.ts';
+import { adminTokenMatches } from '../admin/admin-token.ts';
 
 export interface ProfilingServerOptions {
   /** Interface to bind; keep the default. */

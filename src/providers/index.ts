@@ -5,7 +5,7 @@
  * of its endpoint's protocol once, at arrival.
  */
 import type { ChannelType } from '../store/channel-repo.ts';
-import type { Protocol } from '../gateway/endpoints.ts';
+import type { Protocol } from '../edge/endpoints.ts';
 import type { Dialect, Provider } from './provider.ts';
 import { openaiDialect, openaiProvider } from './openai/openai.ts';
 import { anthropicDialect, anthropicProvider } from './anthropic/anthropic.ts';

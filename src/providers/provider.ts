@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChannelType } from '../store/channel-repo.ts';
-import type { Protocol } from '../gateway/endpoints.ts';
+import type { Protocol } from '../edge/endpoints.ts';
 import type { TokenUsage } from './token-usage.ts';
 
 /** The header an upstream key travels in; computed once per key when the route table is built. */

@@ -6,7 +6,7 @@
  */
 import type { HealthBook, HealthState } from './channel-health.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
-import type { Protocol } from '../gateway/endpoints.ts';
+import type { Protocol } from '../edge/endpoints.ts';
 import { providerFor } from '../providers/index.ts';
 
 export type ProviderType = ChannelType;

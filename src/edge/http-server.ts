@@ -9,17 +9,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ENDPOINTS, HOT_PATHS, pathOf } from '../gateway/endpoints.ts';
+import { ENDPOINTS, HOT_PATHS, pathOf } from './endpoints.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { Errors, errorBody, sendError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
-import { registerOpsRoutes } from './ops-routes.ts';
-import { registerAccountRoutes } from './account-routes.ts';
-import { registerAdminRoutes } from './admin-routes.ts';
-import { registerDashboard } from '../dashboard/dashboard-routes.ts';
+import { registerOpsRoutes } from '../admin/ops-routes.ts';
+import { registerAccountRoutes } from '../admin/account-routes.ts';
+import { registerAdminRoutes } from '../admin/admin-routes.ts';
+import { registerDashboard } from '../admin/dashboard/dashboard-routes.ts';
 
 export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 

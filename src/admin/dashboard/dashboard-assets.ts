@@ -38,7 +38,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
  * assets, and `npm ci && npm start` runs the compiled code).
  */
 function publicDir(): string {
-  const candidates = [new URL('./public/', import.meta.url), new URL('../../../src/dashboard/public/', import.meta.url)].map((u) => fileURLToPath(u));
+  const candidates = [new URL('./public/', import.meta.url), new URL('../../../../src/admin/dashboard/public/', import.meta.url)].map((u) => fileURLToPath(u));
   const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
   if (found === undefined) throw new Error(`dashboard assets not found (looked in ${candidates.join(', ')})`);
   return found;

@@ -1,17 +1,8 @@
 /** Health, readiness, Prometheus metrics and the percentile JSON. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Errors, errorBody } from '../errors.ts';
-import { adminTokenMatches } from '../observability/admin-token.ts';
+import { requireAdmin } from './require-admin.ts';
 import type { Gateway } from '../gateway/gateway.ts';
-
-/** preHandler for operator-only routes: the admin token, compared in constant time. */
-export function requireAdmin(gw: Gateway) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const token = gw.config.adminToken;
-    if (token === null) return reply.code(403).type('application/json').send(errorBody(Errors.adminDisabled));
-    if (!adminTokenMatches(req.headers.authorization, token)) return reply.code(401).type('application/json').send(errorBody(Errors.adminTokenRequired));
-  };
-}
 
 export function registerOpsRoutes(app: FastifyInstance, gw: Gateway): void {
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -6,8 +6,8 @@
  * src/server/admin-timeseries.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Gateway } from '../gateway/gateway.ts';
-import type { AdminDeps } from '../server/admin-routes.ts';
+import type { Gateway } from '../../gateway/gateway.ts';
+import type { AdminDeps } from '../admin-routes.ts';
 import { loadDashboardAssets, type DashboardAsset } from './dashboard-assets.ts';
 
 /**

@@ -27,7 +27,7 @@ import { AdminError, AdminErrors, adminValidatorCompiler, describeValidation, ty
 import { TIMESERIES_ROUTES } from './admin-timeseries.ts';
 import { USAGE_ROUTES } from './admin-usage.ts';
 import { USER_ROUTES } from './admin-users.ts';
-import { requireAdmin } from './ops-routes.ts';
+import { requireAdmin } from './require-admin.ts';
 
 /** What the admin routes need besides the gateway (a subset of the server's deps). */
 export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
