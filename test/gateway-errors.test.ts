@@ -101,6 +101,18 @@ test('account API: balance and paginated usage; bad queries → 400', async () =
   const next = await call(`/api/v1/usage?limit=1&cursor=${page.json.next_cursor}`, { method: 'GET', headers });
   assert.equal(next.status, 200);
   assert.notEqual(next.json.data[0].id, page.json.data[0].id);
+  assert.equal(page.json.has_more, true);
+  // snake_case, the admin API's usage view
+  assert.equal(page.json.data[0].object, 'usage_record');
+  assert.equal(typeof page.json.data[0].prompt_tokens, 'number');
+  assert.equal(typeof page.json.data[0].request_id, 'string');
+  assert.equal(page.json.data[0].promptTokens, undefined);
+  assert.equal(typeof page.json.totals.cost_micros, 'number');
+  // The last page says so.
+  const all = await call('/api/v1/usage?limit=1000', { method: 'GET', headers });
+  assert.equal(all.status, 200);
+  assert.equal(all.json.has_more, false);
+  assert.equal(all.json.next_cursor, null);
   for (const q of ['limit=0', 'limit=abc', 'limit=100000', 'cursor=garbage!!', 'from=notadate', 'from=2000&to=1000']) {
     const bad = await call(`/api/v1/usage?${q}`, { method: 'GET', headers });
     assert.equal(bad.status, 400, q);

@@ -1,6 +1,7 @@
 /**
  * The account API for key holders: their balance and their usage records.
- * Authenticated with the same key (and cache) as the client API.
+ * Authenticated with the same key (and cache) as the client API. Fields are
+ * snake_case, records in the same shape as the admin API's usage view.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, errorBody } from '../errors.ts';
@@ -8,6 +9,8 @@ import { identifyCaller } from '../gateway/authenticate.ts';
 import type { KeyIdentity } from '../keys/key-cache.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { StoreInputError, type Store } from '../store/store.ts';
+import { AdminError, checkRange, parseTime } from './admin-schema.ts';
+import { usageRecordView } from './admin-views.ts';
 
 const MAX_PAGE = 1000;
 
@@ -22,13 +25,6 @@ async function caller(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Pr
 
 function badQuery(reply: FastifyReply, message: string, param: string) {
   return reply.code(400).type('application/json').send(errorBody(Errors.badQuery, message, param));
-}
-
-/** An optional epoch-ms or ISO-8601 time parameter; NaN when malformed. */
-function timeParam(v: unknown): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const s = String(v);
-  return /^\d+$/.test(s) ? Number(s) : Date.parse(s);
 }
 
 export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: Store): void {
@@ -46,18 +42,30 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
     const q = req.query as Record<string, string | undefined>;
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) return badQuery(reply, `'limit' must be an integer from 1 to ${MAX_PAGE}.`, 'limit');
-    const from = timeParam(q.from);
-    const to = timeParam(q.to);
-    if (Number.isNaN(from)) return badQuery(reply, "'from' must be epoch milliseconds or an ISO-8601 time.", 'from');
-    if (Number.isNaN(to)) return badQuery(reply, "'to' must be epoch milliseconds or an ISO-8601 time.", 'to');
-    if (from !== undefined && to !== undefined && from >= to) return badQuery(reply, "'from' must be before 'to'.", 'from');
+    let from: number | undefined;
+    let to: number | undefined;
+    try {
+      from = parseTime(q.from === '' ? undefined : q.from, 'from');
+      to = parseTime(q.to === '' ? undefined : q.to, 'to');
+      checkRange(from, to);
+    } catch (err) {
+      if (err instanceof AdminError) return badQuery(reply, err.message, err.param ?? 'from');
+      throw err;
+    }
     const model = q.model === undefined || q.model === '' ? undefined : q.model;
     try {
       const [page, totals] = await Promise.all([
         store.usage.page({ userId: who.userId, model, from, to, cursor: q.cursor, limit }),
         store.usage.totals({ userId: who.userId, model, from, to }),
       ]);
-      return { object: 'list', data: page.records, next_cursor: page.nextCursor, has_more: page.nextCursor !== null, totals };
+      const nextCursor = page.nextCursor ?? null;
+      return {
+        object: 'list',
+        data: page.records.map(usageRecordView),
+        next_cursor: nextCursor,
+        has_more: nextCursor !== null,
+        totals: { requests: totals.requests, prompt_tokens: totals.promptTokens, completion_tokens: totals.completionTokens, cost_micros: totals.costMicros },
+      };
     } catch (err) {
       if (err instanceof StoreInputError) return badQuery(reply, err.message, 'cursor');
       throw err;
