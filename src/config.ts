@@ -85,6 +85,14 @@ export const ConfigSchema = z.object({
   /** The built-in mock channel: an in-process mock upstream so a fresh install answers at once. */
   mockChannel: bool(true),
   profiling: z.object({ enabled: bool(false), port: int(6060, 0, 65535) }).prefault({}),
+  /**
+   * The operator side (/admin, /dashboard, /api/metrics) on a listener of its
+   * own, to keep it off the public interface; port null = served on the main listener.
+   */
+  admin: z.object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.preprocess((v) => (v === '' || v === null ? null : typeof v === 'string' ? Number(v) : v), z.number().int().min(0).max(65535).nullable()).default(null),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -148,7 +148,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     ? await startProfilingServer({ host: '127.0.0.1', port: config.profiling.port, adminToken: config.adminToken })
     : null;
   if (profiler !== null) logger.info({ url: profiler.url }, 'profiling endpoints listening');
-  logger.info({ url, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', mockChannel: mock?.url ?? null }, 'tollgate listening');
+  logger.info({ url, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', mockChannel: mock?.url ?? null, adminUrl: server.adminUrl }, 'tollgate listening');
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {

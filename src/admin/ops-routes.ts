@@ -1,4 +1,4 @@
-/** Health, readiness, Prometheus metrics and the percentile JSON. */
+/** Health, readiness and Prometheus metrics (public); the percentile JSON (operator-only). */
 import type { FastifyInstance } from 'fastify';
 import { Errors, errorBody } from '../errors.ts';
 import { requireAdmin } from './require-admin.ts';
@@ -15,6 +15,10 @@ export function registerOpsRoutes(app: FastifyInstance, gw: Gateway): void {
     const { contentType, body } = await gw.metrics.render();
     return reply.type(contentType).send(body);
   });
+}
+
+/** The percentile JSON and its reset: operator-only, served with the admin routes. */
+export function registerAdminMetricsRoutes(app: FastifyInstance, gw: Gateway): void {
   const admin = requireAdmin(gw);
   app.get('/api/metrics', { preHandler: admin }, async () => gw.latency.snapshot());
   app.post('/api/metrics/reset', { preHandler: admin }, async () => {

@@ -3,7 +3,8 @@
  * proxy alias) go straight to the hot-path handler; everything else — account
  * API, metrics, health, admin — goes to Fastify, where routing and schemas are
  * worth their cost. Fastify is mounted through `serverFactory` so both share
- * the port and the timeouts.
+ * the port and the timeouts. With `admin.port` set, the operator side (admin
+ * API, dashboard, /api/metrics) is served by a second Fastify listener instead.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,7 @@ import { Errors, errorBody, sendError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
-import { registerOpsRoutes } from '../admin/ops-routes.ts';
+import { registerAdminMetricsRoutes, registerOpsRoutes } from '../admin/ops-routes.ts';
 import { registerAccountRoutes } from '../admin/account-routes.ts';
 import { registerAdminRoutes } from '../admin/admin-routes.ts';
 import { registerDashboard } from '../admin/dashboard/dashboard-routes.ts';
@@ -27,6 +28,8 @@ export interface HttpServer {
   readonly node: Server;
   readonly app: FastifyInstance;
   listen(host: string, port: number): Promise<string>;
+  /** http://host:port of the separate admin listener once listening; null when admin is on the main one. */
+  readonly adminUrl: string | null;
   /** Stop accepting, let requests in flight finish until the grace deadline, then cut the rest. */
   drain(graceMs: number): Promise<void>;
 }
@@ -53,30 +56,25 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       return node;
     },
   });
-  app.addHook('onSend', async (_req, reply) => {
-    reply.header('x-response-time-ms', reply.elapsedTime.toFixed(2));
-  });
-  app.setNotFoundHandler((_req, reply) => {
-    reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound));
-  });
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    const spec = status === 413 ? Errors.bodyTooLarge : status === 415 ? Errors.unsupportedMediaType : status === 400 ? (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message) ? Errors.invalidJson : Errors.invalidBody) : Errors.internal;
-    if (status >= 500) deps.logger.error({ err }, 'request failed');
-    reply.code(status).type('application/json').send(errorBody(spec, status >= 500 ? undefined : err.message));
-  });
+  answerInApiShape(app, deps.logger);
   registerOpsRoutes(app, gw);
   registerAccountRoutes(app, gw, deps.store);
-  registerAdminRoutes(app, gw, deps);
-  registerDashboard(app, gw, deps);
+  // The operator side: on this listener, or on its own (admin.port).
+  const adminApp = gw.config.admin.port === null ? app : Fastify({ logger: false, bodyLimit: gw.config.bodyLimitBytes });
+  if (adminApp !== app) answerInApiShape(adminApp, deps.logger);
+  registerAdminMetricsRoutes(adminApp, gw);
+  registerAdminRoutes(adminApp, gw, deps);
+  registerDashboard(adminApp, gw, deps);
+  let adminUrl: string | null = null;
 
   return {
     get node() { return node; },
     app,
+    get adminUrl() { return adminUrl; },
     async listen(host, port) {
       await app.listen({ host, port });
-      const addr = node.address() as AddressInfo;
-      return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      if (adminApp !== app) adminUrl = await adminApp.listen({ host: gw.config.admin.host, port: gw.config.admin.port! }).then(() => urlOf(adminApp.server));
+      return urlOf(node);
     },
     async drain(graceMs) {
       // Readiness flips first (gw.draining is set by the caller): the listener
@@ -91,8 +89,30 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       node.closeAllConnections();
       await closed;
       await app.close();
+      if (adminApp !== app) await adminApp.close();
     },
   };
+}
+
+/** Response time on every answer; 404s and errors in the API's error JSON. */
+function answerInApiShape(app: FastifyInstance, logger: Logger): void {
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-response-time-ms', reply.elapsedTime.toFixed(2));
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound));
+  });
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    const spec = status === 413 ? Errors.bodyTooLarge : status === 415 ? Errors.unsupportedMediaType : status === 400 ? (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message) ? Errors.invalidJson : Errors.invalidBody) : Errors.internal;
+    if (status >= 500) logger.error({ err }, 'request failed');
+    reply.code(status).type('application/json').send(errorBody(spec, status >= 500 ? undefined : err.message));
+  });
+}
+
+function urlOf(server: Server): string {
+  const addr = server.address() as AddressInfo;
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
