@@ -7,7 +7,7 @@
  */
 import { costMicros } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
-import type { UsageRecordInsert } from '../store/usage-repo.ts';
+import type { UsageRecordInsert } from '../store/usage-columns.ts';
 import { promptKind } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';

@@ -12,7 +12,6 @@ import { USAGE_COLUMNS, usageRecordFromRow, usageRow, type UsageRecord, type Usa
 import { TotalsAccumulator } from './usage-totals.ts';
 import { aggregateUsage, type UsageAggregateQuery, type UsageBucket } from './usage-stats.ts';
 
-export type { UsageRecordInsert } from './usage-columns.ts';
 
 /** Outcome of `UsageRepo.applyBatch`. */
 export interface ApplyBatchResult {
