@@ -35,6 +35,8 @@ export const ConfigSchema = z.object({
   bodyLimitBytes: int(4 * 1024 * 1024, 1024),
   server: z.object({
     headersTimeoutMs: int(10_000, 1),
+    /** Longest silence while a request body is being received (slow-body clients get 408). */
+    bodyIdleTimeoutMs: int(10_000, 1),
     requestTimeoutMs: int(300_000, 1),
     keepAliveTimeoutMs: int(65_000, 1),
     shutdownGraceMs: int(30_000, 0),

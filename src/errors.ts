@@ -25,6 +25,7 @@ export const Errors = {
   modelNotPriced: spec(403, 'permission_error', 'model_not_priced', 'The model has no price configured; ask the operator to set one.'),
   routeNotFound: spec(404, 'invalid_request_error', 'unknown_url', 'Unknown request URL.'),
   methodNotAllowed: spec(405, 'invalid_request_error', 'method_not_allowed', 'Method not allowed for this URL.'),
+  requestTimeout: spec(408, 'invalid_request_error', 'request_timeout', 'The request body was not received in time.'),
   bodyTooLarge: spec(413, 'invalid_request_error', 'request_too_large', 'The request body is too large.'),
   unsupportedMediaType: spec(415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type must be application/json.'),
   rateLimited: spec(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached.'),

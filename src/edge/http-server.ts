@@ -6,11 +6,12 @@
  * the port and the timeouts. With `admin.port` set, the operator side (admin
  * API, dashboard, /api/metrics) is served by a second Fastify listener instead.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ENDPOINTS, HOT_PATHS, pathOf } from './endpoints.ts';
+import { closeAfterAnswer } from './lingering-close.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { Errors, errorBody, sendError } from '../errors.ts';
@@ -41,7 +42,14 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
     logger: false,
     bodyLimit: gw.config.bodyLimitBytes,
     serverFactory: (fastifyHandler) => {
-      node = createServer({ headersTimeout: cfg.headersTimeoutMs, requestTimeout: cfg.requestTimeoutMs, keepAliveTimeout: cfg.keepAliveTimeoutMs }, (req, res) => {
+      node = createServer({
+        headersTimeout: cfg.headersTimeoutMs,
+        requestTimeout: cfg.requestTimeoutMs,
+        keepAliveTimeout: cfg.keepAliveTimeoutMs,
+        // Node checks the two timeouts above every 30 s by default: a dribbling client would live
+        // ~3× headersTimeout. Checking at least every second keeps each within about a second.
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(Math.min(cfg.headersTimeoutMs, cfg.requestTimeoutMs) / 2))),
+      }, (req, res) => {
         const path = pathOf(req.url ?? '/');
         const endpoint = ENDPOINTS.get(`${req.method} ${path}`);
         if (endpoint !== undefined) return handleApiRequest(gw, req, res, endpoint);
@@ -51,6 +59,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
           res.setHeader('x-response-time-ms', '0.00');
           return sendError(res, HOT_PATHS.has(path) ? Errors.methodNotAllowed : Errors.routeNotFound);
         }
+        if (hasBody(req)) guardBodyIdle(req, res, cfg.bodyIdleTimeoutMs);
         fastifyHandler(req, res);
       });
       return node;
@@ -106,8 +115,26 @@ function answerInApiShape(app: FastifyInstance, logger: Logger): void {
     const status = err.statusCode ?? 500;
     const spec = status === 413 ? Errors.bodyTooLarge : status === 415 ? Errors.unsupportedMediaType : status === 400 ? (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message) ? Errors.invalidJson : Errors.invalidBody) : Errors.internal;
     if (status >= 500) logger.error({ err }, 'request failed');
+    // A body over the limit is not read to its end: answer and close.
+    if (status === 413) closeAfterAnswer(reply.raw);
     reply.code(status).type('application/json').send(errorBody(spec, status >= 500 ? undefined : err.message));
   });
+}
+
+const hasBody = (req: IncomingMessage) => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
+/**
+ * 408 and close when a body going to Fastify pauses longer than `idleMs`.
+ * The hot path does the same in its own body reader (gateway/read-request.ts).
+ */
+function guardBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
+  req.setTimeout(idleMs, () => {
+    if (!res.headersSent) {
+      closeAfterAnswer(res);
+      sendError(res, Errors.requestTimeout, `No request body data for ${idleMs} ms.`);
+    } else req.socket.destroy();
+  });
+  req.once('end', () => req.setTimeout(0));
 }
 
 function urlOf(server: Server): string {

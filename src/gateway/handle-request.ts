@@ -43,7 +43,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   if (authError !== null) return reject(ctx, authError, 'unauthorized');
   if (ctx.endpoint.kind === 'models') return listModels(gw, ctx);
 
-  const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes);
+  const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes, gw.config.server.bodyIdleTimeoutMs);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
 
   ctx.modelRoute = gw.routes.byProtocol[ctx.endpoint.protocol].get(ctx.model) ?? null;
@@ -66,8 +66,9 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
 
 function reject(ctx: RequestContext, error: ErrorSpec, outcome: RequestContext['outcome'], message?: string, param?: string): void {
   ctx.outcome = outcome;
-  // An unread body must be drained so the connection can carry the next request.
-  if (!ctx.req.complete) ctx.req.resume();
+  // An unread body must be drained so the connection can carry the next request,
+  // unless the connection closes after this answer (body over the limit, idle client).
+  if (!ctx.req.complete && ctx.res.shouldKeepAlive) ctx.req.resume();
   writeErrorResponse(ctx, error, message, error.status, param ?? null);
 }
 

@@ -4,29 +4,43 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Errors, type ErrorSpec } from '../errors.ts';
+import { closeAfterAnswer } from '../edge/lingering-close.ts';
 import type { RequestContext } from './context.ts';
 
 export interface BadRequest { readonly error: ErrorSpec; readonly message?: string; readonly param?: string }
 
-/** Reads the body up to `limit` bytes; resolves null when over the limit (the rest is drained, not buffered). */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+/** Why a body was not read: too large, or the client went quiet in the middle of it. */
+export type BodyRefusal = 'too_large' | 'idle';
+
+/**
+ * Reads the body up to `limit` bytes. Past the limit (declared or counted as
+ * chunks arrive) it stops at once: the caller answers 413 on a connection that
+ * closes after the answer, so a 200 MiB chunked upload is not read to its end.
+ * A pause longer than `idleMs` between chunks ends it the same way (408).
+ */
+export function readBody(req: IncomingMessage, limit: number, idleMs: number): Promise<Buffer | BodyRefusal> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    req.resume();
-    return Promise.resolve(null);
-  }
+  if (declared > limit) return Promise.resolve('too_large');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const stop = (refusal: BodyRefusal) => {
+      req.removeListener('data', onData);
+      req.setTimeout(0);
+      resolve(refusal);
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        chunks.length = 0;
-        return;
-      }
+      if (size > limit) return stop('too_large');
       chunks.push(chunk);
+    };
+    // The socket timer runs only while the body arrives: a long upstream wait afterwards is not idleness.
+    req.setTimeout(idleMs, () => stop('idle'));
+    req.on('data', onData);
+    req.on('end', () => {
+      req.setTimeout(0);
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
-    req.on('end', () => resolve(size > limit ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
 }
@@ -34,13 +48,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
 const isJsonContentType = (ct: string | undefined) => ct !== undefined && /^application\/([\w.+-]*\+)?json\b/i.test(ct);
 
 /** Parses and validates the body of a model call; fills ctx.json, model, stream. */
-export async function readModelRequest(ctx: RequestContext, bodyLimit: number): Promise<BadRequest | null> {
+export async function readModelRequest(ctx: RequestContext, bodyLimit: number, bodyIdleMs: number): Promise<BadRequest | null> {
   if (!isJsonContentType(ctx.req.headers['content-type'])) {
     ctx.req.resume();
     return { error: Errors.unsupportedMediaType };
   }
-  const body = await readBody(ctx.req, bodyLimit);
-  if (body === null) return { error: Errors.bodyTooLarge, message: `The request body exceeds the limit of ${bodyLimit} bytes.` };
+  const body = await readBody(ctx.req, bodyLimit, bodyIdleMs);
+  if (typeof body === 'string') {
+    // The rest of the body is not read: the connection closes after the answer.
+    closeAfterAnswer(ctx.res);
+    return body === 'too_large'
+      ? { error: Errors.bodyTooLarge, message: `The request body exceeds the limit of ${bodyLimit} bytes.` }
+      : { error: Errors.requestTimeout, message: `No request body data for ${bodyIdleMs} ms.` };
+  }
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));

@@ -1,0 +1,93 @@
+/**
+ * Hostile clients over raw sockets: dribbled headers (slowloris), a body that
+ * stalls, and chunked uploads past the body limit. Each must be answered
+ * (408 / 413) and closed within about a second of the configured bound, never
+ * read to its end.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { startFixture, ADMIN_TOKEN, type Fixture } from './support/gateway-fixture.ts';
+
+const HEADERS_TIMEOUT_MS = 600;
+const BODY_IDLE_MS = 500;
+const BODY_LIMIT = 64 * 1024;
+
+let fx: Fixture;
+let port = 0;
+before(async () => {
+  fx = await startFixture({
+    TOLLGATE_SERVER_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+    TOLLGATE_SERVER_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
+    TOLLGATE_BODY_LIMIT_BYTES: String(BODY_LIMIT),
+  });
+  port = Number(new URL(fx.url).port);
+});
+after(() => fx.close());
+
+interface Watched { socket: Socket; received(): string; closed: Promise<number> }
+
+/** A raw connection that records what comes back and when it closes (ms after opening). */
+function open(): Promise<Watched> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => {});
+    const closed = new Promise<number>((r) => socket.on('close', () => r(performance.now() - started)));
+    socket.on('connect', () => resolve({ socket, received: () => text, closed }));
+  });
+}
+
+const status = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+
+test('slowloris: headers dribbled a byte at a time are cut within about a second of headersTimeout', async () => {
+  const c = await open();
+  const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${fx.key}\r\nX-Pad: `;
+  c.socket.write(head);
+  const drip = setInterval(() => c.socket.writable && c.socket.write('a'), 100);
+  const closedAfter = await c.closed;
+  clearInterval(drip);
+  assert.ok(closedAfter < HEADERS_TIMEOUT_MS + 1_200, `closed after ${closedAfter.toFixed(0)} ms`);
+  assert.equal(status(c.received()), 408);
+});
+
+for (const [route, path, headers] of [
+  ['hot path', '/v1/chat/completions', () => `Authorization: Bearer ${fx.key}\r\nContent-Type: application/json`],
+  ['admin API (Fastify)', '/admin/users', () => `Authorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json`],
+] as const) {
+  test(`slow body on the ${route}: 408 and closed about bodyIdleTimeout after the last byte`, async () => {
+    const c = await open();
+    c.socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${headers()}\r\nContent-Length: 1000\r\n\r\n{"model":`);
+    const closedAfter = await c.closed;
+    assert.equal(status(c.received()), 408, c.received().slice(0, 200));
+    assert.ok(closedAfter < BODY_IDLE_MS + 1_200, `closed after ${closedAfter.toFixed(0)} ms`);
+  });
+
+  test(`chunked upload past the limit on the ${route}: 413 before twice the limit was sent, then closed`, async () => {
+    const c = await open();
+    c.socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${headers()}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.alloc(4096, 0x20);
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    let sent = 0;
+    // Send up to 64 MiB, paced by the socket, until an answer arrives or the socket closes.
+    while (sent < 64 * 1024 * 1024 && c.received() === '' && !c.socket.destroyed) {
+      if (!c.socket.write(frame)) await new Promise((r) => { c.socket.once('drain', r); c.socket.once('close', r); });
+      sent += chunk.length;
+      if (sent % (256 * 1024) === 0) await new Promise((r) => setImmediate(r));
+    }
+    const closedAfter = await Promise.race([c.closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+    assert.equal(status(c.received()), 413, c.received().slice(0, 200));
+    assert.ok(sent < 2 * BODY_LIMIT + 1024 * 1024, `${sent} bytes sent before the answer (limit ${BODY_LIMIT}); the socket buffers explain the slack`);
+    assert.ok(closedAfter >= 0, 'the connection was closed');
+  });
+}
+
+test('a declared Content-Length over the limit gets 413 at once and the connection closes', async () => {
+  const c = await open();
+  c.socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: ${200 * 1024 * 1024}\r\n\r\n{"model":`);
+  const closedAfter = await Promise.race([c.closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+  assert.equal(status(c.received()), 413);
+  assert.ok(closedAfter >= 0, 'the connection was closed');
+});
