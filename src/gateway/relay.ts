@@ -28,12 +28,20 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
       failure = { error: Errors.noChannel, status: 503, message: `Channel '${channel.name}' has no upstream key.`, errorClass: 'no_key', blame: null };
       continue;
     }
+    const body = upstreamBody(ctx, channel);
+    if (body instanceof Error) {
+      // The client's JSON cannot be re-serialised (nested too deep): its fault, answered 400, no upstream call.
+      ctx.outcome = 'bad_request';
+      ctx.errorClass = 'unserialisable_body';
+      writeErrorResponse(ctx, Errors.invalidBody, 'The request body is nested too deeply to be forwarded.', 400);
+      return;
+    }
     if (ctx.attempts > 0) gw.metrics?.failover(channel.name, failure?.errorClass ?? 'unknown');
     ctx.attempts++;
     ctx.upstreamChannel = channel;
     ctx.upstreamKey = key;
     ctx.channel = channel.name;
-    failure = await attempt(gw, ctx, channel, key);
+    failure = await attempt(gw, ctx, channel, key, body);
     if (failure === null) {
       gw.health.succeed(channel.health);
       gw.health.succeed(key.health);
@@ -68,8 +76,24 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   }
 }
 
+/**
+ * The body to send this channel: the client's bytes, or a re-serialised copy
+ * when the channel renames the model or usage must be asked for. A RangeError
+ * from JSON.stringify (a hostile nesting depth) is returned, not thrown: it is
+ * the client's input, not the upstream, that failed.
+ */
+function upstreamBody(ctx: RequestContext, channel: ChannelRoute): Buffer | undefined | RangeError {
+  if (ctx.body === null) return undefined;
+  try {
+    return ctx.dialect.upstreamBody(ctx.body, ctx.json!, channel.renames.get(ctx.model), ctx.stream && !ctx.clientWantsStreamUsage);
+  } catch (err) {
+    if (err instanceof RangeError) return err;
+    throw err;
+  }
+}
+
 /** One try on one channel and key; null when the response was delivered. */
-function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey): Promise<Failure | null> {
+function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey, body: Buffer | undefined): Promise<Failure | null> {
   const cfg = gw.config.upstream;
   // The route table only offers channels that serve the client's protocol natively: its dialect is the upstream's.
   const dialect = ctx.dialect;
@@ -79,7 +103,7 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
       path: dialect.upstreamPath(channel.basePath, ctx.endpoint.upstreamPath),
       method: 'POST',
       headers: dialect.upstreamHeaders(ctx.req.headers, ctx.stream, key.authHeader, key.authValue),
-      body: ctx.body === null ? undefined : dialect.upstreamBody(ctx.body, ctx.json!, channel.renames.get(ctx.model), ctx.stream && !ctx.clientWantsStreamUsage),
+      body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
     }, ctx, channel.name, dialect, gw.countTokens).done;
