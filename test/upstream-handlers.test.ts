@@ -109,7 +109,7 @@ class Recorder implements UpstreamHandler {
 function captureOf(status: number, body: string | Buffer[]): { next: Recorder; failure: Failure } {
   const next = new Recorder();
   const c = new FakeController();
-  const h = new ErrorCapture('c1', openai, next);
+  const h = new ErrorCapture('c1', openai, ['sk-test-secret'], next);
   h.onRequestStart(c, {});
   h.onResponseStart(c, status, { 'content-type': 'application/json' });
   for (const chunk of typeof body === 'string' ? [Buffer.from(body)] : body) h.onResponseData(c, chunk);
@@ -141,20 +141,37 @@ test('error capture: 429 is a rate limit on the key, 401/403 an auth failure of 
 });
 
 test('error capture keeps at most 4 KB of a long error body', () => {
-  const { failure } = captureOf(502, [Buffer.alloc(3000, 'a'), Buffer.alloc(3000, 'b'), Buffer.alloc(3000, 'c')]);
+  const words = (w: string) => Buffer.from(`${w} `.repeat(1000).slice(0, 3000));
+  const { failure } = captureOf(502, [words('aa'), words('bb'), words('cc')]);
   const quoted = failure.message.slice(failure.message.indexOf(': ') + 2);
   assert.equal(quoted.length, 4096);
   assert.ok(!quoted.includes('c'));
 });
 
+test('error capture: a client-error answer goes on whole, scrubbed of the key and of key-shaped text', () => {
+  const next = new Recorder();
+  const c = new FakeController();
+  const h = new ErrorCapture('c1', openai, ['up-secret-0123456789'], next);
+  h.onRequestStart(c, {});
+  h.onResponseStart(c, 400, { 'content-type': 'application/json', 'content-length': '120' });
+  h.onResponseData(c, Buffer.from('{"error":{"message":"bad key up-secret-0123456789 or '));
+  h.onResponseData(c, Buffer.from('sk-proj-abcdefghijklmnop, token Bearer xyzxyzxyzxyz"}}'));
+  h.onResponseEnd(c, {});
+  assert.deepEqual(next.names, ['start', 'head', 'data', 'end']);
+  assert.equal((next.calls[1][2] as Record<string, string>)['content-length'], undefined, 'the scrubbed body has its own length');
+  const text = String(next.calls[2][1]);
+  assert.ok(!text.includes('up-secret') && !text.includes('sk-proj-abc') && !text.includes('xyzxyz'), text);
+  assert.match(text, /bad key \[redacted\]/);
+});
+
 test('error capture passes any other status through untouched', () => {
   const next = new Recorder();
   const c = new FakeController();
-  const h = new ErrorCapture('c1', openai, next);
+  const h = new ErrorCapture('c1', openai, ['sk-test-secret'], next);
   const headers = { 'content-type': 'application/json' };
-  const chunk = Buffer.from('{"error":{"message":"bad model"}}');
+  const chunk = Buffer.from('{"object":"chat.completion"}');
   h.onRequestStart(c, {});
-  h.onResponseStart(c, 400, headers);
+  h.onResponseStart(c, 200, headers);
   h.onResponseData(c, chunk);
   h.onResponseEnd(c, {});
   assert.deepEqual(next.names, ['start', 'head', 'data', 'end']);
@@ -351,7 +368,7 @@ const options: Dispatcher.DispatchOptions = { origin: 'http://upstream.invalid',
 
 test('the chain: an upstream 503 reaches the relay as a Failure and the client sees nothing', async () => {
   const { ctx, res } = context({ stream: true });
-  const attempt = startAttempt(replay(503, [Buffer.from('{"error":{"message":"busy"}}')]), options, ctx, 'c1', openai, countChars);
+  const attempt = startAttempt(replay(503, [Buffer.from('{"error":{"message":"busy"}}')]), options, ctx, 'c1', openai, countChars, 'sk-test-secret');
   assert.equal(ctx.attempt, attempt);
   const failure = await attempt.done;
   assert.equal(failure?.message, "Upstream channel 'c1' answered 503: busy");
@@ -362,7 +379,7 @@ test('the chain: a stream reaches the client without the injected usage event, m
   const { ctx, res } = context({ stream: true, clientWantsStreamUsage: false });
   const input = Buffer.from(OPENAI_CHAT_STREAM);
   const chunks = [input.subarray(0, 500), input.subarray(500, 1700), input.subarray(1700)];
-  const failure = await startAttempt(replay(200, chunks), options, ctx, 'c1', openai, countChars).done;
+  const failure = await startAttempt(replay(200, chunks), options, ctx, 'c1', openai, countChars, 'sk-test-secret').done;
   assert.equal(failure, null);
   assert.equal(res.body, OPENAI_CHAT_STREAM.replace(OPENAI_USAGE_EVENT, ''));
   assert.ok(res.ended);

@@ -106,7 +106,7 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
       body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, ctx, channel.name, dialect, gw.countTokens).done;
+    }, ctx, channel.name, dialect, gw.countTokens, key.secret).done;
   } catch (err) {
     // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
     return Promise.resolve(connectFailure(channel.name, err, null));

@@ -25,7 +25,14 @@ export interface ChannelSpec {
 }
 
 /** An upstream key with its auth header precomputed by its channel's provider. */
-export interface UpstreamKey { readonly id: number; readonly authHeader: string; readonly authValue: string; readonly health: HealthState }
+export interface UpstreamKey {
+  readonly id: number;
+  readonly authHeader: string;
+  readonly authValue: string;
+  /** The key itself, so an upstream error that echoes it can be scrubbed before anyone sees it. */
+  readonly secret: string;
+  readonly health: HealthState;
+}
 
 export interface ChannelRoute {
   readonly id: number;
@@ -63,7 +70,7 @@ export class RouteTable {
       const provider = providerFor(spec.type);
       const keys = spec.keys.filter((k) => k.enabled).map((k) => {
         const auth = provider.auth(k.secret);
-        return { id: k.id, authHeader: auth.name, authValue: auth.value, health: health.stateFor(`key:${k.id}`) };
+        return { id: k.id, authHeader: auth.name, authValue: auth.value, secret: k.secret, health: health.stateFor(`key:${k.id}`) };
       });
       const url = new URL(spec.baseUrl);
       const path = url.pathname.replace(/\/+$/, '');

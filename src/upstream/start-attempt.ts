@@ -37,9 +37,9 @@ import { ClientSink } from './client-sink.ts';
  * Builds the chain, makes it the request's attempt in flight and dispatches
  * it. Throws what dispatch throws synchronously (invalid options).
  */
-export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, dialect: Dialect, countTokens: TokenCounter): Attempt {
+export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, dialect: Dialect, countTokens: TokenCounter, keySecret: string): Attempt {
   const attempt = new Attempt(ctx, channelName, new UsageTap(ctx, dialect, countTokens, new ClientSink(ctx)));
   ctx.attempt = attempt;
-  upstream.dispatch(options, new ErrorCapture(channelName, dialect, attempt));
+  upstream.dispatch(options, new ErrorCapture(channelName, dialect, [keySecret], attempt));
   return attempt;
 }

@@ -1,0 +1,27 @@
+/**
+ * Upstream error text is the upstream's words about OUR request, and
+ * providers echo what they were sent: "Incorrect API key provided: sk-…".
+ * Before such text reaches a client or a log, the key the gateway used is
+ * removed, and so is anything shaped like a key or token. Runs on error
+ * paths only (a few regex passes over at most a few KB), never per chunk.
+ */
+
+const REDACTED = '[redacted]';
+
+/** Prefixed API keys (OpenAI sk-/sk-proj-, Anthropic sk-ant-, Tollgate tg-, …), Bearer tokens, long opaque runs. */
+const KEY_SHAPES: readonly RegExp[] = [
+  /\b(?:sk|tg|rk|pk|ak|key|sess)-[A-Za-z0-9_-]{6,}/gi,
+  /\bBearer\s+[A-Za-z0-9._~+/=-]{6,}/gi,
+  /[A-Za-z0-9+/_-]{32,}={0,2}/g,
+];
+
+/** `text` without `secrets` (exact) and without anything key-shaped. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    // Very short "secrets" (the mock's) would blank ordinary words.
+    if (secret.length >= 6) out = out.split(secret).join(REDACTED);
+  }
+  for (const shape of KEY_SHAPES) out = out.replace(shape, REDACTED);
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * Redaction sweep: upstreams that echo the key they were sent, in every
+ * error status, must not leak it. At log level debug, neither the client's
+ * key nor any upstream key may appear in a response body or a log line.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+
+const UPSTREAM_KEYS = ['sk-proj-EchoedSecretKey000001', 'upstream-plain-secret-000002'];
+const STATUSES = [400, 401, 403, 404, 422, 429, 500, 503];
+
+let fx: Fixture;
+let upstream: Server;
+const logLines: string[] = [];
+
+before(async () => {
+  // An upstream that answers the status named by the model with a body repeating the Authorization header.
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const status = Number(/"model":"echo-(\d+)"/.exec(body)?.[1] ?? 500);
+      const auth = String(req.headers.authorization ?? '');
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${auth.replace('Bearer ', '')} (header was ${auth})`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
+  fx = await startFixture({ TOLLGATE_LOG_LEVEL: 'debug', TOLLGATE_UPSTREAM_MAX_ATTEMPTS: '1' }, 'alice', pino({ level: 'debug' }, sink));
+  const models = STATUSES.map((s) => ({ model: `echo-${s}`, upstreamModel: `echo-${s}` }));
+  for (const [i, secret] of UPSTREAM_KEYS.entries()) {
+    const channel = await fx.tg.store.channels.add({ name: `echo-${i}`, type: 'openai', baseUrl: url, models });
+    await fx.tg.store.channels.addKey(channel.id, secret);
+  }
+  for (const s of STATUSES) await fx.tg.store.prices.set({ model: `echo-${s}`, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+  await fx.tg.sync.pollNow();
+});
+after(async () => {
+  await fx.close();
+  await new Promise((r) => upstream.close(r));
+});
+
+test('upstream error bodies that echo the key: no key reaches the client or the log, in any status', async () => {
+  const bodies: string[] = [];
+  for (const status of STATUSES) {
+    for (let i = 0; i < UPSTREAM_KEYS.length; i++) {
+      const r = await fetch(`${fx.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: `echo-${status}`, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      assert.ok(r.status >= 400, `echo-${status} answered ${r.status}`);
+      bodies.push(await r.text());
+    }
+  }
+  // Each status reached the client as an error with the upstream's words, minus the secrets.
+  assert.ok(bodies.some((b) => b.includes('Incorrect API key provided')));
+  await new Promise((r) => setTimeout(r, 50));
+  const secrets = [fx.key, ...UPSTREAM_KEYS];
+  for (const secret of secrets) {
+    for (const b of bodies) assert.ok(!b.includes(secret), `a response body holds ${secret.slice(0, 8)}…: ${b}`);
+    for (const line of logLines) assert.ok(!line.includes(secret), `a log line holds ${secret.slice(0, 8)}…: ${line.slice(0, 300)}`);
+  }
+  assert.ok(logLines.length > 0, 'the sweep saw the log');
+});
