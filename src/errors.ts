@@ -32,6 +32,7 @@ export const Errors = {
   upstreamError: spec(502, 'api_error', 'upstream_error', 'The upstream provider failed.'),
   noChannel: spec(503, 'api_error', 'no_available_channel', 'No upstream channel is available for this model.'),
   limiterUnavailable: spec(503, 'api_error', 'limiter_unavailable', 'The rate limiter is unavailable.'),
+  storeUnavailable: spec(503, 'api_error', 'store_unavailable', 'The gateway cannot reach its database at the moment; retry shortly.'),
   shuttingDown: spec(503, 'api_error', 'shutting_down', 'The gateway is shutting down.'),
   upstreamTimeout: spec(504, 'api_error', 'upstream_timeout', 'The upstream provider timed out.'),
   internal: spec(500, 'api_error', 'internal_error', 'Internal gateway error.'),

@@ -27,6 +27,7 @@ import { createLogger, flushLogger, logRequest } from './observability/logger.ts
 import { startMockUpstream, type MockUpstream } from './mock/mock-upstream.ts';
 import { startProfilingServer } from './observability/profiler.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { StoreHealth } from './gateway/store-health.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './edge/http-server.ts';
@@ -119,6 +120,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     requestLog: config.requestLog ? (o) => logRequest(logger, o) : null,
     countTokens: countCompletionTokens,
     onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
+    storeHealth: new StoreHealth(() => store.keys.findByHash('0'.repeat(64))),
+    onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
 

@@ -8,6 +8,8 @@ export function registerOpsRoutes(app: FastifyInstance, gw: Gateway): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (gw.draining) return reply.code(503).send({ status: 'draining' });
+    // Unready while keys cannot be looked up: a load balancer should send new clients elsewhere.
+    if (!(await gw.storeHealth.check())) return reply.code(503).send({ status: 'store_unavailable' });
     return { status: 'ready' };
   });
   app.get('/metrics', async (_req, reply) => {

@@ -39,7 +39,16 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   }
 
   if (!price.free) {
-    if (!gw.ledger.isLoaded(ctx.userId)) await gw.ledger.ensureLoaded(ctx.userId);
+    if (!gw.ledger.isLoaded(ctx.userId)) {
+      try {
+        await gw.ledger.ensureLoaded(ctx.userId);
+      } catch (err) {
+        releaseLease(gw, ctx);
+        gw.storeHealth.failed(Date.now());
+        gw.onStoreError(err);
+        return { error: Errors.storeUnavailable };
+      }
+    }
     const reservation = gw.ledger.reserve(ctx.userId, costMicros(price, promptEstimate, maxCompletion));
     if (reservation === null) {
       releaseLease(gw, ctx);

@@ -17,7 +17,15 @@ export async function identifyCaller(gw: Gateway, headers: IncomingHttpHeaders, 
   let identity = gw.keys.peek(hash, now);
   if (identity === undefined) {
     gw.metrics?.cacheLookup('keys', false);
-    identity = (await gw.keys.load(hash)) ?? null;
+    try {
+      identity = (await gw.keys.load(hash)) ?? null;
+      gw.storeHealth.succeeded();
+    } catch (err) {
+      // The store is down, not the key wrong: 503 (with Retry-After), and readiness turns unready.
+      gw.storeHealth.failed(Date.now());
+      gw.onStoreError(err);
+      return Errors.storeUnavailable;
+    }
   } else gw.metrics?.cacheLookup('keys', true);
   if (identity === null) return Errors.invalidKey;
   if (identity.revoked) return Errors.revokedKey;

@@ -17,6 +17,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { LatencyStats } from '../observability/latency-stats.ts';
 import type { RequestOutcome } from '../observability/request-outcome.ts';
 import type { RequestContext } from './context.ts';
+import type { StoreHealth } from './store-health.ts';
 
 export interface GatewayParts {
   config: Config;
@@ -35,6 +36,10 @@ export interface GatewayParts {
   countTokens: (text: string) => number;
   /** Logs an unexpected failure of one request (never a client error). */
   onError: (err: unknown, ctx: RequestContext) => void;
+  /** Can keys be looked up? Drives 503s and readiness while the store is down. */
+  storeHealth: StoreHealth;
+  /** Logs a store failure met on the request path (rate-limited by the logger's caller if needed). */
+  onStoreError: (err: unknown) => void;
 }
 
 export class Gateway implements GatewayParts {
@@ -53,6 +58,8 @@ export class Gateway implements GatewayParts {
   readonly requestLog: ((o: RequestOutcome) => void) | null;
   readonly countTokens: (text: string) => number;
   readonly onError: (err: unknown, ctx: RequestContext) => void;
+  readonly storeHealth: StoreHealth;
+  readonly onStoreError: (err: unknown) => void;
   /** Requests in progress, for graceful shutdown. */
   readonly active = new Set<RequestContext>();
   /** Set on SIGTERM: new requests get 503 and /readyz turns unready. */
@@ -74,5 +81,7 @@ export class Gateway implements GatewayParts {
     this.requestLog = parts.requestLog;
     this.countTokens = parts.countTokens;
     this.onError = parts.onError;
+    this.storeHealth = parts.storeHealth;
+    this.onStoreError = parts.onStoreError;
   }
 }

@@ -69,6 +69,7 @@ function reject(ctx: RequestContext, error: ErrorSpec, outcome: RequestContext['
   // An unread body must be drained so the connection can carry the next request,
   // unless the connection closes after this answer (body over the limit, idle client).
   if (!ctx.req.complete && ctx.res.shouldKeepAlive) ctx.req.resume();
+  if (error === Errors.storeUnavailable) ctx.res.setHeader('retry-after', '1');
   writeErrorResponse(ctx, error, message, error.status, param ?? null);
 }
 
