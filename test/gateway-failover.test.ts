@@ -90,6 +90,18 @@ test('a reset after the first byte is not retried: the client gets a cut stream'
   assert.equal(secondary.stats.requests, 0, 'never retried after the first byte');
 });
 
+test('a reset in mid-answer cools the channel: the next request goes to the other one', async () => {
+  primary.setFault({ kind: 'reset-mid-stream', afterChunks: 2 });
+  const cut = await chat({ stream: true });
+  await cut.body.text().catch(() => '');
+  primary.setFault(null);
+  const next = await chat({ stream: true });
+  assert.equal(next.statusCode, 200);
+  assert.ok((await next.body.text()).includes('[DONE]'));
+  assert.equal(primary.stats.requests, 1, 'the channel that cut the answer was not chosen again');
+  assert.equal(secondary.stats.requests, 1);
+});
+
 test('every candidate failing → the last upstream error in OpenAI shape, with the request id', async () => {
   primary.setFault({ kind: 'status', status: 503 });
   secondary.setFault({ kind: 'status', status: 500 });

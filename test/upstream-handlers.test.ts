@@ -197,7 +197,7 @@ test('attempt: done resolves after the handlers below ended, with null', async (
   assert.deepEqual(next.names, ['start', 'head', 'data', 'end']);
 });
 
-test('attempt: errors become Failures — a FailureError keeps its own, others blame the channel only before the first byte', async () => {
+test('attempt: errors become Failures — a FailureError keeps its own, others blame the channel, before or after the first byte, unless we cancelled', async () => {
   const reported: Failure = { ...CLIENT_ABORT, errorClass: 'upstream_5xx', blame: 'channel' };
   const cases: Array<[string, (ctx: RequestContext) => void, Error, (f: Failure) => void]> = [
     ['failure error', () => {}, failureError(reported), (f) => assert.equal(f, reported)],
@@ -205,7 +205,7 @@ test('attempt: errors become Failures — a FailureError keeps its own, others b
       assert.deepEqual([f.status, f.errorClass, f.blame], [502, 'ECONNREFUSED', 'channel']);
     }],
     ['timeout', () => {}, Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), (f) => assert.deepEqual([f.status, f.errorClass], [504, 'timeout'])],
-    ['cut after the first byte', (ctx) => (ctx.committed = true), new Error('other side closed'), (f) => assert.equal(f.blame, null)],
+    ['reset after the first byte', (ctx) => (ctx.committed = true), new Error('other side closed'), (f) => assert.equal(f.blame, 'channel')],
     ['our own shutdown', (ctx) => (ctx.cancelled = 'shutdown'), new Error('shutdown'), (f) => assert.equal(f.blame, null)],
     ['client gone', (ctx) => (ctx.clientGone = true), new Error('aborted'), (f) => assert.equal(f, CLIENT_ABORT)],
   ];

@@ -66,7 +66,8 @@ export class Attempt extends ForwardingHandler implements Cancellable {
     if (err instanceof FailureError) return err.failure;
     const ctx = this.#ctx;
     if (ctx.clientGone) return CLIENT_ABORT;
-    // After the first byte, or cut by our own cancel, nobody is to blame: no cooldown.
-    return connectFailure(this.#channelName, err, ctx.committed || ctx.cancelled !== null ? null : 'channel');
+    // Cut by our own cancel: nobody is to blame. A reset in mid-answer is the channel's
+    // fault like a connect error: it cools the channel (the request itself is not retried).
+    return connectFailure(this.#channelName, err, ctx.cancelled !== null ? null : 'channel');
   }
 }
