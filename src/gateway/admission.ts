@@ -8,6 +8,7 @@ import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
 import { refusalMessage } from '../limiter/refusal.ts';
+import { largestCompletionBound } from '../providers/completion-bound.ts';
 import { promptKind } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
@@ -21,7 +22,8 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
 
   const policies = gw.policies.policiesFor(ctx.userId, ctx.keyId, ctx.model);
   const needsEstimate = !price.free || gw.policies.hasTokenLimits;
-  const maxCompletion = ctx.endpoint.kind === 'embeddings' ? 0 : (ctx.json!.max_tokens ?? ctx.json!.max_completion_tokens ?? gw.config.metering.defaultMaxTokens);
+  // The largest bound the request carries: an upstream honouring any of them stays within the reservation.
+  const maxCompletion = ctx.endpoint.kind === 'embeddings' ? 0 : (largestCompletionBound(ctx.json!) ?? gw.config.metering.defaultMaxTokens);
   const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
   if (needsEstimate) ctx.promptEstimate = promptEstimate;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);

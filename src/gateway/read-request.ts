@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Errors, type ErrorSpec } from '../errors.ts';
+import { COMPLETION_BOUND_FIELDS } from '../providers/completion-bound.ts';
 import { closeAfterAnswer } from '../edge/lingering-close.ts';
 import type { RequestContext } from './context.ts';
 
@@ -72,9 +73,11 @@ export async function readModelRequest(ctx: RequestContext, bodyLimit: number, b
   if (obj.model === undefined || obj.model === null || obj.model === '') return { error: Errors.missingModel, param: 'model' };
   if (typeof obj.model !== 'string') return { error: Errors.invalidBody, message: "'model' must be a string.", param: 'model' };
   if (obj.stream !== undefined && obj.stream !== null && typeof obj.stream !== 'boolean') return { error: Errors.invalidBody, message: "'stream' must be a boolean.", param: 'stream' };
-  const maxTokens = obj.max_tokens ?? obj.max_completion_tokens;
-  if (maxTokens !== undefined && maxTokens !== null && !(Number.isInteger(maxTokens) && maxTokens > 0)) {
-    return { error: Errors.invalidBody, message: "'max_tokens' must be a positive integer.", param: 'max_tokens' };
+  for (const field of COMPLETION_BOUND_FIELDS) {
+    const bound = obj[field];
+    if (bound !== undefined && bound !== null && !(Number.isSafeInteger(bound) && bound > 0)) {
+      return { error: Errors.invalidBody, message: `'${field}' must be a positive integer.`, param: field };
+    }
   }
   const problem = checkShape(ctx.endpoint.kind, obj);
   if (problem !== null) return problem;
