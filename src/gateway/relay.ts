@@ -57,6 +57,8 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
   // Drain mode read the answer to its end after the client left: still the client's abort.
   if (failure === null && ctx.clientGone) ctx.outcome = 'client_abort';
+  // An error event inside a 200 stream: the client keeps its status, the record says the upstream failed.
+  else if (failure === null && ctx.errorClass === 'stream_error') ctx.outcome = 'upstream_error';
   if (failure !== null) {
     ctx.errorClass = failure.errorClass;
     if (ctx.clientGone) {

@@ -19,12 +19,19 @@ import type { StreamEvents } from './provider.ts';
 const NL = 0x0a;
 const MAX_LINE = 1 << 20;
 const DATA_PREFIX = 'data:';
-const USAGE_MARK = '"usage":{';
+// Keys that send a line to the full JSON parse, found with or without
+// whitespace after them (Python's json.dumps writes `"usage": {`).
+const USAGE_MARK = '"usage"';
+const ERROR_MARK = '"error"';
 
 export type TokenCounter = (text: string) => number;
 
 export class SseScanner {
   usage: TokenUsage | null = null;
+  /** The stream carried an error event (after its 200). */
+  errorSeen = false;
+  /** The upstream reported counts that cannot be used; its usage is ignored and the gateway counts. */
+  usageInvalid = false;
   /** Completion tokens counted from the content deltas seen so far. */
   countedCompletionTokens = 0;
   readonly #events: StreamEvents;
@@ -96,22 +103,32 @@ export class SseScanner {
     if (buf[start] !== 0x64 /* d */) return false; // event:, id:, comments
     const line = buf.toString('utf8', start, end);
     if (!line.startsWith(DATA_PREFIX)) return false;
-    if (line.includes(USAGE_MARK)) return this.#usageLine(line);
+    if (line.includes(USAGE_MARK) || line.includes(ERROR_MARK)) return this.#parsedLine(line);
+    // Compact JSON (every major provider) is counted from the delta's bytes, without a parse;
+    // anything else with a text field takes the parse.
     const marks = this.#events.deltaMarks;
-    for (let i = 0; i < marks.length; i++) if (this.#countDelta(line, marks[i])) break;
+    for (let i = 0; i < marks.length; i++) if (this.#countDelta(line, marks[i])) return false;
+    if (line.includes('"content"') || line.includes('"text"')) return this.#parsedLine(line);
     return false;
   }
 
-  #usageLine(line: string): boolean {
+  #parsedLine(line: string): boolean {
     let event: any;
     try {
       event = JSON.parse(line.slice(DATA_PREFIX.length));
     } catch {
       return false;
     }
+    if (event === null || typeof event !== 'object') return false;
     const events = this.#events;
+    // An error event after a 200 (OpenAI `{"error":…}`, Anthropic `{"type":"error",…}`): the answer failed.
+    if (event.type === 'error' || (event.error !== null && typeof event.error === 'object')) {
+      this.errorSeen = true;
+      return false;
+    }
     const usage = events.usageOf(event);
-    if (usage !== null) {
+    if (usage !== null && usage.invalid) this.usageInvalid = true;
+    else if (usage !== null) {
       // Usage may come in parts (Anthropic: input in message_start, output in message_delta): later non-zero counts win.
       if (this.usage === null) this.usage = usage;
       else {

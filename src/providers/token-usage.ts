@@ -3,28 +3,53 @@
  * parsing whole bodies: a non-streamed answer can be megabytes (embeddings),
  * and only its `usage` object matters to us.
  */
-export interface TokenUsage { promptTokens: number; completionTokens: number }
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** A count was unusable (negative, not a number, above MAX_USAGE_TOKENS): the gateway counts instead. */
+  invalid: boolean;
+}
 
 const USAGE_KEY = Buffer.from('"usage"');
 
 /**
+ * The most tokens one request may report per field. Far above any model's
+ * context, and below 2^31 so every accepted count fits the store's integer
+ * columns on both SQLite and PostgreSQL: a count the store could not hold
+ * would leave a debit without its record.
+ */
+export const MAX_USAGE_TOKENS = 1_000_000_000;
+
+/**
  * Usage from a usage object under either naming: `prompt_tokens`/`completion_tokens`
  * (OpenAI chat, completions, embeddings) or `input_tokens`/`output_tokens`
- * (Anthropic; OpenAI's Responses API).
+ * (Anthropic; OpenAI's Responses API). Fractions round up, numeric strings are
+ * read; anything else marks the usage invalid.
  */
 export function usageFromObject(u: any): TokenUsage | null {
   if (u === null || typeof u !== 'object') return null;
   const prompt = u.prompt_tokens ?? u.input_tokens;
-  const completion = u.completion_tokens ?? u.output_tokens ?? 0;
-  if (typeof prompt !== 'number' && typeof completion !== 'number') return null;
-  return { promptTokens: nonNegativeInt(prompt), completionTokens: nonNegativeInt(completion) };
+  const completion = u.completion_tokens ?? u.output_tokens;
+  if (prompt === undefined && completion === undefined) return null;
+  const promptTokens = tokenCount(prompt);
+  const completionTokens = tokenCount(completion);
+  const invalid = promptTokens < 0 || completionTokens < 0;
+  return { promptTokens: invalid ? 0 : promptTokens, completionTokens: invalid ? 0 : completionTokens, invalid };
 }
 
-const nonNegativeInt = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+/** A reported count as a non-negative integer; 0 when absent; -1 when unusable. */
+function tokenCount(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < 0) return -1;
+  const whole = Math.ceil(n);
+  return whole > MAX_USAGE_TOKENS ? -1 : whole;
+}
 
 /**
  * The usage object of a complete JSON response body: finds the last `"usage"`
- * key and parses just the object that follows it.
+ * key and parses just the object that follows it, wherever it stands and
+ * however the JSON is spaced.
  */
 export function usageFromBody(body: Buffer): TokenUsage | null {
   const at = body.lastIndexOf(USAGE_KEY);

@@ -1,8 +1,9 @@
 /**
  * Usage tap: meters the answer as it passes. A stream goes through the SSE
- * scanner (usage events, counted deltas, and the usage event the gateway
- * asked for on the client's behalf filtered out); a plain body keeps a
- * reference to its last two chunks, where the closing usage object is.
+ * scanner (usage events, counted deltas, error events, and the usage event the
+ * gateway asked for on the client's behalf filtered out); a plain body keeps
+ * references to its chunks (up to MAX_BODY_KEPT) so its usage object is found
+ * wherever it stands, and its text counted when it has none.
  * Results land on the request context at the end, or at an error (a cut
  * stream is still charged for what it produced).
  */
@@ -15,6 +16,12 @@ import { ForwardingHandler, type UpstreamHandler } from './forwarding-handler.ts
 
 type Controller = Dispatcher.DispatchController;
 
+/**
+ * Most of a plain body kept for metering. Chat answers are a few KB; above
+ * this (large embeddings) only the tail is searched for the usage object.
+ */
+const MAX_BODY_KEPT = 4 * 1024 * 1024;
+
 export class UsageTap extends ForwardingHandler {
   readonly #ctx: RequestContext;
   readonly #dialect: Dialect;
@@ -22,6 +29,9 @@ export class UsageTap extends ForwardingHandler {
   #status = 0;
   /** Set for a streamed answer; null for a plain body. */
   #scanner: SseScanner | null = null;
+  #chunks: Buffer[] = [];
+  #kept = 0;
+  /** The two latest chunks, for the tail search once a body outgrows MAX_BODY_KEPT. */
   #previous: Buffer | null = null;
   #last: Buffer | null = null;
 
@@ -47,6 +57,10 @@ export class UsageTap extends ForwardingHandler {
     }
     this.#previous = this.#last;
     this.#last = chunk;
+    if (this.#kept <= MAX_BODY_KEPT) {
+      this.#chunks.push(chunk);
+      this.#kept += chunk.length;
+    }
     this.next.onResponseData(controller, chunk);
   }
 
@@ -67,23 +81,49 @@ export class UsageTap extends ForwardingHandler {
 
   #takeStreamUsage(scanner: SseScanner): void {
     const ctx = this.#ctx;
-    if (scanner.usage !== null) {
+    if (scanner.errorSeen) ctx.errorClass = 'stream_error';
+    else if (scanner.usageInvalid) ctx.errorClass = 'usage_invalid';
+    if (scanner.usage !== null && !scanner.usageInvalid) {
       ctx.usageReported = true;
       ctx.promptTokens = scanner.usage.promptTokens;
       ctx.completionTokens = scanner.usage.completionTokens;
     } else ctx.completionTokens = scanner.countedCompletionTokens;
   }
 
-  /** The usage object closes the body, so the last two chunks hold it. */
+  /** The body's usage object wherever it is; without one, its completion text counted. */
   #takeBodyUsage(): void {
     const last = this.#last;
     if (this.#status >= 300 || last === null) return;
-    const usage = this.#dialect.bodyUsage(this.#previous === null ? last : Buffer.concat([this.#previous, last]));
-    if (usage !== null) {
-      const ctx = this.#ctx;
+    const ctx = this.#ctx;
+    const whole = this.#kept <= MAX_BODY_KEPT;
+    const body = whole ? (this.#chunks.length === 1 ? last : Buffer.concat(this.#chunks, this.#kept)) : this.#previous === null ? last : Buffer.concat([this.#previous, last]);
+    this.#chunks = [];
+    const usage = this.#dialect.bodyUsage(body);
+    if (usage !== null && !usage.invalid) {
       ctx.usageReported = true;
       ctx.promptTokens = usage.promptTokens;
       ctx.completionTokens = usage.completionTokens;
+      return;
     }
+    if (usage !== null) ctx.errorClass = 'usage_invalid';
+    if (whole) ctx.completionTokens = countAnswerText(body, this.#countTokens);
   }
+}
+
+/** Tokens of the generated text of a JSON answer (chat, completions, Anthropic, Responses); 0 when unparsable. */
+function countAnswerText(body: Buffer, countTokens: TokenCounter): number {
+  let answer: any;
+  try {
+    answer = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  const add = (text: unknown) => {
+    if (typeof text === 'string' && text.length > 0) n += countTokens(text);
+  };
+  if (Array.isArray(answer?.choices)) for (const c of answer.choices) add(c?.message?.content ?? c?.text);
+  if (Array.isArray(answer?.content)) for (const part of answer.content) add(part?.text);
+  if (Array.isArray(answer?.output)) for (const item of answer.output) if (Array.isArray(item?.content)) for (const part of item.content) add(part?.text);
+  return n;
 }
