@@ -89,6 +89,10 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onFlush: metrics === null ? undefined : (records, seconds) => metrics.writerFlush(records, seconds),
     onSpill: metrics === null ? undefined : (records) => metrics.spooled(records),
     onCommit: (deltas) => ledger.committed(deltas),
+    onRefused: (records) => {
+      for (const r of records) ledger.refused(r.userId, r.costMicros);
+      metrics?.recordsRefused(records.length);
+    },
   });
   // Records spooled by an earlier run must be in the store before balances are
   // loaded from it, or those balances would not include their costs.

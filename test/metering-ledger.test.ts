@@ -50,6 +50,18 @@ describe('CreditLedger', () => {
     assert.notEqual(ledger.reserve(user, 0), null, 'a free request needs no credit');
   });
 
+  test('a cost whose record the store refused goes back on the live balance and off the pending debits', async () => {
+    const user = await newUser(1_000_000);
+    const ledger = new CreditLedger(store);
+    await ledger.ensureLoaded(user);
+    ledger.settle(ledger.reserve(user, 300_000)!, 300_000);
+    assert.equal(ledger.snapshot(user)!.balanceMicros, 700_000);
+    ledger.refused(user, 300_000);
+    assert.equal(ledger.snapshot(user)!.balanceMicros, 1_000_000);
+    await ledger.refresh();
+    assert.equal(ledger.snapshot(user)!.balanceMicros, 1_000_000, 'a refresh from the store (which never had the debit) agrees');
+  });
+
   test('settle charges the real cost and releases the rest; settle is idempotent', async () => {
     const user = await newUser(1_000_000);
     const ledger = new CreditLedger(store);

@@ -256,9 +256,11 @@ function writerSuite(name: string, setup: () => Promise<Ctx>): void {
       const prefix = `poison-${++seq}-${process.pid}`;
       const recs = makeRecords(prefix, user, 40);
       sink.poison = recs[17].requestId;
-      const w = open(sink, dataDir, { batchSize: 16, flushIntervalMs: 60_000 });
+      const refusedBack: number[] = [];
+      const w = open(sink, dataDir, { batchSize: 16, flushIntervalMs: 60_000, onRefused: (rs) => refusedBack.push(...rs.map((r) => r.costMicros)) });
       for (const r of recs) w.enqueue(r);
       await w.flush();
+      assert.deepEqual(refusedBack, [recs[17].costMicros], 'the refused record is handed back so its debit can be returned');
       assert.equal((await rowsWith(prefix)).rows, 39);
       assert.equal(await balance(user), 1_000_000 - sumCost(recs) + recs[17].costMicros);
       assert.equal(w.stats().rejected, 1);

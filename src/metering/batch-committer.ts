@@ -20,6 +20,8 @@ export interface BatchCommitterOptions {
   onFlush: ((records: number, seconds: number) => void) | null;
   /** Called with applyBatch's user → balance delta after each commit (the credit ledger's pending debits). */
   onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
+  /** Records the store refused for good: their debits must be given back (the ledger holds them as pending). */
+  onRefused: ((records: readonly UsageRecordInsert[]) => void) | null;
   /** Keeps records the store refused (as JSON lines) for an operator; see SpoolBacklog.reject. */
   reject: (lines: string[], why: string) => Promise<void>;
 }
@@ -46,6 +48,7 @@ export class BatchCommitter {
   readonly #onFlush: ((records: number, seconds: number) => void) | null;
   readonly #onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
   readonly #reject: (lines: string[], why: string) => Promise<void>;
+  readonly #onRefused: ((records: readonly UsageRecordInsert[]) => void) | null;
 
   #flushes = 0;
   #flushedRecords = 0;
@@ -57,6 +60,7 @@ export class BatchCommitter {
     this.#onFlush = opts.onFlush;
     this.#onCommit = opts.onCommit;
     this.#reject = opts.reject;
+    this.#onRefused = opts.onRefused;
   }
 
   /** Batches committed. */
@@ -101,6 +105,7 @@ export class BatchCommitter {
    */
   async #commitOneByOne(batch: UsageRecordInsert[]): Promise<CommitResult> {
     const refused: string[] = [];
+    const refusedRecords: UsageRecordInsert[] = [];
     let reason = '';
     for (const r of batch) {
       try {
@@ -109,12 +114,17 @@ export class BatchCommitter {
       } catch (err) {
         if (!isPermanent(err)) return { ok: false, error: err };
         refused.push(JSON.stringify(r));
+        refusedRecords.push(r);
         reason = (err as Error).message;
       }
     }
     this.#flushes++;
     this.#flushedRecords += batch.length - refused.length;
-    if (refused.length > 0) await this.#reject(refused, `store refused ${refused.length} record(s): ${reason}`);
+    if (refused.length > 0) {
+      // No stored row, so no stored debit: the live balance must not keep one either.
+      this.#onRefused?.(refusedRecords);
+      await this.#reject(refused, `store refused ${refused.length} record(s): ${reason}`);
+    }
     return OK;
   }
 }

@@ -235,6 +235,18 @@ export class CreditLedger {
   }
 
   /**
+   * A settled cost whose record the store refused for good: it will never be
+   * committed, so it leaves the pending debits and goes back on the balance
+   * (store and ledger agree: neither holds it).
+   */
+  refused(userId: number, costMicros: number): void {
+    const acct = this.#accounts.get(userId);
+    if (acct === undefined || costMicros <= 0) return;
+    acct.pendingDebit = Math.max(0, acct.pendingDebit - costMicros);
+    acct.balance += costMicros;
+  }
+
+  /**
    * Re-reads the loaded balances from the store, so that spending committed
    * by OTHER gateway processes sharing the store reaches this one:
    * live = stored − this process's costs not yet committed. The read is

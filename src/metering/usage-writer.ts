@@ -60,6 +60,8 @@ export interface UsageWriterOptions {
   onSpill?: (records: number) => void;
   /** Called with applyBatch's user → balance delta after each commit (the credit ledger's pending debits). */
   onCommit?: (balanceDeltas: ReadonlyMap<number, number>) => void;
+  /** Called with records the store refused for good (set aside in a rejected file): give their debits back. */
+  onRefused?: (records: readonly UsageRecordInsert[]) => void;
 }
 
 /** Counters for metrics. */
@@ -161,6 +163,7 @@ export class UsageWriter {
       log: this.#log,
       onFlush: opts.onFlush ?? null,
       onCommit: opts.onCommit ?? null,
+      onRefused: opts.onRefused ?? null,
       reject: (lines, why) => this.#backlog.reject(lines, why),
     });
     // In per-tick mode the timer only paces retries and spool drains.

@@ -94,6 +94,7 @@ export class GatewayMetrics {
   readonly attempts = new FastCounter('tollgate_upstream_attempts_total', 'Upstream attempts made (more than requests when failing over).', ['route']);
   readonly limiter = new FastCounter('tollgate_limiter_decisions_total', 'Rate/credit limiter decisions, by limit kind and decision.', ['kind', 'decision']);
   readonly failovers = new FastCounter('tollgate_failovers_total', 'Failovers away from a channel, by channel and reason.', ['channel', 'reason']);
+  readonly refusedRecords = new FastCounter('tollgate_writer_refused_records_total', 'Usage records the store refused for good (set aside in a rejected file; their debits given back).', []);
   readonly chargeCaps = new FastCounter('tollgate_charge_capped_micros_total', 'Cost above a request\'s reservation plus overdraft, not charged (an upstream past every completion bound).', []);
   readonly cooldowns = new FastCounter('tollgate_channel_cooldowns_total', 'Times a channel was put in cooldown.', ['channel']);
   readonly cache = new FastCounter('tollgate_cache_lookups_total', 'Cache lookups, by cache and result (hit or miss).', ['cache', 'result']);
@@ -134,7 +135,7 @@ export class GatewayMetrics {
     this.maxSeries = opts.maxSeries ?? 2000;
     for (const m of [
       this.requestsTotal, this.outcomes, this.errors, this.requestDuration, this.upstreamDuration, this.ttft,
-      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.cooldowns, this.chargeCaps,
+      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.cooldowns, this.chargeCaps, this.refusedRecords,
       this.cache, this.writerFlushes, this.writerRecords, this.writerSpooled, this.redisErrors,
     ]) m.registerWith(this.registry);
     this.writerFlushChild = this.writerFlushes.child();
@@ -210,6 +211,11 @@ export class GatewayMetrics {
   /** A failover away from `channel` (reason e.g. 'connect', '429', '5xx', 'timeout'). Not hot. */
   failover(channel: string, reason: string): void {
     this.failovers.child(this.channels.bound(channel), this.reasonCap.bound(reason)).value++;
+  }
+
+  /** Records the store refused for good. Rare. */
+  recordsRefused(n: number): void {
+    this.refusedRecords.child().value += n;
   }
 
   /** A charge was capped at the reservation plus overdraft; `micros` were not charged. Rare. */
