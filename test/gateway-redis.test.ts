@@ -4,6 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RedisLimiter } from '../src/limiter/redis-limiter.ts';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { startFixture, type Fixture } from './support/gateway-fixture.ts';
@@ -79,6 +80,9 @@ test('one Redis round trip per request with every limit type active', async () =
   await store.limits.set({ scope: 'user_model', subject: `${user.id}:mock-gpt`, ...big });
   await store.close();
   await a.tg.sync.pollNow();
+  const limiter = a.tg.gateway.limiter as RedisLimiter;
+  const counted = () => limiter.stats();
+  const startCounts = counted();
   const before = await evalshaCalls();
   const n = 600;
   let sent = 0;
@@ -94,9 +98,15 @@ test('one Redis round trip per request with every limit type active', async () =
   await Promise.all(Array.from({ length: 16 }, worker));
   await new Promise((r) => setTimeout(r, 50)); // the idle flush sends the last settlements
   const calls = (await evalshaCalls()) - before;
+  const endCounts = counted();
   assert.equal(failed, 0);
-  // Under steady load settlements ride on the next admission; idle gaps add a flush each.
-  assert.ok(calls >= n && calls <= n * 1.05 + 2, `script calls for ${n} requests: ${calls} (${(calls / n).toFixed(3)} per request)`);
+  // Every script call Redis saw is one the limiter made (nothing else talks to it here) ...
+  assert.equal(calls, endCounts.calls - startCounts.calls, 'script calls seen by Redis = calls made by the limiter');
+  // ... and each request made exactly one: settlements ride on the next admission. The rest are
+  // settle-only flushes after an idle gap (how many depends on this machine's pauses, not on the
+  // code: the benchmark measures them under load).
+  const admissions = (endCounts.calls - endCounts.flushCalls) - (startCounts.calls - startCounts.flushCalls);
+  assert.equal(admissions, n, `admission calls for ${n} requests: ${admissions}`);
 });
 
 test('with Redis, a revocation published by another process applies at once (not at the next poll)', async () => {
