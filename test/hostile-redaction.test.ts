@@ -26,6 +26,13 @@ before(async () => {
     req.on('end', () => {
       const status = Number(/"model":"echo-(\d+)"/.exec(body)?.[1] ?? 500);
       const auth = String(req.headers.authorization ?? '');
+      if (body.includes('"stream":true')) {
+        // A 200 stream whose error event echoes the key, one event per chunk.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"id":"x","choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n');
+        res.end(`data: ${JSON.stringify({ error: { message: `key ${auth.replace('Bearer ', '')} was rate limited`, type: 'server_error' } })}\n\n`);
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${auth.replace('Bearer ', '')} (header was ${auth})`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
     });
@@ -58,6 +65,19 @@ test('upstream error bodies that echo the key: no key reaches the client or the 
       });
       assert.ok(r.status >= 400, `echo-${status} answered ${r.status}`);
       bodies.push(await r.text());
+    }
+  }
+  // Streamed: an error event after the 200 that echoes the key, with and without usage asked for.
+  for (const streamOptions of [undefined, { include_usage: true }]) {
+    for (let i = 0; i < UPSTREAM_KEYS.length; i++) {
+      const r = await fetch(`${fx.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'echo-400', stream: true, stream_options: streamOptions, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const text = await r.text();
+      assert.match(text, /was rate limited/, 'the error event still reaches the client');
+      bodies.push(text);
     }
   }
   // Each status reached the client as an error with the upstream's words, minus the secrets.

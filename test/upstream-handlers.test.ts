@@ -109,7 +109,7 @@ class Recorder implements UpstreamHandler {
 function captureOf(status: number, body: string | Buffer[]): { next: Recorder; failure: Failure } {
   const next = new Recorder();
   const c = new FakeController();
-  const h = new ErrorCapture('c1', openai, ['sk-test-secret'], next);
+  const h = new ErrorCapture('c1', openai, 'sk-test-secret', next);
   h.onRequestStart(c, {});
   h.onResponseStart(c, status, { 'content-type': 'application/json' });
   for (const chunk of typeof body === 'string' ? [Buffer.from(body)] : body) h.onResponseData(c, chunk);
@@ -151,7 +151,7 @@ test('error capture keeps at most 4 KB of a long error body', () => {
 test('error capture: a client-error answer goes on whole, scrubbed of the key and of key-shaped text', () => {
   const next = new Recorder();
   const c = new FakeController();
-  const h = new ErrorCapture('c1', openai, ['up-secret-0123456789'], next);
+  const h = new ErrorCapture('c1', openai, 'up-secret-0123456789', next);
   h.onRequestStart(c, {});
   h.onResponseStart(c, 400, { 'content-type': 'application/json', 'content-length': '120' });
   h.onResponseData(c, Buffer.from('{"error":{"message":"bad key up-secret-0123456789 or '));
@@ -167,7 +167,7 @@ test('error capture: a client-error answer goes on whole, scrubbed of the key an
 test('error capture passes any other status through untouched', () => {
   const next = new Recorder();
   const c = new FakeController();
-  const h = new ErrorCapture('c1', openai, ['sk-test-secret'], next);
+  const h = new ErrorCapture('c1', openai, 'sk-test-secret', next);
   const headers = { 'content-type': 'application/json' };
   const chunk = Buffer.from('{"object":"chat.completion"}');
   h.onRequestStart(c, {});
@@ -245,7 +245,7 @@ test('attempt: cancel aborts the controller, resumeReading unpauses it, a reques
 
 function tapOf(ctx: RequestContext): { tap: UsageTap; next: Recorder; c: FakeController } {
   const next = new Recorder();
-  return { tap: new UsageTap(ctx, openai, countChars, next), next, c: new FakeController() };
+  return { tap: new UsageTap(ctx, openai, countChars, 'sk-test-secret', next), next, c: new FakeController() };
 }
 
 test('usage tap: a stream loses the usage event the gateway asked for, and its usage lands on the context', () => {

@@ -14,6 +14,7 @@
  * otherwise it returns each chunk untouched.
  */
 import type { TokenUsage } from './token-usage.ts';
+import { scrubSecrets } from './scrub-secrets.ts';
 import type { StreamEvents } from './provider.ts';
 
 const NL = 0x0a;
@@ -37,30 +38,43 @@ export class SseScanner {
   readonly #events: StreamEvents;
   readonly #filterUsageEvent: boolean;
   readonly #countTokens: TokenCounter;
+  readonly #secret: string | null;
   #carry: Buffer | null = null;
   #dropBlankLine = false;
+  /** The scrubbed form of the error line just inspected, when scrubbing changed it. */
+  #replacement: Buffer | null = null;
 
-  constructor(events: StreamEvents, filterUsageEvent: boolean, countTokens: TokenCounter) {
+  /** Error events are scrubbed of `secret` (the key sent upstream, which it may echo) and of key-shaped text. */
+  constructor(events: StreamEvents, filterUsageEvent: boolean, countTokens: TokenCounter, secret: string | null = null) {
     this.#events = events;
     this.#filterUsageEvent = filterUsageEvent;
     this.#countTokens = countTokens;
+    this.#secret = secret;
   }
 
   /** Scan a chunk; returns what to forward to the client (possibly empty). */
   push(chunk: Buffer): Buffer {
     let data = chunk;
+    // Without filtering, a carried partial line was already forwarded with its chunk:
+    // only bytes from `forwardedTo` on are this call's to shape.
+    let forwardedTo = 0;
     if (this.#carry !== null) {
+      if (!this.#filterUsageEvent) forwardedTo = this.#carry.length;
       data = Buffer.concat([this.#carry, chunk]);
       this.#carry = null;
     }
-    let out: Buffer[] | null = null; // only allocated when a line is dropped
-    let keptFrom = 0;
+    let out: Buffer[] | null = null; // only allocated when a line is dropped or replaced
+    let keptFrom = forwardedTo;
     let lineStart = 0;
     for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, lineStart)) {
       const drop = this.#line(data, lineStart, nl);
-      if (drop) {
+      const replacement = this.#replacement;
+      this.#replacement = null;
+      // A line that began in bytes already forwarded cannot be taken back (documented limit).
+      if ((drop || replacement !== null) && lineStart >= forwardedTo) {
         out ??= [];
         if (lineStart > keptFrom) out.push(data.subarray(keptFrom, lineStart));
+        if (replacement !== null) out.push(replacement);
         keptFrom = nl + 1;
       }
       lineStart = nl + 1;
@@ -76,7 +90,7 @@ export class SseScanner {
         }
       }
     }
-    if (!this.#filterUsageEvent) return chunk;
+    if (!this.#filterUsageEvent && out === null) return chunk;
     if (out === null) return keptFrom === 0 ? data : data.subarray(keptFrom);
     if (keptFrom < data.length) out.push(data.subarray(keptFrom));
     return Buffer.concat(out);
@@ -124,6 +138,8 @@ export class SseScanner {
     // An error event after a 200 (OpenAI `{"error":…}`, Anthropic `{"type":"error",…}`): the answer failed.
     if (event.type === 'error' || (event.error !== null && typeof event.error === 'object')) {
       this.errorSeen = true;
+      const scrubbed = this.#secret === null ? line : scrubSecrets(line, this.#secret);
+      if (scrubbed !== line) this.#replacement = Buffer.from(scrubbed + '\n');
       return false;
     }
     const usage = events.usageOf(event);

@@ -14,7 +14,7 @@ import { MAX_ERROR_BODY } from '../providers/error-body.ts';
 import type { Dialect } from '../providers/index.ts';
 import { ForwardingHandler, type UpstreamHandler } from './forwarding-handler.ts';
 import { failureError, type Failure } from './failure.ts';
-import { scrubSecrets } from './scrub-secrets.ts';
+import { scrubSecrets } from '../providers/scrub-secrets.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -27,18 +27,18 @@ export const isRetryableStatus = (status: number): boolean => status === 429 || 
 export class ErrorCapture extends ForwardingHandler {
   readonly #channelName: string;
   readonly #dialect: Dialect;
-  readonly #secrets: readonly string[];
+  readonly #keySecret: string;
   /** The captured status; 0 while the response passes through. */
   #status = 0;
   /** A client-error answer being held to be scrubbed and passed on whole. */
   #scrubbing = false;
   #text = '';
 
-  constructor(channelName: string, dialect: Dialect, secrets: readonly string[], next: UpstreamHandler) {
+  constructor(channelName: string, dialect: Dialect, keySecret: string, next: UpstreamHandler) {
     super(next);
     this.#channelName = channelName;
     this.#dialect = dialect;
-    this.#secrets = secrets;
+    this.#keySecret = keySecret;
   }
 
   override onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -57,7 +57,7 @@ export class ErrorCapture extends ForwardingHandler {
 
   override onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
     if (this.#scrubbing) {
-      this.next.onResponseData(controller, Buffer.from(scrubSecrets(this.#text, this.#secrets)));
+      this.next.onResponseData(controller, Buffer.from(scrubSecrets(this.#text, this.#keySecret)));
       this.next.onResponseEnd(controller, trailers);
     } else if (this.#status === 0) this.next.onResponseEnd(controller, trailers);
     else this.next.onResponseError(controller, failureError(this.#failure()));
@@ -69,7 +69,7 @@ export class ErrorCapture extends ForwardingHandler {
     return {
       error: status === 429 ? Errors.rateLimited : Errors.upstreamError,
       status: status === 429 ? 429 : 502,
-      message: `Upstream channel '${this.#channelName}' answered ${status}: ${scrubSecrets(this.#dialect.errorMessage(this.#text.slice(0, MAX_ERROR_BODY)), this.#secrets)}`,
+      message: `Upstream channel '${this.#channelName}' answered ${status}: ${scrubSecrets(this.#dialect.errorMessage(this.#text.slice(0, MAX_ERROR_BODY)), this.#keySecret)}`,
       errorClass: status === 429 ? 'upstream_429' : status >= 500 ? 'upstream_5xx' : 'upstream_auth',
       blame: status >= 500 ? 'channel' : 'key',
     };

@@ -38,8 +38,8 @@ import { ClientSink } from './client-sink.ts';
  * it. Throws what dispatch throws synchronously (invalid options).
  */
 export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, dialect: Dialect, countTokens: TokenCounter, keySecret: string): Attempt {
-  const attempt = new Attempt(ctx, channelName, new UsageTap(ctx, dialect, countTokens, new ClientSink(ctx)));
+  const attempt = new Attempt(ctx, channelName, new UsageTap(ctx, dialect, countTokens, keySecret, new ClientSink(ctx)));
   ctx.attempt = attempt;
-  upstream.dispatch(options, new ErrorCapture(channelName, dialect, [keySecret], attempt));
+  upstream.dispatch(options, new ErrorCapture(channelName, dialect, keySecret, attempt));
   return attempt;
 }

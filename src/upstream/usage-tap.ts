@@ -35,17 +35,21 @@ export class UsageTap extends ForwardingHandler {
   #previous: Buffer | null = null;
   #last: Buffer | null = null;
 
-  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, next: UpstreamHandler) {
+  readonly #keySecret: string;
+
+  /** `keySecret`: the key sent upstream, scrubbed from error events in a stream (see providers/scrub-secrets.ts). */
+  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, keySecret: string, next: UpstreamHandler) {
     super(next);
     this.#ctx = ctx;
     this.#dialect = dialect;
     this.#countTokens = countTokens;
+    this.#keySecret = keySecret;
   }
 
   override onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const ctx = this.#ctx;
     this.#status = status;
-    if (ctx.stream && status === 200) this.#scanner = new SseScanner(this.#dialect.streamEvents, !ctx.clientWantsStreamUsage, this.#countTokens);
+    if (ctx.stream && status === 200) this.#scanner = new SseScanner(this.#dialect.streamEvents, !ctx.clientWantsStreamUsage, this.#countTokens, this.#keySecret);
     this.next.onResponseStart(controller, status, headers, statusMessage);
   }
 

@@ -15,13 +15,10 @@ const KEY_SHAPES: readonly RegExp[] = [
   /[A-Za-z0-9+/_-]{32,}={0,2}/g,
 ];
 
-/** `text` without `secrets` (exact) and without anything key-shaped. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    // Very short "secrets" (the mock's) would blank ordinary words.
-    if (secret.length >= 6) out = out.split(secret).join(REDACTED);
-  }
+/** `text` without `secret` (exact) and without anything key-shaped. */
+export function scrubSecrets(text: string, secret: string): string {
+  // Very short "secrets" (the mock's) would blank ordinary words.
+  let out = secret.length >= 6 ? text.split(secret).join(REDACTED) : text;
   for (const shape of KEY_SHAPES) out = out.replace(shape, REDACTED);
   return out;
 }
