@@ -1,5 +1,6 @@
 /**
- * Admin token check for /api/metrics, /api/metrics/reset and the profiling port.
+ * The admin token comparison behind requireAdmin (admin API, dashboard data,
+ * /api/metrics) and the profiling port.
  *
  * Compares SHA-256 digests with crypto.timingSafeEqual: digests have equal
  * length whatever the inputs, so neither the token's content nor its length

@@ -1,6 +1,6 @@
 /**
  * The dashboard's static files, read once at start-up: the page, its
- * scripts and styles from `src/dashboard/public/` (plain browser JS, served
+ * scripts and styles from `src/admin/dashboard/public/` (plain browser JS, served
  * from the source tree so there is no bundling step), and uPlot from
  * node_modules. Nothing is fetched from anywhere else, so the dashboard works
  * without internet access.
@@ -34,7 +34,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /**
  * Where `public/` is: next to this module when run from source, or back in
- * the source tree when run compiled from dist/src/dashboard/ (tsc copies no
+ * the source tree when run compiled from dist/src/admin/dashboard/ (tsc copies no
  * assets, and `npm ci && npm start` runs the compiled code).
  */
 function publicDir(): string {

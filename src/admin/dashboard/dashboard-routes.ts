@@ -3,7 +3,7 @@
  * is served without the token) whose scripts ask for the admin token, keep it
  * in sessionStorage and read everything through the token-guarded /admin and
  * /api/metrics routes (the charts' time series are admin routes, see
- * src/server/admin-timeseries.ts).
+ * src/admin/admin-timeseries.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../gateway/gateway.ts';
