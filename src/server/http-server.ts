@@ -5,7 +5,7 @@
  * worth their cost. Fastify is mounted through `serverFactory` so both share
  * the port and the timeouts.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,7 +21,7 @@ import { registerAccountRoutes } from './account-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { registerDashboard } from '../dashboard/dashboard-routes.ts';
 
-export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
+export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger; services?: { handle(req: IncomingMessage, res: ServerResponse): void } | null }
 
 export interface HttpServer {
   readonly node: Server;
@@ -42,6 +42,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
         const path = pathOf(req.url ?? '/');
         const endpoint = ENDPOINTS.get(`${req.method} ${path}`);
         if (endpoint !== undefined) return handleApiRequest(gw, req, res, endpoint);
+        if (deps.services != null && path.startsWith('/svc/')) return deps.services.handle(req, res);
         // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.
         if (HOT_PATHS.has(path) || path.startsWith('/v1/')) {
           req.resume();
