@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { ADMIN_TOKEN, startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { startTestService, type TestService } from './support/service-upstream.ts';
 
 let fx: Fixture;
@@ -125,4 +125,34 @@ test('a rule added through the store reaches the running node through the change
   await fx.tg.store.services.allow({ service: 'echo', userId: fx.userId, path: '/new', methods: ['GET'], rpm: null, concurrency: null, timeoutMs: null });
   await fx.tg.sync.pollNow();
   assert.equal((await call('/svc/echo/new')).status, 200);
+});
+
+test('admin API: services and rules (happy, error, security)', async () => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const put = await request(`${fx.url}/admin/services/api2`, { method: 'PUT', headers: admin, body: JSON.stringify({ targets: [{ url: svc.url, weight: 2 }], timeout_ms: 1000 }) });
+  assert.equal(put.statusCode, 200);
+  assert.equal((await put.body.json() as { name: string }).name, 'api2');
+  const rule = await request(`${fx.url}/admin/service-rules`, { method: 'PUT', headers: admin, body: JSON.stringify({ service: 'api2', user_id: bob.userId, path: '/', methods: ['GET'], rpm: 10 }) });
+  assert.equal(rule.statusCode, 200);
+  const ruleId = (await rule.body.json() as { id: number }).id;
+  assert.equal((await call('/svc/api2/anything', { key: bob.key })).status, 200);
+  const list = await request(`${fx.url}/admin/service-rules?service=api2`, { headers: admin });
+  assert.equal((await list.body.json() as { data: unknown[] }).data.length, 1);
+  const missing = await request(`${fx.url}/admin/service-rules`, { method: 'PUT', headers: admin, body: JSON.stringify({ service: 'nope', user_id: bob.userId, path: '/' }) });
+  assert.equal(missing.statusCode, 404);
+  await missing.body.dump();
+  const badPath = await request(`${fx.url}/admin/service-rules`, { method: 'PUT', headers: admin, body: JSON.stringify({ service: 'api2', user_id: bob.userId, path: 'x' }) });
+  assert.equal(badPath.statusCode, 400);
+  await badPath.body.dump();
+  const noToken = await request(`${fx.url}/admin/services`);
+  assert.equal(noToken.statusCode, 401);
+  await noToken.body.dump();
+  const del = await request(`${fx.url}/admin/service-rules/${ruleId}`, { method: 'DELETE', headers: { authorization: admin.authorization } });
+  assert.equal(del.statusCode, 200);
+  await del.body.dump();
+  assert.equal((await call('/svc/api2/anything', { key: bob.key })).status, 403);
+  const delSvc = await request(`${fx.url}/admin/services/api2`, { method: 'DELETE', headers: { authorization: admin.authorization } });
+  assert.equal(delSvc.statusCode, 200);
+  await delSvc.body.dump();
+  assert.equal((await call('/svc/api2/anything', { key: bob.key })).status, 404);
 });
