@@ -11,7 +11,7 @@ import type { Gateway } from '../gateway/gateway.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { CallWriter } from './call-writer.ts';
-import { EgressLink } from './hop/egress-call.ts';
+import { EgressLink } from './hop/hop-links.ts';
 import { LinkKey, LinkKeyRing } from './hop/link-key.ts';
 import { ReplayGuard } from './hop/replay-guard.ts';
 import { ServiceMetrics } from './service-metrics.ts';

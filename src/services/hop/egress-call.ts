@@ -13,32 +13,17 @@ import { hasBody, requestHeaders, responseHeaders } from '../forward-headers.ts'
 import { DEADLINE_HEADER, effectiveTimeout, NO_DEADLINE } from '../deadline.ts';
 import type { ResponseStart, ServiceCall } from '../service-call.ts';
 import { ServiceErrors } from '../service-errors.ts';
-import type { ServiceRouter } from '../service-router.ts';
+import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
 import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
 import { HOP_HEADER, HOP_REPLY_HEADER, newNonce, signRequest, verifyReply } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
-import type { LinkKey } from './link-key.ts';
-
-/** Where and how this node forwards remote services. */
-export class EgressLink {
-  readonly origin: string;
-  readonly basePath: string;
-  readonly key: LinkKey;
-
-  constructor(ingressUrl: string, key: LinkKey) {
-    const u = new URL(ingressUrl);
-    this.origin = u.origin;
-    this.basePath = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;
-    this.key = key;
-  }
-}
 
 /** Largest frame accepted from the ingress (its frameBytes may differ from ours). */
 const MAX_FRAME = 16 * 1024 * 1024;
 
 /** Forwards `call` (caller known, service remote) to the ingress; `fullPath` is /svc/<service>/... with the query. */
-export function forwardToIngress(r: ServiceRouter, call: ServiceCall, fullPath: string): void {
+export function forwardToIngress(r: ServiceParts, call: ServiceCall, fullPath: string): void {
   const link = r.egress;
   if (link === null) return call.fail(ServiceErrors.noEgress);
   const now = Date.now();

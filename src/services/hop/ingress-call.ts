@@ -14,22 +14,18 @@ import { pipeline, type Readable, type Writable } from 'node:stream';
 import { responseHeaders } from '../forward-headers.ts';
 import type { ResponseStart, ServiceCall } from '../service-call.ts';
 import { ServiceErrors } from '../service-errors.ts';
-import { serveLocal, type ServiceRouter } from '../service-router.ts';
+import { serveLocal } from '../local-call.ts';
+import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
 import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
 import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
-import type { LinkKeyRing } from './link-key.ts';
-import type { ReplayGuard } from './replay-guard.ts';
-
-/** What this node accepts from egress nodes. */
-export interface IngressLink { readonly keys: LinkKeyRing; readonly guard: ReplayGuard }
 
 /** Largest frame accepted from an egress. */
 const MAX_FRAME = 16 * 1024 * 1024;
 
 /** Verifies and serves one hop request for service `name`; `fullPath` is the signed /svc/... path. */
-export async function acceptHop(r: ServiceRouter, call: ServiceCall, name: string, fullPath: string): Promise<void> {
+export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string, fullPath: string): Promise<void> {
   const link = r.ingress;
   if (link === null) return call.fail(ServiceErrors.hopDisabled);
   const f = parseRequest(call.req.headers[HOP_HEADER]);
