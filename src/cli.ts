@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { StoreInputError } from './store/store.ts';
 import { registerAdminCommands } from './cli/admin-commands.ts';
 import { registerSecretsCommands } from './cli/secrets-commands.ts';
+import { registerServiceCommands } from './cli/service-commands.ts';
 import { SecretError } from './secrets/secret-box.ts';
 import { UsageError } from './cli/output.ts';
 
@@ -55,6 +56,7 @@ program.command('bench').description('run the benchmark: Tollgate side by side w
 
 registerAdminCommands(program);
 registerSecretsCommands(program);
+registerServiceCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -95,6 +95,39 @@ export const ConfigSchema = z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.preprocess((v) => (v === '' || v === null ? null : typeof v === 'string' ? Number(v) : v), z.number().int().min(0).max(65535).nullable()).default(null),
   }).prefault({}),
+  /** Service routes under /svc/<service>/... and the secure hop between two nodes (docs/service-routes.md). */
+  services: z.object({
+    enabled: bool(true),
+    /** Records per batch insert into service_calls, and the longest a record waits. */
+    recordBatchSize: int(512, 1),
+    recordFlushMs: int(100, 1),
+    /** Records kept in memory; beyond this new records are dropped and counted. */
+    recordMaxQueue: int(50_000, 1),
+    hop: z.object({
+      /** Bodies shorter than this (by content-length) are not compressed. */
+      compressMinBytes: int(1_024, 0),
+      compression: z.enum(['zstd', 'gzip', 'none']).default('zstd'),
+      /** Plaintext bytes per encrypted frame. */
+      frameBytes: int(65_536, 1_024, 16_777_215),
+      /** A hop request is accepted this long before or after its timestamp; its nonce is remembered as long. */
+      replayWindowMs: int(30_000, 1_000),
+      /** Bound of the seen-nonce cache; when full of live nonces, new hop requests are refused (503). */
+      maxNonces: int(200_000, 1_000),
+    }).prefault({}),
+    /** This node forwards calls of services marked remote to an ingress node. */
+    egress: z.object({
+      ingressUrl: z.url(),
+      linkKeyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+      linkKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in base64url (tollgate link-key generate)'),
+    }).nullable().default(null),
+    /** This node accepts hop requests signed with one of these keys (two during a rotation). */
+    ingress: z.object({
+      linkKeys: z.array(z.object({
+        id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+        key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in base64url (tollgate link-key generate)'),
+      })).default([]),
+    }).prefault({}),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

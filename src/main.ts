@@ -31,6 +31,7 @@ import { StoreHealth } from './gateway/store-health.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './edge/http-server.ts';
+import { startServiceNode, type ServiceNode } from './services/service-node.ts';
 
 /** The models of the built-in mock channel, free by default so a new install answers at once. */
 export const MOCK_MODELS = ['mock-gpt', 'mock-gpt-large', 'mock-embed'] as const;
@@ -47,6 +48,8 @@ export interface Tollgate {
   readonly signal: ChangeSignal | null;
   readonly logger: Logger;
   readonly mock: MockUpstream | null;
+  /** Service routes (/svc/...); null when services.enabled is false. */
+  readonly services: ServiceNode | null;
   /** http://host:port once listening. */
   readonly url: string;
   /** Graceful stop: drain, flush, close. Idempotent. */
@@ -128,6 +131,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
+  const services = await startServiceNode(config, store, gateway, metrics, logger);
 
   const sync = new ChangeSync(store, {
     keyRevoked: (hash) => gateway.keys.forget(hash),
@@ -136,6 +140,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
+    reloadServices: services?.reload,
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);
   await sync.start();
@@ -148,7 +153,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const signal: ChangeSignal | null = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
   await signal?.subscribe(() => void sync.pollNow());
 
-  const server = createHttpServer(gateway, { store, sync, signal, logger });
+  const server = createHttpServer(gateway, { store, sync, signal, logger, services: services?.router });
   const url = await server.listen(config.host, config.port);
   // Profiling is off by default, loopback-only, and needs the admin token.
   const profiler = config.profiling.enabled && config.adminToken !== null
@@ -166,6 +171,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     if (refresh !== null) clearInterval(refresh);
     await signal?.close();
     await writer.close(10_000);
+    await services?.close();
     await limiter.close();
     await gateway.upstream.close();
     await mock?.close();
@@ -174,7 +180,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await flushLogger(logger);
   })());
 
-  return { config, store, gateway, server, sync, signal, logger, mock, url, close };
+  return { config, store, gateway, server, sync, signal, logger, mock, services, url, close };
 }
 
 function builtinMockChannel(mock: MockUpstream): ChannelSpec {

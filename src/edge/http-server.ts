@@ -23,7 +23,7 @@ import { registerAccountRoutes } from '../admin/account-routes.ts';
 import { registerAdminRoutes } from '../admin/admin-routes.ts';
 import { registerDashboard } from '../admin/dashboard/dashboard-routes.ts';
 
-export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
+export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger; services?: { handle(req: IncomingMessage, res: ServerResponse): void } | null }
 
 export interface HttpServer {
   readonly node: Server;
@@ -53,6 +53,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
         const path = pathOf(req.url ?? '/');
         const endpoint = ENDPOINTS.get(`${req.method} ${path}`);
         if (endpoint !== undefined) return handleApiRequest(gw, req, res, endpoint);
+        if (deps.services != null && path.startsWith('/svc/')) return deps.services.handle(req, res);
         // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.
         if (HOT_PATHS.has(path) || path.startsWith('/v1/')) {
           req.resume();

@@ -25,6 +25,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0002_usage_totals': {
       up: (db: Kysely<any>) => usageTotalsUp(db, dialect),
     },
+    '0003_service_routes': {
+      up: (db: Kysely<any>) => serviceRoutesUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -173,4 +176,49 @@ async function usageTotalsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await sql`insert into usage_totals (user_id, model, day, requests, prompt_tokens, completion_tokens, cost_micros)
     select user_id, model, ts - ts % 86400000, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros)
     from usage_records group by user_id, model, ts - ts % 86400000`.execute(db);
+}
+
+/** Services, their caller rules and the per-call records (see store/service-repo.ts). */
+async function serviceRoutesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+    dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity();
+  await db.schema
+    .createTable('services')
+    .addColumn('id', idType, identity)
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('targets', 'text', (c) => c.notNull())
+    .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+    .addColumn('remote', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('service_rules')
+    .addColumn('id', idType, identity)
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('user_id', idType, (c) => c.notNull())
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('methods', 'text', (c) => c.notNull())
+    .addColumn('rpm', 'integer')
+    .addColumn('concurrency', 'integer')
+    .addColumn('timeout_ms', 'integer')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addUniqueConstraint('service_rules_key', ['service', 'user_id', 'path'])
+    .execute();
+  // Like usage_records: no foreign keys, so a batch is never rejected by a reference.
+  await db.schema
+    .createTable('service_calls')
+    .addColumn('id', idType, identity)
+    .addColumn('ts', 'bigint', (c) => c.notNull())
+    .addColumn('user_id', idType, (c) => c.notNull())
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('rule_id', idType)
+    .addColumn('method', 'text', (c) => c.notNull())
+    .addColumn('path', 'text', (c) => c.notNull())
+    .addColumn('status', 'integer', (c) => c.notNull())
+    .addColumn('bytes_in', 'bigint', (c) => c.notNull())
+    .addColumn('bytes_out', 'bigint', (c) => c.notNull())
+    .addColumn('latency_ms', 'integer', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('service_calls_service_ts').on('service_calls').columns(['service', 'ts']).execute();
 }

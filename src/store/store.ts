@@ -19,6 +19,7 @@ import { PriceRepo } from './price-repo.ts';
 import type { Database, Dialect } from './schema.ts';
 import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqlite.ts';
 import { UsageRepo } from './usage-repo.ts';
+import { ServiceRepo } from './service-repo.ts';
 import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
 
@@ -49,6 +50,7 @@ export {
 } from './usage-repo.ts';
 export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
+export { ServiceRepo, type Service, type ServiceInput, type ServiceRule, type ServiceRuleInput, type ServiceTarget, type ServiceCall } from './service-repo.ts';
 export type { ResealResult } from './channel-secrets.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
@@ -82,6 +84,7 @@ export interface Store {
   readonly limits: LimitRepo;
   readonly usage: UsageRepo;
   readonly events: EventRepo;
+  readonly services: ServiceRepo;
   /** Re-seals every upstream key secret with the current master key, in one transaction (`tollgate secrets rotate`). */
   rotateSecrets(): Promise<ResealResult>;
   /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
@@ -123,6 +126,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     limits: new LimitRepo(db, dialect),
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
+    services: new ServiceRepo(db, dialect),
     rotateSecrets: () => resealSecrets(db, dialect, secrets),
     poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),

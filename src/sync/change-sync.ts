@@ -15,6 +15,8 @@ export interface ChangeHandlers {
   reloadChannels(): Promise<void>;
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
+  /** Services and their caller rules (service routes); absent when they are off. */
+  reloadServices?(): Promise<void>;
   onError(err: unknown): void;
 }
 
@@ -85,6 +87,7 @@ export class ChangeSync {
     let channels = false;
     let prices = false;
     let limits = false;
+    let services = false;
     for (const e of events) {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
@@ -93,10 +96,12 @@ export class ChangeSync {
         case 'channels': channels = true; break;
         case 'prices': prices = true; break;
         case 'limits': limits = true; break;
+        case 'services': services = true; break;
       }
     }
     if (channels) await h.reloadChannels();
     if (prices) await h.reloadPrices();
     if (limits) await h.reloadLimits();
+    if (services) await h.reloadServices?.();
   }
 }

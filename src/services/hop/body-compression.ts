@@ -1,0 +1,38 @@
+/**
+ * Whether and how a hop body is compressed. Skipped for small bodies (by
+ * content-length), bodies with a content-encoding, media and archive types
+ * that are compressed already, and event streams (a compressor holds bytes
+ * back until its buffer fills, which would stall a stream).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import type { HopEncoding } from './hop-header.ts';
+
+const COMPRESSED_TYPE = /^(image|video|audio)\/|^application\/(zip|gzip|x-gzip|zstd|x-7z-compressed|x-bzip2|x-xz|pdf)|^text\/event-stream/;
+
+/** The encoding to use for a body with these headers. */
+export function chooseEncoding(headers: IncomingHttpHeaders, preferred: 'zstd' | 'gzip' | 'none', minBytes: number): HopEncoding {
+  if (preferred === 'none') return 'n';
+  const ce = headers['content-encoding'];
+  if (ce !== undefined && ce !== 'identity') return 'n';
+  const len = headers['content-length'];
+  if (len !== undefined && Number(len) < minBytes) return 'n';
+  const type = headers['content-type'];
+  if (type !== undefined && COMPRESSED_TYPE.test(type)) return 'n';
+  return preferred === 'zstd' ? 'z' : 'g';
+}
+
+/** A compressor for the encoding, or null for 'n'. Level 1: the hop is CPU-bound, not bandwidth-bound. */
+export function compressor(enc: HopEncoding): Transform | null {
+  if (enc === 'z') return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1 } });
+  if (enc === 'g') return createGzip({ level: 1 });
+  return null;
+}
+
+/** A decompressor for the encoding, or null for 'n'. */
+export function decompressor(enc: HopEncoding): Transform | null {
+  if (enc === 'z') return createZstdDecompress();
+  if (enc === 'g') return createGunzip();
+  return null;
+}

@@ -1,0 +1,83 @@
+/**
+ * The egress side of the secure hop: a call to a service marked remote is
+ * sent to the ingress node with a signed header, its body compressed (when
+ * worth it) and encrypted frame by frame as it streams; the reply is
+ * verified, decrypted and decompressed on its way to the client.
+ *
+ * A reply without a hop reply header is an error the ingress answered before
+ * it trusted the request (bad signature, replay, ...): it is relayed as is.
+ */
+import { pipeline } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { hasBody, requestHeaders, responseHeaders } from '../forward-headers.ts';
+import { DEADLINE_HEADER, effectiveTimeout, NO_DEADLINE } from '../deadline.ts';
+import type { ResponseStart, ServiceCall } from '../service-call.ts';
+import { ServiceErrors } from '../service-errors.ts';
+import type { ServiceParts } from '../service-parts.ts';
+import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
+import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
+import { HOP_HEADER, HOP_REPLY_HEADER, newNonce, signRequest, verifyReply } from './hop-header.ts';
+import { HopState } from './hop-state.ts';
+
+/** Largest frame accepted from the ingress (its frameBytes may differ from ours). */
+const MAX_FRAME = 16 * 1024 * 1024;
+
+/** Forwards `call` (caller known, service remote) to the ingress; `fullPath` is /svc/<service>/... with the query. */
+export function forwardToIngress(r: ServiceParts, call: ServiceCall, fullPath: string): void {
+  const link = r.egress;
+  if (link === null) return call.fail(ServiceErrors.noEgress);
+  const now = Date.now();
+  const timeoutMs = effectiveTimeout(call.entry!.timeoutMs, call.deadline, now);
+  if (timeoutMs <= 0) return call.fail(ServiceErrors.deadlineExceeded);
+  const req = call.req;
+  const body = hasBody(req.headers);
+  const cl = req.headers['content-length'];
+  const len = !body ? 0 : cl !== undefined ? Number(cl) : -1;
+  const enc = body ? chooseEncoding(req.headers, r.hop.compression, r.hop.compressMinBytes) : 'n';
+  const hop = new HopState(link.key, newNonce(), r.hop);
+  call.hop = hop;
+  call.bytesIn = len;
+  const encoder = new FrameEncoder(hop.requestKey(), hop.nonceBytes, r.hop.frameBytes);
+  if (body) {
+    const zip = compressor(enc);
+    if (zip === null) pipeline(req, encoder, ignore);
+    else pipeline(req, zip, encoder, ignore);
+  } else encoder.end();
+  const headers = requestHeaders(req.headers, call.userId, true);
+  headers[HOP_HEADER] = signRequest(link.key, hop.nonce, now, call.deadline, enc, call.userId, len, call.method, fullPath);
+  if (call.deadline !== NO_DEADLINE) headers[DEADLINE_HEADER] = String(call.deadline);
+  call.onStart = startEgressReply;
+  call.arm(timeoutMs);
+  r.agent.dispatch({ origin: link.origin, path: link.basePath + fullPath, method: call.method as 'GET', headers, body: encoder }, call);
+}
+
+/** Verifies the reply header and sets up decrypt → decompress → client. */
+const startEgressReply: ResponseStart = (call, status, headers): Writable => {
+  const hop = call.hop!;
+  const replyHeader = headers[HOP_REPLY_HEADER];
+  if (replyHeader === undefined) {
+    call.res.writeHead(status, responseHeaders(headers, false));
+    return call.res;
+  }
+  const enc = verifyReply(hop.key, hop.nonce, status, replyHeader);
+  if (enc === null) {
+    call.fail(ServiceErrors.hopBadSignature, 'The ingress reply signature does not verify.');
+    call.status = 502;
+    call.abort('bad reply signature');
+    return call.res;
+  }
+  call.res.writeHead(status, responseHeaders(headers, true));
+  const decoder = new FrameDecoder(hop.replyKey(), hop.nonceBytes, MAX_FRAME);
+  const unzip = decompressor(enc);
+  if (unzip === null) pipeline(decoder, call.res, onReplyDone);
+  else pipeline(decoder, unzip, call.res, onReplyDone);
+  return decoder;
+};
+
+function ignore(): void {
+  // Errors of the request body surface through the dispatch (undici aborts the request).
+}
+
+function onReplyDone(): void {
+  // A bad frame or a cut reply destroys the client response (the client sees a truncated body); the call records on close.
+}

@@ -1,0 +1,174 @@
+/**
+ * AES-256-GCM framing of a hop body, so a streaming body is encrypted and
+ * decrypted as it flows and never held whole.
+ *
+ *   frame = flags:u8 | length:u32be | ciphertext[length] | tag[16]
+ *   flags bit 0 = last frame (always sent, possibly empty: a cut stream is detected)
+ *
+ * Each message (a request body, or its reply) has its own key,
+ * HKDF(linkKey.enc, salt = nonce, info = 'req' | 'res'), so request and reply
+ * never share a key and no key is used for two messages. The frame IV is the
+ * first 4 nonce bytes followed by a 64-bit frame counter: frames cannot be
+ * reordered, dropped or replayed within a message. The flags byte is the
+ * frame's additional authenticated data, so the last-frame mark cannot be
+ * forged or stripped.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+const HEAD = 5;
+const TAG = 16;
+const LAST = 1;
+
+/** The key of one message direction. */
+export function messageKey(encKey: Buffer, nonce: Buffer, direction: 'req' | 'res'): Buffer {
+  return Buffer.from(hkdfSync('sha256', encKey, nonce, direction, 32));
+}
+
+/** An error of the hop body (bad tag, malformed frame, cut stream). */
+export class FrameError extends Error {
+  readonly code = 'HOP_BAD_FRAME';
+}
+
+/** Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes. */
+export class FrameEncoder extends Transform {
+  readonly #key: Buffer;
+  readonly #iv: Buffer;
+  readonly #frameBytes: number;
+  #counter = 0n;
+  /** Plaintext bytes encrypted so far. */
+  plainBytes = 0;
+
+  constructor(key: Buffer, nonce: Buffer, frameBytes: number) {
+    super();
+    this.#key = key;
+    this.#iv = Buffer.alloc(12);
+    nonce.copy(this.#iv, 0, 0, 4);
+    this.#frameBytes = frameBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.plainBytes += chunk.length;
+    for (let off = 0; off < chunk.length; off += this.#frameBytes) {
+      this.push(this.#seal(chunk.subarray(off, Math.min(chunk.length, off + this.#frameBytes)), 0));
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.push(this.#seal(Buffer.alloc(0), LAST));
+    done();
+  }
+
+  #seal(plain: Buffer, flags: number): Buffer {
+    this.#iv.writeBigUInt64BE(this.#counter++, 4);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, this.#iv);
+    const out = Buffer.allocUnsafe(HEAD + plain.length + TAG);
+    out[0] = flags;
+    out.writeUInt32BE(plain.length, 1);
+    cipher.setAAD(out.subarray(0, 1));
+    const ct = cipher.update(plain);
+    ct.copy(out, HEAD);
+    cipher.final();
+    cipher.getAuthTag().copy(out, HEAD + plain.length);
+    return out;
+  }
+}
+
+/**
+ * Decrypts frames back into the byte stream. Emits 'verified' once the first
+ * frame authenticates (the ingress forwards nothing before), and fails with
+ * FrameError on a bad tag, an oversized frame, data after the last frame, or
+ * an end without the last frame.
+ */
+export class FrameDecoder extends Transform {
+  readonly #key: Buffer;
+  readonly #iv: Buffer;
+  readonly #maxFrame: number;
+  #counter = 0n;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #need = HEAD;
+  #flags = -1;
+  #done = false;
+  /** Plaintext bytes produced so far. */
+  plainBytes = 0;
+
+  constructor(key: Buffer, nonce: Buffer, maxFrameBytes: number) {
+    super();
+    this.#key = key;
+    this.#iv = Buffer.alloc(12);
+    nonce.copy(this.#iv, 0, 0, 4);
+    this.#maxFrame = maxFrameBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    try {
+      while (this.#buffered >= this.#need) {
+        if (this.#done) throw new FrameError('data after the last frame');
+        const bytes = this.#take(this.#need);
+        if (this.#flags === -1) {
+          this.#flags = bytes[0];
+          const len = bytes.readUInt32BE(1);
+          if ((this.#flags & ~LAST) !== 0 || len > this.#maxFrame) throw new FrameError('malformed frame header');
+          this.#need = len + TAG;
+        } else {
+          this.#open(bytes);
+          this.#flags = -1;
+          this.#need = HEAD;
+        }
+      }
+    } catch (err) {
+      return done(err instanceof FrameError ? err : new FrameError('frame failed authentication'));
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.#done && this.#buffered === 0 ? null : new FrameError('the body ended before its last frame'));
+  }
+
+  #open(frame: Buffer): void {
+    const flags = this.#flags;
+    this.#iv.writeBigUInt64BE(this.#counter++, 4);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, this.#iv);
+    decipher.setAAD(Buffer.of(flags));
+    const ctLen = frame.length - TAG;
+    decipher.setAuthTag(frame.subarray(ctLen));
+    const plain = decipher.update(frame.subarray(0, ctLen));
+    decipher.final(); // throws on a bad tag, before the plaintext is pushed
+    if (this.#counter === 1n) this.emit('verified');
+    if (plain.length > 0) {
+      this.plainBytes += plain.length;
+      this.push(plain);
+    }
+    if ((flags & LAST) !== 0) this.#done = true;
+  }
+
+  /** Removes and returns the first `n` buffered bytes (one copy only when they span chunks). */
+  #take(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0];
+    if (first.length === n) {
+      this.#chunks.shift();
+      return first;
+    }
+    if (first.length > n) {
+      this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.#chunks[0];
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(k);
+    }
+    return out;
+  }
+}

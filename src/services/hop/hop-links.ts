@@ -1,0 +1,23 @@
+/**
+ * The two ends of the secure hop as a node configures them: where an egress
+ * sends remote services, and what an ingress accepts.
+ */
+import type { LinkKey, LinkKeyRing } from './link-key.ts';
+import type { ReplayGuard } from './replay-guard.ts';
+
+/** Where and how this node forwards remote services. */
+export class EgressLink {
+  readonly origin: string;
+  readonly basePath: string;
+  readonly key: LinkKey;
+
+  constructor(ingressUrl: string, key: LinkKey) {
+    const u = new URL(ingressUrl);
+    this.origin = u.origin;
+    this.basePath = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;
+    this.key = key;
+  }
+}
+
+/** What this node accepts from egress nodes. */
+export interface IngressLink { readonly keys: LinkKeyRing; readonly guard: ReplayGuard }
