@@ -241,6 +241,8 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     await page.locator('#created-key').waitFor({ state: 'visible' });
     key = await text(page, '#created-key-value');
     assert.match(key, /^tg-[0-9A-Za-z]{32}$/);
+    // The message naming the key id may land a moment after the key is shown.
+    await page.locator('#create-key-form .form-msg', { hasText: /#\d+/ }).waitFor();
     keyId = Number(/#(\d+)/.exec(await text(page, '#create-key-form .form-msg'))?.[1]);
     assert.ok(keyId > 0);
     assert.equal(await chat(fx, key), 200);
