@@ -25,6 +25,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0002_usage_totals': {
       up: (db: Kysely<any>) => usageTotalsUp(db, dialect),
     },
+    '0003_token_columns_bigint': {
+      up: (db: Kysely<any>) => tokenColumnsBigintUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -173,4 +176,15 @@ async function usageTotalsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await sql`insert into usage_totals (user_id, model, day, requests, prompt_tokens, completion_tokens, cost_micros)
     select user_id, model, ts - ts % 86400000, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros)
     from usage_records group by user_id, model, ts - ts % 86400000`.execute(db);
+}
+
+/**
+ * Token counts as 64-bit integers on PostgreSQL, like every other count and
+ * amount: `integer` there is 32-bit, and a record the column cannot hold would
+ * be refused while its debit stood. SQLite's integers are 64-bit already.
+ * Rewrites the table on PostgreSQL (one pass, under an exclusive lock).
+ */
+async function tokenColumnsBigintUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  if (dialect === 'sqlite') return;
+  await sql`alter table usage_records alter column prompt_tokens type bigint, alter column completion_tokens type bigint`.execute(db);
 }
