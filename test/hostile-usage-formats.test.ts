@@ -36,6 +36,12 @@ const VARIANTS: Record<string, (res: ServerResponse) => void> = {
   // No usage at all: the answer's text is counted.
   'no-usage': (res) => chunked(res, `${answer('one two three four five six seven eight')}}`, 3),
   'stream-error': (res) => sse(res, ['{"id":"x","choices":[{"index":0,"delta":{"content":"partial"}}]}', '{"error":{"message":"The server is overloaded","type":"server_error"}}']),
+  'anthropic-stream-error': (res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"x","usage":{"input_tokens":5,"output_tokens":1}}}\n\n');
+    res.write('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"partial"}}\n\n');
+    res.end('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded: the servers are busy right now, please try again in a little while"}}\n\n');
+  },
   'huge-usage': (res) => chunked(res, `${answer('a b c')}, "usage": {"prompt_tokens": 3, "completion_tokens": 3000000000}}`, 1),
   'string-usage': (res) => chunked(res, `${answer('a b c')}, "usage": {"prompt_tokens": "4", "completion_tokens": "12"}}`, 1),
   'fraction-usage': (res) => chunked(res, `${answer('a b c')}, "usage": {"prompt_tokens": 4, "completion_tokens": 1.5}}`, 1),
@@ -57,6 +63,11 @@ before(async () => {
     models: Object.keys(VARIANTS).map((model) => ({ model, upstreamModel: model })),
   });
   await fx.tg.store.channels.addKey(channel.id, 'sk-formats-000000');
+  const anthropic = await fx.tg.store.channels.add({
+    name: 'formats-anthropic', type: 'anthropic', baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    models: [{ model: 'anthropic-stream-error', upstreamModel: 'anthropic-stream-error' }],
+  });
+  await fx.tg.store.channels.addKey(anthropic.id, 'sk-ant-formats-000000');
   // 1 micro-credit per token either way.
   for (const model of Object.keys(VARIANTS)) await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 1_000_000, free: false });
   await fx.tg.store.users.credit(fx.userId, 10_000_000);
@@ -67,8 +78,8 @@ after(async () => {
   await new Promise((r) => upstream.close(r));
 });
 
-async function call(model: string, stream = false): Promise<{ status: number; text: string; record: any }> {
-  const r = await fetch(`${fx.url}/v1/chat/completions`, {
+async function call(model: string, stream = false, path = '/v1/chat/completions'): Promise<{ status: number; text: string; record: any }> {
+  const r = await fetch(`${fx.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model, stream, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
@@ -104,6 +115,16 @@ test('an error event inside a 200 stream: the client keeps its 200, the record s
   assert.equal(r.status, 200);
   assert.equal(r.record.outcome, 'upstream_error');
   assert.equal(r.record.errorClass, 'stream_error');
+  assert.ok(r.record.completionTokens <= 2, `only "partial" is billed, not the error text: ${r.record.completionTokens}`);
+});
+
+test('an Anthropic error event inside a 200 stream: upstream_error, the error text not billed', async () => {
+  const r = await call('anthropic-stream-error', true, '/v1/messages');
+  assert.equal(r.status, 200);
+  assert.ok(r.text.includes('event: error'), 'the client sees the error event');
+  assert.equal(r.record.outcome, 'upstream_error');
+  assert.equal(r.record.errorClass, 'stream_error');
+  assert.ok(r.record.completionTokens <= 2, `only "partial" is billed, not the error text: ${r.record.completionTokens}`);
 });
 
 test('numeric strings are read and fractions round up', async () => {

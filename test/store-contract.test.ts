@@ -288,6 +288,16 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.deepEqual(Object.keys(row), ['id', ...USAGE_COLUMN_NAMES]);
     });
 
+    test('usage: token counts above 32 bits are held (every count the record accepts fits both stores)', async () => {
+      const u = await store.users.create({ name: uniq('big') });
+      const big = record(u.id, { promptTokens: 3_000_000_000, completionTokens: Number.MAX_SAFE_INTEGER, costMicros: 7 });
+      assert.equal((await store.usage.applyBatch([big])).inserted, 1);
+      const { records } = await store.usage.page({ userId: u.id, limit: 1 });
+      assert.equal(records[0].promptTokens, 3_000_000_000);
+      assert.equal(records[0].completionTokens, Number.MAX_SAFE_INTEGER);
+      assert.equal((await store.users.byId(u.id))?.balanceMicros, -7);
+    });
+
     test('usage: a batch larger than one statement is chunked in one transaction', async () => {
       const u = await store.users.create({ name: uniq('bulk') });
       const batch = Array.from({ length: 5000 }, () => record(u.id, { costMicros: 3 }));

@@ -8,7 +8,7 @@ import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
 import { refusalMessage } from '../limiter/refusal.ts';
-import { largestCompletionBound } from '../providers/completion-bound.ts';
+import { boundFieldOf, largestCompletionBound, withCompletionBound } from '../providers/completion-bound.ts';
 import { promptKind } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
@@ -23,7 +23,8 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const policies = gw.policies.policiesFor(ctx.userId, ctx.keyId, ctx.model);
   const needsEstimate = !price.free || gw.policies.hasTokenLimits;
   // The largest bound the request carries: an upstream honouring any of them stays within the reservation.
-  const maxCompletion = ctx.endpoint.kind === 'embeddings' ? 0 : (largestCompletionBound(ctx.json!) ?? gw.config.metering.defaultMaxTokens);
+  const bound = ctx.endpoint.kind === 'embeddings' ? 0 : largestCompletionBound(ctx.json!);
+  const maxCompletion = bound ?? gw.config.metering.defaultMaxTokens;
   const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
   if (needsEstimate) ctx.promptEstimate = promptEstimate;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
@@ -57,8 +58,22 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
       return { error: Errors.insufficientCredits };
     }
     ctx.reservation = reservation;
+    if (bound === null) forwardDefaultBound(ctx, maxCompletion);
   }
   return null;
+}
+
+/**
+ * A priced request without a completion bound was reserved for the default:
+ * the upstream gets that bound too, in the request's own field, so it cannot
+ * generate more than was reserved. The parsed body follows, for a rename or
+ * a translation that re-serialises it.
+ */
+function forwardDefaultBound(ctx: RequestContext, value: number): void {
+  const field = boundFieldOf(ctx.endpoint.kind);
+  if (field === null || ctx.body === null) return;
+  ctx.json![field] = value;
+  ctx.body = withCompletionBound(ctx.body, field, value);
 }
 
 /** Undo the limiter admission of a request that will not be relayed. */

@@ -16,3 +16,37 @@ export function largestCompletionBound(json: Record<string, any>): number | null
   }
   return largest;
 }
+
+/**
+ * The field a request of this kind states its completion bound in, for the
+ * gateway to add when a priced request carries none (the reservation then uses
+ * the configured default, and the upstream must not generate past it):
+ * chat `max_completion_tokens` (OpenAI's current field), legacy completions and
+ * Anthropic Messages `max_tokens`. null: the kind generates no completion.
+ */
+export function boundFieldOf(kind: string): CompletionBoundField | null {
+  switch (kind) {
+    case 'chat': return 'max_completion_tokens';
+    case 'completions': case 'messages': return 'max_tokens';
+    case 'responses': return 'max_output_tokens';
+    default: return null;
+  }
+}
+
+export type CompletionBoundField = (typeof COMPLETION_BOUND_FIELDS)[number];
+
+/** Splice prefixes by field, for the one configured default bound (built on first use). */
+const prefixes = new Map<CompletionBoundField, { value: number; bytes: Buffer }>();
+
+/**
+ * `body` (a JSON object with at least its model) with `"field":value` added
+ * after the opening brace: a splice, not a re-serialisation.
+ */
+export function withCompletionBound(body: Buffer, field: CompletionBoundField, value: number): Buffer {
+  let prefix = prefixes.get(field);
+  if (prefix === undefined || prefix.value !== value) {
+    prefix = { value, bytes: Buffer.from(`{"${field}":${value},`) };
+    prefixes.set(field, prefix);
+  }
+  return Buffer.concat([prefix.bytes, body.subarray(body.indexOf(0x7b) + 1)]);
+}

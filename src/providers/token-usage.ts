@@ -8,6 +8,12 @@ export interface TokenUsage {
   completionTokens: number;
   /** A count was unusable (negative, not a number, above MAX_USAGE_TOKENS): the gateway counts instead. */
   invalid: boolean;
+  /**
+   * Whether each count was there: null or absent means not reported (Anthropic's
+   * message_delta sends `input_tokens: null`), and the gateway counts that one itself.
+   */
+  promptReported: boolean;
+  completionReported: boolean;
 }
 
 const USAGE_KEY = Buffer.from('"usage"');
@@ -34,10 +40,16 @@ export function usageFromObject(u: any): TokenUsage | null {
   const promptTokens = tokenCount(prompt);
   const completionTokens = tokenCount(completion);
   const invalid = promptTokens < 0 || completionTokens < 0;
-  return { promptTokens: invalid ? 0 : promptTokens, completionTokens: invalid ? 0 : completionTokens, invalid };
+  return {
+    promptTokens: invalid ? 0 : promptTokens,
+    completionTokens: invalid ? 0 : completionTokens,
+    invalid,
+    promptReported: prompt !== undefined && prompt !== null,
+    completionReported: completion !== undefined && completion !== null,
+  };
 }
 
-/** A reported count as a non-negative integer; 0 when absent; -1 when unusable. */
+/** A reported count as a non-negative integer; 0 when absent or null; -1 when unusable. */
 function tokenCount(v: unknown): number {
   if (v === undefined || v === null) return 0;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;

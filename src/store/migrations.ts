@@ -28,6 +28,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0003_service_routes': {
       up: (db: Kysely<any>) => serviceRoutesUp(db, dialect),
     },
+    '0004_token_columns_bigint': {
+      up: (db: Kysely<any>) => tokenColumnsBigintUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -221,4 +224,15 @@ async function serviceRoutesUp(db: Kysely<any>, dialect: Dialect): Promise<void>
     .addColumn('latency_ms', 'integer', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('service_calls_service_ts').on('service_calls').columns(['service', 'ts']).execute();
+}
+
+/**
+ * Token counts as 64-bit integers on PostgreSQL, like every other count and
+ * amount: `integer` there is 32-bit, and a record the column cannot hold would
+ * be refused while its debit stood. SQLite's integers are 64-bit already.
+ * Rewrites the table on PostgreSQL (one pass, under an exclusive lock).
+ */
+async function tokenColumnsBigintUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  if (dialect === 'sqlite') return;
+  await sql`alter table usage_records alter column prompt_tokens type bigint, alter column completion_tokens type bigint`.execute(db);
 }

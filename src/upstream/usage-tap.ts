@@ -87,10 +87,12 @@ export class UsageTap extends ForwardingHandler {
     const ctx = this.#ctx;
     if (scanner.errorSeen) ctx.errorClass = 'stream_error';
     else if (scanner.usageInvalid) ctx.errorClass = 'usage_invalid';
-    if (scanner.usage !== null && !scanner.usageInvalid) {
-      ctx.usageReported = true;
-      ctx.promptTokens = scanner.usage.promptTokens;
-      ctx.completionTokens = scanner.usage.completionTokens;
+    const usage = scanner.usage;
+    if (usage !== null && !scanner.usageInvalid) {
+      // A count the upstream left null is the gateway's own: the prompt estimate, the counted deltas.
+      ctx.usageReported = usage.promptReported;
+      ctx.promptTokens = usage.promptTokens;
+      ctx.completionTokens = usage.completionReported || usage.completionTokens > 0 ? usage.completionTokens : scanner.countedCompletionTokens;
     } else ctx.completionTokens = scanner.countedCompletionTokens;
   }
 
@@ -104,9 +106,10 @@ export class UsageTap extends ForwardingHandler {
     this.#chunks = [];
     const usage = this.#dialect.bodyUsage(body);
     if (usage !== null && !usage.invalid) {
-      ctx.usageReported = true;
+      // A count the upstream left null is the gateway's own: the prompt estimate, the answer's text.
+      ctx.usageReported = usage.promptReported;
       ctx.promptTokens = usage.promptTokens;
-      ctx.completionTokens = usage.completionTokens;
+      ctx.completionTokens = usage.completionReported ? usage.completionTokens : whole ? countAnswerText(body, this.#countTokens) : 0;
       return;
     }
     if (usage !== null) ctx.errorClass = 'usage_invalid';
