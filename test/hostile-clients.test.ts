@@ -55,6 +55,7 @@ test('slowloris: headers dribbled a byte at a time are cut within about a second
 
 for (const [route, path, headers] of [
   ['hot path', '/v1/chat/completions', () => `Authorization: Bearer ${fx.key}\r\nContent-Type: application/json`],
+  ['account API alias', '/api/v1/proxy/llm', () => `Authorization: Bearer ${fx.key}\r\nContent-Type: application/json`],
   ['admin API (Fastify)', '/admin/users', () => `Authorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json`],
 ] as const) {
   test(`slow body on the ${route}: 408 and closed about bodyIdleTimeout after the last byte`, async () => {
@@ -91,3 +92,29 @@ test('a declared Content-Length over the limit gets 413 at once and the connecti
   assert.equal(status(c.received()), 413);
   assert.ok(closedAfter >= 0, 'the connection was closed');
 });
+
+// A body nobody reads (a GET's, a 404's) is not drained to its end either: the
+// answer closes the connection, so a client cannot keep one streaming forever.
+for (const [route, method, path] of [
+  ['hot path, unknown /v1 route', 'POST', '/v1/nope'],
+  ['hot path, GET /v1/models', 'GET', '/v1/models'],
+  ['account API (Fastify)', 'GET', '/api/v1/balance'],
+  ['Fastify 404', 'POST', '/nope'],
+] as const) {
+  test(`endless chunked body on ${route}: answered and closed, not drained`, async () => {
+    const c = await open();
+    c.socket.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.alloc(16 * 1024, 0x20);
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    // Paced at ~3 MB/s for at most 6 s: bounded, and longer than the lingering close.
+    const stopAt = performance.now() + 6_000;
+    while (!c.socket.destroyed && c.socket.writable && performance.now() < stopAt) {
+      c.socket.write(frame);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const closedAfter = await Promise.race([c.closed, new Promise<number>((r) => setTimeout(() => r(-1), 500))]);
+    assert.ok(status(c.received()) > 0, `an answer arrived: ${c.received().slice(0, 100)}`);
+    assert.ok(closedAfter >= 0 && closedAfter < 5_000, `closed after ${closedAfter.toFixed(0)} ms`);
+    c.socket.destroy();
+  });
+}

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ENDPOINTS, HOT_PATHS, pathOf } from './endpoints.ts';
-import { closeAfterAnswer } from './lingering-close.ts';
+import { closeAfterAnswer, closeIfBodyUnread, hasBody } from './lingering-close.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { Errors, errorBody, sendError } from '../errors.ts';
@@ -52,10 +52,14 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       }, (req, res) => {
         const path = pathOf(req.url ?? '/');
         const endpoint = ENDPOINTS.get(`${req.method} ${path}`);
-        if (endpoint !== undefined) return handleApiRequest(gw, req, res, endpoint);
+        if (endpoint !== undefined) {
+          if (endpoint.kind === 'models') closeIfBodyUnread(req, res);
+          return handleApiRequest(gw, req, res, endpoint);
+        }
         if (deps.services != null && path.startsWith('/svc/')) return deps.services.handle(req, res);
         // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.
         if (HOT_PATHS.has(path) || path.startsWith('/v1/')) {
+          closeIfBodyUnread(req, res);
           req.resume();
           res.setHeader('x-response-time-ms', '0.00');
           return sendError(res, HOT_PATHS.has(path) ? Errors.methodNotAllowed : Errors.routeNotFound);
@@ -106,8 +110,9 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
 
 /** Response time on every answer; 404s and errors in the API's error JSON. */
 function answerInApiShape(app: FastifyInstance, logger: Logger): void {
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (req, reply) => {
     reply.header('x-response-time-ms', reply.elapsedTime.toFixed(2));
+    closeIfBodyUnread(req.raw, reply.raw);
   });
   app.setNotFoundHandler((_req, reply) => {
     reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound));
@@ -121,8 +126,6 @@ function answerInApiShape(app: FastifyInstance, logger: Logger): void {
     reply.code(status).type('application/json').send(errorBody(spec, status >= 500 ? undefined : err.message));
   });
 }
-
-const hasBody = (req: IncomingMessage) => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
 /**
  * 408 and close when a body going to Fastify pauses longer than `idleMs`.

@@ -6,7 +6,7 @@
  * lingering close does: send the answer, shut the write side, discard what
  * still arrives for a short while, then close.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** How long unread request bytes are read and discarded after the answer. */
@@ -27,4 +27,17 @@ function lingeringDestroy(this: Socket): void {
   this.end();
   this.resume();
   setTimeout(() => this.destroy(), LINGER_MS).unref();
+}
+
+/** Whether the request declares a body (chunked, or a non-zero Content-Length). */
+export const hasBody = (req: IncomingMessage): boolean =>
+  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
+/**
+ * For an answer given without reading the request's body (a GET with a body,
+ * an unknown route): close after it. Node would otherwise drain the body to
+ * its end to keep the connection, however long the client keeps sending.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (!req.complete && hasBody(req)) closeAfterAnswer(res);
 }
