@@ -85,3 +85,21 @@ test('store unreachable: uncached key → 503 with Retry-After, /readyz 503; bot
   assert.equal(ready, 200, 'ready again once the store answers');
   assert.equal((await chat(bob.key)).status, 200);
 });
+
+test('store unreachable on a quiet node: /readyz turns 503 without any request having failed, and back', async () => {
+  assert.equal((await fetch(`${fx.url}/readyz`)).status, 200);
+  await closeForwarder();
+  // No key lookup fails here: readiness must find out by itself (it probes a store not heard from for a second).
+  let ready = 200;
+  for (let i = 0; i < 30 && ready === 200; i++) {
+    ready = (await fetch(`${fx.url}/readyz`)).status;
+    if (ready === 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(ready, 503, 'not ready while the store is unreachable');
+  await openForwarder();
+  for (let i = 0; i < 50 && ready !== 200; i++) {
+    ready = (await fetch(`${fx.url}/readyz`)).status;
+    if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(ready, 200, 'ready again once the store answers');
+});
