@@ -12,6 +12,7 @@ import pino from 'pino';
 import { startFixture, type Fixture } from './support/gateway-fixture.ts';
 
 const UPSTREAM_KEYS = ['sk-proj-EchoedSecretKey000001', 'upstream-plain-secret-000002'];
+const ANTHROPIC_KEY = 'sk-ant-api03-EchoedAnthropicKey000003';
 const STATUSES = [400, 401, 403, 404, 422, 429, 500, 503];
 
 let fx: Fixture;
@@ -24,8 +25,15 @@ before(async () => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      const status = Number(/"model":"echo-(\d+)"/.exec(body)?.[1] ?? 500);
-      const auth = String(req.headers.authorization ?? '');
+      const status = Number(/"model":"(?:echo|escaped)-(\d+)"/.exec(body)?.[1] ?? 500);
+      const auth = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
+      if (body.includes('"model":"escaped-')) {
+        // The key with every character JSON-escaped: invisible in the raw bytes, plain once the client parses them.
+        const escaped = [...auth.replace('Bearer ', '')].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(`{"error":{"message":"Incorrect API key provided: ${escaped}","type":"invalid_request_error","code":"invalid_api_key"}}`);
+        return;
+      }
       if (body.includes('"stream":true')) {
         // A 200 stream whose error event echoes the key, one event per chunk.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -41,12 +49,16 @@ before(async () => {
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   fx = await startFixture({ TOLLGATE_LOG_LEVEL: 'debug', TOLLGATE_UPSTREAM_MAX_ATTEMPTS: '1' }, 'alice', pino({ level: 'debug' }, sink));
-  const models = STATUSES.map((s) => ({ model: `echo-${s}`, upstreamModel: `echo-${s}` }));
+  const models = STATUSES.flatMap((s) => [{ model: `echo-${s}`, upstreamModel: `echo-${s}` }, { model: `escaped-${s}`, upstreamModel: `escaped-${s}` }]);
   for (const [i, secret] of UPSTREAM_KEYS.entries()) {
     const channel = await fx.tg.store.channels.add({ name: `echo-${i}`, type: 'openai', baseUrl: url, models });
     await fx.tg.store.channels.addKey(channel.id, secret);
   }
-  for (const s of STATUSES) await fx.tg.store.prices.set({ model: `echo-${s}`, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+  const anthropic = await fx.tg.store.channels.add({ name: 'echo-anthropic', type: 'anthropic', baseUrl: url, models: STATUSES.map((s) => ({ model: `claude-echo-${s}`, upstreamModel: `echo-${s}` })) });
+  await fx.tg.store.channels.addKey(anthropic.id, ANTHROPIC_KEY);
+  for (const s of STATUSES) {
+    for (const model of [`echo-${s}`, `escaped-${s}`, `claude-echo-${s}`]) await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+  }
   await fx.tg.sync.pollNow();
 });
 after(async () => {
@@ -67,6 +79,24 @@ test('upstream error bodies that echo the key: no key reaches the client or the 
       bodies.push(await r.text());
     }
   }
+  // The same echoes through an Anthropic channel (key in x-api-key) and JSON-escaped in the body.
+  for (const status of STATUSES) {
+    const viaMessages = await fetch(`${fx.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': fx.key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `claude-echo-${status}`, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.ok(viaMessages.status >= 400, `claude-echo-${status} answered ${viaMessages.status}`);
+    bodies.push(await viaMessages.text());
+    const escaped = await fetch(`${fx.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `escaped-${status}`, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.ok(escaped.status >= 400, `escaped-${status} answered ${escaped.status}`);
+    // Compared as the client reads it: parsed.
+    bodies.push(JSON.stringify(await escaped.json()));
+  }
   // Streamed: an error event after the 200 that echoes the key, with and without usage asked for.
   for (const streamOptions of [undefined, { include_usage: true }]) {
     for (let i = 0; i < UPSTREAM_KEYS.length; i++) {
@@ -83,7 +113,7 @@ test('upstream error bodies that echo the key: no key reaches the client or the 
   // Each status reached the client as an error with the upstream's words, minus the secrets.
   assert.ok(bodies.some((b) => b.includes('Incorrect API key provided')));
   await new Promise((r) => setTimeout(r, 50));
-  const secrets = [fx.key, ...UPSTREAM_KEYS];
+  const secrets = [fx.key, ...UPSTREAM_KEYS, ANTHROPIC_KEY];
   for (const secret of secrets) {
     for (const b of bodies) assert.ok(!b.includes(secret), `a response body holds ${secret.slice(0, 8)}…: ${b}`);
     for (const line of logLines) assert.ok(!line.includes(secret), `a log line holds ${secret.slice(0, 8)}…: ${line.slice(0, 300)}`);

@@ -22,3 +22,19 @@ export function scrubSecrets(text: string, secret: string): string {
   for (const shape of KEY_SHAPES) out = out.replace(shape, REDACTED);
   return out;
 }
+
+/**
+ * An error body scrubbed as the client will read it: JSON is decoded first,
+ * so a key sent back with its characters escaped (`\u0073k-…`) is found
+ * too, and re-serialised (still JSON: no key shape spans a quote or a
+ * backslash). Other text, or JSON too deep to re-serialise, is scrubbed as is.
+ */
+export function scrubErrorBody(text: string, secret: string): string {
+  let decoded = text;
+  try {
+    decoded = JSON.stringify(JSON.parse(text));
+  } catch {
+    // not JSON, or nested too deeply to write back: the raw text it is
+  }
+  return scrubSecrets(decoded, secret);
+}

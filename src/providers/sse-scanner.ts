@@ -14,7 +14,7 @@
  * otherwise it returns each chunk untouched.
  */
 import type { TokenUsage } from './token-usage.ts';
-import { scrubSecrets } from './scrub-secrets.ts';
+import { scrubErrorBody } from './scrub-secrets.ts';
 import type { StreamEvents } from './provider.ts';
 
 const NL = 0x0a;
@@ -138,8 +138,11 @@ export class SseScanner {
     // An error event after a 200 (OpenAI `{"error":…}`, Anthropic `{"type":"error",…}`): the answer failed.
     if (event.type === 'error' || (event.error !== null && typeof event.error === 'object')) {
       this.errorSeen = true;
-      const scrubbed = this.#secret === null ? line : scrubSecrets(line, this.#secret);
-      if (scrubbed !== line) this.#replacement = Buffer.from(scrubbed + '\n');
+      if (this.#secret !== null) {
+        const payload = line.slice(DATA_PREFIX.length);
+        const scrubbed = scrubErrorBody(payload, this.#secret);
+        if (scrubbed !== payload) this.#replacement = Buffer.from(DATA_PREFIX + scrubbed + '\n');
+      }
       return false;
     }
     const usage = events.usageOf(event);

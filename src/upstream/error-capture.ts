@@ -14,7 +14,7 @@ import { MAX_ERROR_BODY } from '../providers/error-body.ts';
 import type { Dialect } from '../providers/index.ts';
 import { ForwardingHandler, type UpstreamHandler } from './forwarding-handler.ts';
 import { failureError, type Failure } from './failure.ts';
-import { scrubSecrets } from '../providers/scrub-secrets.ts';
+import { scrubErrorBody, scrubSecrets } from '../providers/scrub-secrets.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -57,7 +57,7 @@ export class ErrorCapture extends ForwardingHandler {
 
   override onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
     if (this.#scrubbing) {
-      this.next.onResponseData(controller, Buffer.from(scrubSecrets(this.#text, this.#keySecret)));
+      this.next.onResponseData(controller, Buffer.from(scrubErrorBody(this.#text, this.#keySecret)));
       this.next.onResponseEnd(controller, trailers);
     } else if (this.#status === 0) this.next.onResponseEnd(controller, trailers);
     else this.next.onResponseError(controller, failureError(this.#failure()));
