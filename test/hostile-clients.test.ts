@@ -6,7 +6,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, type Socket, type AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { startFixture, ADMIN_TOKEN, type Fixture } from './support/gateway-fixture.ts';
 
 const HEADERS_TIMEOUT_MS = 600;
@@ -22,8 +23,59 @@ before(async () => {
     TOLLGATE_BODY_LIMIT_BYTES: String(BODY_LIMIT),
   });
   port = Number(new URL(fx.url).port);
+  // An upstream slower than the body-idle timeout: 1.2 s to answer, or a stream over 1.2 s.
+  slowUpstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (body.includes('"stream":true')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        let sent = 0;
+        const tick = setInterval(() => {
+          if (sent++ < 4) return void res.write(`data: {"id":"x","choices":[{"index":0,"delta":{"content":"part${sent} "}}]}\n\n`);
+          clearInterval(tick);
+          res.end('data: {"id":"x","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":4,"total_tokens":5}}\n\ndata: [DONE]\n\n');
+        }, 300);
+        return;
+      }
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'late' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      }, 1_200);
+    });
+  });
+  await new Promise<void>((r) => slowUpstream.listen(0, '127.0.0.1', r));
+  const c = await fx.tg.store.channels.add({ name: 'slow', type: 'openai', baseUrl: `http://127.0.0.1:${(slowUpstream.address() as AddressInfo).port}/v1`, models: [{ model: 'slow', upstreamModel: 'slow' }] });
+  await fx.tg.store.channels.addKey(c.id, 'sk-slow-upstream');
+  await fx.tg.store.prices.set({ model: 'slow', channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+  await fx.tg.sync.pollNow();
 });
-after(() => fx.close());
+after(async () => {
+  await fx.close();
+  await new Promise((r) => slowUpstream.close(r));
+});
+let slowUpstream: Server;
+
+test('the body-idle timer stops with the body: an upstream slower than it still answers 200', async () => {
+  const r = await fetch(`${fx.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).choices[0].message.content, 'late');
+});
+
+test('the body-idle timer stops with the body: a stream to the client longer than it is delivered whole', async () => {
+  const r = await fetch(`${fx.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  assert.equal(r.status, 200);
+  const text = await r.text(); // ~1.5 s of stream, three times the body-idle timeout
+  assert.match(text, /part4[\s\S]*data: \[DONE\]/);
+});
 
 interface Watched { socket: Socket; received(): string; closed: Promise<number> }
 
