@@ -49,7 +49,15 @@ export function sendError(res: ServerResponse, e: ErrorSpec, message?: string, p
     res.end();
     return;
   }
-  const body = errorBody(e, message, param);
+  sendErrorBody(res, status, errorBody(e, message, param));
+}
+
+/** Write a serialised error body (any protocol's shape) unless headers already went out. */
+export function sendErrorBody(res: ServerResponse, status: number, body: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -56,12 +56,17 @@ test('messages.stream: text matches the non-streamed answer; usage metered from 
   assert.equal(streamed.costMicros, Math.ceil((streamed.promptTokens * 3_000_000 + 12 * 15_000_000) / 1_000_000));
 });
 
-test('an Anthropic model is not served on the OpenAI protocol (and vice versa)', async () => {
+test('an Anthropic model is served on chat by translation; an unknown model is 404 in Anthropic\'s shape', async () => {
   const r = await fetch(`${fx.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'claude-x', messages: [{ role: 'user', content: 'x' }] }),
   });
-  assert.equal(r.status, 404);
-  await assert.rejects(client.messages.create({ model: 'no-such', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }), (err: { status?: number }) => err.status === 404);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).object, 'chat.completion');
+  assert.equal(upstream.stats.lastRequest?.path, '/v1/messages');
+  await assert.rejects(
+    client.messages.create({ model: 'no-such', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    (err: { status?: number; error?: { error?: { type?: string } } }) => err.status === 404 && err.error?.error?.type === 'not_found_error',
+  );
 });

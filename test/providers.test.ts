@@ -8,9 +8,9 @@ const openai = dialectFor('openai');
 const anthropic = dialectFor('anthropic');
 
 test('registry: the protocols each channel type serves, and how its keys authenticate', () => {
-  assert.deepEqual(providerFor('openai').protocols, ['openai']);
+  assert.deepEqual(providerFor('openai').protocols, ['openai', 'responses']);
   assert.deepEqual(providerFor('anthropic').protocols, ['anthropic']);
-  assert.deepEqual([...providerFor('mock').protocols].sort(), ['anthropic', 'openai']);
+  assert.deepEqual([...providerFor('mock').protocols].sort(), ['anthropic', 'openai', 'responses']);
   assert.deepEqual(providerFor('openai').auth('sk-1'), { name: 'authorization', value: 'Bearer sk-1' });
   assert.deepEqual(providerFor('mock').auth('m'), { name: 'authorization', value: 'Bearer m' });
   assert.deepEqual(providerFor('anthropic').auth('sk-ant'), { name: 'x-api-key', value: 'sk-ant' });

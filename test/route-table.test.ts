@@ -1,7 +1,7 @@
 /** Channel selection: priority tiers, smooth weighted round-robin, cooldown ordering, key rotation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteTable, pickKey, type ChannelSpec } from '../src/routing/route-table.ts';
+import { RouteTable, pickKey, upstreamProtocol, type ChannelSpec, type ModelRoute } from '../src/routing/route-table.ts';
 import { HealthBook } from '../src/routing/channel-health.ts';
 
 const channel = (id: number, priority: number, weight: number, keys = 1): ChannelSpec => ({
@@ -68,10 +68,18 @@ test('renames and base paths', () => {
 test('each channel serves the protocols its provider speaks, with that provider\'s auth header', () => {
   const typed = (id: number, type: ChannelSpec['type']): ChannelSpec => ({ ...channel(id, 0, 1), type });
   const table = new RouteTable([typed(1, 'openai'), typed(2, 'anthropic'), typed(3, 'mock')], new HealthBook(1, 1));
-  const served = (protocol: 'openai' | 'anthropic') => table.byProtocol[protocol].get('m')!.tiers.flatMap((t) => t.channels.map((c) => c.id)).sort();
-  assert.deepEqual(served('openai'), [1, 3]);
-  assert.deepEqual(served('anthropic'), [2, 3]);
-  assert.equal(table.models, table.byProtocol.openai, 'GET /v1/models lists the OpenAI-protocol models');
+  const ids = (route: ModelRoute | null | undefined) => route!.tiers.flatMap((t) => t.channels.map((c) => c.id)).sort();
+  assert.deepEqual(ids(table.byProtocol.openai.get('m')), [1, 3]);
+  assert.deepEqual(ids(table.byProtocol.responses.get('m')), [1, 3]);
+  assert.deepEqual(ids(table.byProtocol.anthropic.get('m')), [2, 3]);
+  // Chat, Responses and Messages reach every channel (translated where needed); completions and embeddings only native ones.
+  for (const protocol of ['openai', 'responses', 'anthropic'] as const) assert.deepEqual(ids(table.routeFor({ protocol, translatable: true }, 'm')), [1, 2, 3]);
+  assert.deepEqual(ids(table.routeFor({ protocol: 'openai', translatable: false }, 'm')), [1, 3]);
+  const ch = (id: number) => table.channels.find((c) => c.id === id)!;
+  assert.equal(upstreamProtocol(ch(1), 'anthropic'), 'openai', 'Messages reach an OpenAI channel as chat');
+  assert.equal(upstreamProtocol(ch(2), 'responses'), 'anthropic');
+  assert.equal(upstreamProtocol(ch(3), 'responses'), 'responses', 'the mock speaks every protocol natively');
+  assert.deepEqual(table.modelIds, ['m'], 'GET /v1/models lists every model once');
   const key = (id: number) => table.channels.find((c) => c.id === id)!.keys[0];
   assert.deepEqual([key(1).authHeader, key(1).authValue], ['authorization', 'Bearer sk-1-0']);
   assert.deepEqual([key(2).authHeader, key(2).authValue], ['x-api-key', 'sk-2-0']);

@@ -245,7 +245,7 @@ test('attempt: cancel aborts the controller, resumeReading unpauses it, a reques
 
 function tapOf(ctx: RequestContext): { tap: UsageTap; next: Recorder; c: FakeController } {
   const next = new Recorder();
-  return { tap: new UsageTap(ctx, openai, countChars, 'sk-test-secret', next), next, c: new FakeController() };
+  return { tap: new UsageTap(ctx, openai, countChars, 'sk-test-secret', !ctx.clientWantsStreamUsage, next), next, c: new FakeController() };
 }
 
 test('usage tap: a stream loses the usage event the gateway asked for, and its usage lands on the context', () => {
@@ -368,7 +368,7 @@ const options: Dispatcher.DispatchOptions = { origin: 'http://upstream.invalid',
 
 test('the chain: an upstream 503 reaches the relay as a Failure and the client sees nothing', async () => {
   const { ctx, res } = context({ stream: true });
-  const attempt = startAttempt(replay(503, [Buffer.from('{"error":{"message":"busy"}}')]), options, ctx, 'c1', openai, countChars, 'sk-test-secret');
+  const attempt = startAttempt(replay(503, [Buffer.from('{"error":{"message":"busy"}}')]), options, ctx, 'c1', { dialect: openai, translation: null }, countChars, 'sk-test-secret');
   assert.equal(ctx.attempt, attempt);
   const failure = await attempt.done;
   assert.equal(failure?.message, "Upstream channel 'c1' answered 503: busy");
@@ -379,7 +379,7 @@ test('the chain: a stream reaches the client without the injected usage event, m
   const { ctx, res } = context({ stream: true, clientWantsStreamUsage: false });
   const input = Buffer.from(OPENAI_CHAT_STREAM);
   const chunks = [input.subarray(0, 500), input.subarray(500, 1700), input.subarray(1700)];
-  const failure = await startAttempt(replay(200, chunks), options, ctx, 'c1', openai, countChars, 'sk-test-secret').done;
+  const failure = await startAttempt(replay(200, chunks), options, ctx, 'c1', { dialect: openai, translation: null }, countChars, 'sk-test-secret').done;
   assert.equal(failure, null);
   assert.equal(res.body, OPENAI_CHAT_STREAM.replace(OPENAI_USAGE_EVENT, ''));
   assert.ok(res.ended);

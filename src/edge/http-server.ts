@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ENDPOINTS, HOT_PATHS, pathOf } from './endpoints.ts';
+import { ENDPOINTS, HOT_PATHS, MODEL_ENDPOINT, MODEL_PATH_PREFIX, pathOf } from './endpoints.ts';
 import { closeAfterAnswer, closeIfBodyUnread, hasBody } from './lingering-close.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
 import type { Gateway } from '../gateway/gateway.ts';
@@ -55,6 +55,10 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
         if (endpoint !== undefined) {
           if (endpoint.kind === 'models') closeIfBodyUnread(req, res);
           return handleApiRequest(gw, req, res, endpoint);
+        }
+        if (req.method === 'GET' && path.length > MODEL_PATH_PREFIX.length && path.startsWith(MODEL_PATH_PREFIX)) {
+          closeIfBodyUnread(req, res);
+          return handleApiRequest(gw, req, res, MODEL_ENDPOINT);
         }
         if (deps.services != null && path.startsWith('/svc/')) return deps.services.handle(req, res);
         // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.

@@ -1,7 +1,8 @@
 /**
  * The hot path: one client API request, stage by stage, top to bottom.
  *
- *   authenticate → read request → resolve model → admit (limits + credits)
+ *   authenticate → read request → resolve model (any channel that serves it, natively
+ *   or by translation) → admit (limits + credits)
  *   → relay (pick channel/key, failover, stream) → finishRequest (settle, record, metrics)
  *
  * Served by plain node:http (no router, no framework hooks): this path is
@@ -18,6 +19,7 @@ import { relay } from './relay.ts';
 import { finishRequest } from './record-usage.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
+import { countTokens } from './count-tokens.ts';
 import type { Endpoint } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 
@@ -46,10 +48,11 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes, gw.config.server.bodyIdleTimeoutMs);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
 
-  ctx.modelRoute = gw.routes.byProtocol[ctx.endpoint.protocol].get(ctx.model) ?? null;
+  ctx.modelRoute = gw.routes.routeFor(ctx.endpoint, ctx.model);
   if (ctx.modelRoute === null) {
     return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
   }
+  if (ctx.endpoint.kind === 'count_tokens') return countTokens(ctx);
 
   const refusal = await admit(gw, ctx);
   if (refusal !== null) {

@@ -91,8 +91,11 @@ export async function readModelRequest(ctx: RequestContext, bodyLimit: number, b
 
 /** The one required field per endpoint; the upstream validates the rest. */
 function checkShape(kind: string, obj: Record<string, any>): BadRequest | null {
-  if ((kind === 'chat' || kind === 'messages') && !(Array.isArray(obj.messages) && obj.messages.length > 0)) {
+  if ((kind === 'chat' || kind === 'messages' || kind === 'count_tokens') && !(Array.isArray(obj.messages) && obj.messages.length > 0)) {
     return { error: Errors.invalidBody, message: "'messages' must be a non-empty array.", param: 'messages' };
+  }
+  if (kind === 'responses' && !(typeof obj.input === 'string' || Array.isArray(obj.input))) {
+    return { error: Errors.invalidBody, message: "'input' must be a string or an array of items.", param: 'input' };
   }
   if (kind === 'completions' && !(typeof obj.prompt === 'string' || Array.isArray(obj.prompt))) {
     return { error: Errors.invalidBody, message: "'prompt' must be a string or an array.", param: 'prompt' };

@@ -1,6 +1,7 @@
 /**
  * Stage 4: relay to an upstream, with failover. Each attempt picks a channel
- * and key; a connect error, timeout, 401/403/429 or 5xx before any byte reached
+ * and key, and speaks the client's protocol to it or, when the channel does not
+ * speak it, translates the request and the answer (providers/translate/); a connect error, timeout, 401/403/429 or 5xx before any byte reached
  * the client cools that key or channel down and moves to the next candidate.
  * Once a byte went to the client the request is committed and never retried.
  *
@@ -9,8 +10,10 @@
  * the failover metrics are kept here, from each attempt's Failure.
  */
 import { Errors } from '../errors.ts';
-import { pickKey, type ChannelRoute, type UpstreamKey } from '../routing/route-table.ts';
-import { startAttempt } from '../upstream/start-attempt.ts';
+import { pickKey, upstreamProtocol, type ChannelRoute, type UpstreamKey } from '../routing/route-table.ts';
+import { startAttempt, type AttemptProtocol } from '../upstream/start-attempt.ts';
+import { dialectFor } from '../providers/index.ts';
+import { TranslationError, translationBetween } from '../providers/translate/index.ts';
 import { connectFailure, type Failure } from '../upstream/failure.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
 import type { Gateway } from './gateway.ts';
@@ -28,20 +31,26 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
       failure = { error: Errors.noChannel, status: 503, message: `Channel '${channel.name}' has no upstream key.`, errorClass: 'no_key', blame: null };
       continue;
     }
-    const body = upstreamBody(ctx, channel);
-    if (body instanceof Error) {
+    const protocol = attemptProtocol(ctx, channel);
+    if (protocol === null) {
+      failure = { error: Errors.noChannel, status: 503, message: `Channel '${channel.name}' cannot serve this API.`, errorClass: 'no_translation', blame: null };
+      continue;
+    }
+    const body = upstreamBody(ctx, channel, protocol);
+    if (body instanceof RangeError) {
       // The client's JSON cannot be re-serialised (nested too deep): its fault, answered 400, no upstream call.
-      ctx.outcome = 'bad_request';
-      ctx.errorClass = 'unserialisable_body';
-      writeErrorResponse(ctx, Errors.invalidBody, 'The request body is nested too deeply to be forwarded.', 400);
-      return;
+      return refuseBody(ctx, 'unserialisable_body', 'The request body is nested too deeply to be forwarded.');
+    }
+    if (body instanceof TranslationError) {
+      // Something the client asked for has no equivalent in the channel's protocol: answered 400, no upstream call.
+      return refuseBody(ctx, 'untranslatable_request', body.message, body.param);
     }
     if (ctx.attempts > 0) gw.metrics?.failover(channel.name, failure?.errorClass ?? 'unknown');
     ctx.attempts++;
     ctx.upstreamChannel = channel;
     ctx.upstreamKey = key;
     ctx.channel = channel.name;
-    failure = await attempt(gw, ctx, channel, key, body);
+    failure = await attempt(gw, ctx, channel, key, protocol, body);
     if (failure === null) {
       gw.health.succeed(channel.health);
       gw.health.succeed(key.health);
@@ -78,37 +87,62 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   }
 }
 
+function refuseBody(ctx: RequestContext, errorClass: string, message: string, param: string | null = null): void {
+  ctx.outcome = 'bad_request';
+  ctx.errorClass = errorClass;
+  writeErrorResponse(ctx, Errors.invalidBody, message, 400, param);
+}
+
+/**
+ * The protocol a channel is spoken to in: the client's own when the channel speaks
+ * it, else the channel's first, with a translation each way. null when the gateway
+ * has no translation between the two.
+ */
+function attemptProtocol(ctx: RequestContext, channel: ChannelRoute): AttemptProtocol | null {
+  const client = ctx.endpoint.protocol;
+  const upstream = upstreamProtocol(channel, client);
+  if (upstream === client) return { dialect: ctx.dialect, translation: null };
+  const translation = translationBetween(client, upstream);
+  return translation === null ? null : { dialect: dialectFor(upstream), translation };
+}
+
 /**
  * The body to send this channel: the client's bytes, or a re-serialised copy
- * when the channel renames the model or usage must be asked for. A RangeError
- * from JSON.stringify (a hostile nesting depth) is returned, not thrown: it is
- * the client's input, not the upstream, that failed.
+ * when the channel renames the model, usage must be asked for, or the request is
+ * translated. A RangeError from JSON.stringify (a hostile nesting depth) and a
+ * TranslationError are returned, not thrown: it is the client's input, not the
+ * upstream, that failed.
  */
-function upstreamBody(ctx: RequestContext, channel: ChannelRoute): Buffer | undefined | RangeError {
+function upstreamBody(ctx: RequestContext, channel: ChannelRoute, protocol: AttemptProtocol): Buffer | undefined | RangeError | TranslationError {
   if (ctx.body === null) return undefined;
+  const rename = channel.renames.get(ctx.model);
   try {
-    return ctx.dialect.upstreamBody(ctx.body, ctx.json!, channel.renames.get(ctx.model), ctx.stream && !ctx.clientWantsStreamUsage);
+    if (protocol.translation !== null) {
+      const request = protocol.translation.request(ctx.json!) as { model: string };
+      request.model = rename ?? ctx.model;
+      return Buffer.from(JSON.stringify(request));
+    }
+    return ctx.dialect.upstreamBody(ctx.body, ctx.json!, rename, ctx.stream && !ctx.clientWantsStreamUsage);
   } catch (err) {
-    if (err instanceof RangeError) return err;
+    if (err instanceof RangeError || err instanceof TranslationError) return err;
     throw err;
   }
 }
 
 /** One try on one channel and key; null when the response was delivered. */
-function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey, body: Buffer | undefined): Promise<Failure | null> {
+function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey, protocol: AttemptProtocol, body: Buffer | undefined): Promise<Failure | null> {
   const cfg = gw.config.upstream;
-  // The route table only offers channels that serve the client's protocol natively: its dialect is the upstream's.
-  const dialect = ctx.dialect;
+  const { dialect, translation } = protocol;
   try {
     return startAttempt(gw.upstream, {
       origin: channel.origin,
-      path: dialect.upstreamPath(channel.basePath, ctx.endpoint.upstreamPath),
+      path: dialect.upstreamPath(channel.basePath, translation === null ? ctx.endpoint.upstreamPath : translation.upstreamPath),
       method: 'POST',
       headers: dialect.upstreamHeaders(ctx.req.headers, ctx.stream, key.authHeader, key.authValue),
       body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, ctx, channel.name, dialect, gw.countTokens, key.secret).done;
+    }, ctx, channel.name, protocol, gw.countTokens, key.secret).done;
   } catch (err) {
     // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
     return Promise.resolve(connectFailure(channel.name, err, null));

@@ -16,7 +16,7 @@
 import { countTokens } from 'gpt-tokenizer';
 
 /** Which request shape the body has. */
-export type EstimateEndpoint = 'chat' | 'completions' | 'embeddings' | 'messages';
+export type EstimateEndpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
 // Client text is data: "<|endoftext|>" in a prompt is counted as ordinary
 // characters instead of making the tokenizer throw.
@@ -96,12 +96,16 @@ function contentTokens(content: unknown, depth = 0): number {
     if (part === null || typeof part !== 'object') continue;
     switch (part.type) {
       case 'text':
+      case 'input_text': // Responses
+      case 'output_text':
         n += textTokens(typeof part.text === 'string' ? part.text : '');
         break;
       case 'refusal':
         n += textTokens(typeof part.refusal === 'string' ? part.refusal : '');
         break;
       case 'image_url':
+      case 'input_image':
+      case 'input_file':
       case 'image':
       case 'input_audio':
       case 'file':
@@ -181,6 +185,22 @@ function messagesTokens(messages: unknown): number {
   return n + REPLY_PRIMING;
 }
 
+/** A Responses `input`: a string, or items (messages with text parts, function calls and their outputs). */
+function responsesInputTokens(input: unknown): number {
+  if (typeof input === 'string') return textTokens(input);
+  if (!Array.isArray(input)) return 0;
+  let n = 0;
+  for (let i = 0; i < input.length; i++) {
+    const item = input[i];
+    if (item === null || typeof item !== 'object') continue;
+    n += TOKENS_PER_MESSAGE;
+    if (item.content !== undefined) n += contentTokens(item.content);
+    else if (item.type === 'function_call') n += textTokens(typeof item.name === 'string' ? item.name : '') + jsonTokens(item.arguments);
+    else if (item.type === 'function_call_output') n += jsonTokens(item.output);
+  }
+  return n + REPLY_PRIMING;
+}
+
 /** `prompt` / `input`: a string, an array of strings, or pre-tokenized arrays. */
 function promptTokens(prompt: unknown): number {
   if (typeof prompt === 'string') return textTokens(prompt);
@@ -209,6 +229,10 @@ export function estimatePromptTokens(body: any, endpoint: EstimateEndpoint): num
     case 'messages': {
       const system = body.system === undefined ? 0 : contentTokens(body.system);
       return system + messagesTokens(body.messages) + jsonTokens(body.tools);
+    }
+    case 'responses': {
+      const instructions = typeof body.instructions === 'string' ? textTokens(body.instructions) : 0;
+      return instructions + responsesInputTokens(body.input) + jsonTokens(body.tools);
     }
     case 'completions':
       return promptTokens(body.prompt);

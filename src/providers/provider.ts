@@ -16,7 +16,11 @@ export interface AuthHeader { readonly name: string; readonly value: string }
 /** A channel type. */
 export interface Provider {
   readonly type: ChannelType;
-  /** The client protocols a channel of this type serves natively. */
+  /**
+   * The client protocols a channel of this type serves natively. The first is the
+   * one it is spoken to in when a request must be translated (chat for OpenAI-type
+   * channels, Messages for Anthropic ones).
+   */
   readonly protocols: readonly Protocol[];
   auth(secret: string): AuthHeader;
 }

@@ -46,6 +46,8 @@ export interface ChannelRoute {
   readonly keys: readonly UpstreamKey[];
   /** client model → upstream model, only for renamed models. */
   readonly renames: ReadonlyMap<string, string>;
+  /** The protocols the channel's provider speaks natively; the first is the one translated requests use. */
+  readonly protocols: readonly Protocol[];
   keyCursor: number;
 }
 
@@ -54,16 +56,23 @@ export interface ModelRoute { readonly model: string; readonly tiers: readonly T
 type Entry = { route: ChannelRoute; spec: ChannelSpec };
 
 export class RouteTable {
-  /** Per client protocol, the models served by the channels whose provider speaks it. */
+  /** Per client protocol, the models served by the channels whose provider speaks it natively. */
   readonly byProtocol: { readonly [P in Protocol]: ReadonlyMap<string, ModelRoute> };
-  /** Models served over the OpenAI protocol: the GET /v1/models list. */
+  /**
+   * Every model of every channel, whichever protocol serves it: the routes of the
+   * translatable endpoints (chat, Responses, Messages) and the GET /v1/models list.
+   */
   readonly models: ReadonlyMap<string, ModelRoute>;
   readonly channels: readonly ChannelRoute[];
-  /** GET /v1/models, serialised once per table. */
+  /** Sorted model ids and the time the table was built (the models' `created`). */
+  readonly modelIds: readonly string[];
+  readonly builtAt: number;
+  /** GET /v1/models in OpenAI's list shape, serialised once per table. */
   readonly modelsJson: Buffer;
 
   constructor(specs: readonly ChannelSpec[], health: HealthBook) {
     const channels: ChannelRoute[] = [];
+    const all: Entry[] = [];
     const served = new Map<Protocol, Entry[]>();
     for (const spec of specs) {
       if (!spec.enabled) continue;
@@ -83,22 +92,29 @@ export class RouteTable {
         health: health.stateFor(`channel:${spec.id}`),
         keys,
         renames: new Map(spec.models.filter((m) => m.upstreamModel !== m.model).map((m) => [m.model, m.upstreamModel])),
+        protocols: provider.protocols,
         keyCursor: 0,
       };
       channels.push(route);
+      all.push({ route, spec });
       for (const protocol of provider.protocols) {
         let list = served.get(protocol);
         if (list === undefined) served.set(protocol, (list = []));
         list.push({ route, spec });
       }
     }
-    const models = modelRoutes(served.get('openai') ?? []);
-    this.byProtocol = { openai: models, anthropic: modelRoutes(served.get('anthropic') ?? []) };
-    this.models = models;
+    const native = (p: Protocol) => modelRoutes(served.get(p) ?? []);
+    this.byProtocol = { openai: native('openai'), responses: native('responses'), anthropic: native('anthropic') };
+    this.models = modelRoutes(all);
     this.channels = channels;
-    const created = Math.floor(Date.now() / 1000);
-    const data = [...models.keys()].sort().map((id) => ({ id, object: 'model', created, owned_by: 'tollgate' }));
-    this.modelsJson = Buffer.from(JSON.stringify({ object: 'list', data }));
+    this.modelIds = [...this.models.keys()].sort();
+    this.builtAt = Math.floor(Date.now() / 1000);
+    this.modelsJson = Buffer.from(JSON.stringify({ object: 'list', data: this.modelIds.map((id) => openaiModel(id, this.builtAt)) }));
+  }
+
+  /** The route of a client's model for an endpoint: any channel when the endpoint translates, else native ones only. */
+  routeFor(endpoint: { readonly protocol: Protocol; readonly translatable: boolean }, model: string): ModelRoute | null {
+    return (endpoint.translatable ? this.models : this.byProtocol[endpoint.protocol]).get(model) ?? null;
   }
 
   /**
@@ -123,6 +139,12 @@ export class RouteTable {
     return ready;
   }
 }
+
+/** A model in OpenAI's shape (GET /v1/models and /v1/models/{id}). */
+export const openaiModel = (id: string, created: number) => ({ id, object: 'model', created, owned_by: 'tollgate' });
+
+/** A model in Anthropic's shape (the same routes when the request carries `anthropic-version`). */
+export const anthropicModel = (id: string, created: number) => ({ type: 'model', id, display_name: id, created_at: new Date(created * 1000).toISOString() });
 
 /** Model → priority tiers of the channels that serve it. */
 function modelRoutes(entries: readonly Entry[]): Map<string, ModelRoute> {
@@ -151,6 +173,11 @@ function isCooling(channel: ChannelRoute, now: number): boolean {
   if (channel.health.cooldownUntil > now) return true;
   for (const key of channel.keys) if (key.health.cooldownUntil <= now) return false;
   return channel.keys.length > 0;
+}
+
+/** The protocol a channel is spoken to in for a client protocol: the client's own when the channel speaks it. */
+export function upstreamProtocol(channel: ChannelRoute, client: Protocol): Protocol {
+  return channel.protocols.includes(client) ? client : channel.protocols[0];
 }
 
 /** Round-robin over a channel's upstream keys, skipping keys in cooldown unless all are. */

@@ -2,7 +2,8 @@
  * The response head every hot-path answer carries: request id, time to
  * headers, the gateway's own share of it, and the rate-limit headers.
  */
-import { sendError, type ErrorSpec } from '../errors.ts';
+import { errorBody, sendErrorBody, type ErrorSpec } from '../errors.ts';
+import { anthropicErrorBody } from '../providers/translate/error-shape.ts';
 import { pushRateLimitHeaders, writeRateLimitHeaders } from '../limiter/rate-limit-headers.ts';
 import type { RequestContext } from '../gateway/context.ts';
 
@@ -27,11 +28,12 @@ export function writeResponseHead(ctx: RequestContext, status: number, contentTy
   ctx.committed = true;
 }
 
-/** An error answer from the gateway itself, in OpenAI's shape. */
+/** An error answer from the gateway itself, in the client's protocol: Anthropic's shape on Messages, else OpenAI's. */
 export function writeErrorResponse(ctx: RequestContext, error: ErrorSpec, message?: string, status = error.status, param: string | null = null): void {
   ctx.status = status;
   if (!ctx.res.headersSent) stampCommonHeaders(ctx, performance.now());
-  sendError(ctx.res, error, message, param, status);
+  const body = ctx.endpoint.protocol === 'anthropic' ? anthropicErrorBody(status, message ?? error.message) : errorBody(error, message, param);
+  sendErrorBody(ctx.res, status, body);
   ctx.committed = true;
 }
 

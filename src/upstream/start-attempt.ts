@@ -4,13 +4,13 @@
  * Callbacks run left to right, once per event; nothing per chunk but a
  * method call per handler.
  *
- *   undici ──► ErrorCapture ──► Attempt ──────► UsageTap ──────► ClientSink ──► client
- *              401/403/429/5xx  controller,      SSE scan or      head with the
- *              body → Failure,  cancel/resume,   body tail →      first byte, writes
- *              never forwarded  done promise     usage on ctx;    with backpressure,
- *                               (any error →     drops the        end
- *                               its Failure)     injected usage
- *                                                event
+ *   undici ──► ErrorCapture ──► Attempt ──────► UsageTap ──────► [TranslateAnswer] ──► ClientSink ──► client
+ *              401/403/429/5xx  controller,      SSE scan or      only when the         head with the
+ *              body → Failure,  cancel/resume,   body tail →      channel does not      first byte, writes
+ *              never forwarded  done promise     usage on ctx;    speak the client's    with backpressure,
+ *                               (any error →     drops the        protocol: events or   end
+ *                               its Failure)     injected usage   body → the client's
+ *                                                event            protocol
  *
  * A failure travels the same way as any other event: a handler passes a
  * FailureError down as onResponseError (or aborts the controller with one),
@@ -19,26 +19,38 @@
  * no other:
  *   - a first-token timeout between ErrorCapture and Attempt (it aborts the
  *     controller with a FailureError: a timeout before the first byte fails over);
- *   - protocol translation, then response filters, between UsageTap and
- *     ClientSink: they see the upstream's bytes after metering and before the
- *     client, and may pass on empty chunks (the first one still starts the
- *     client's response).
+ *   - response filters between UsageTap and ClientSink, after translation:
+ *     they see the answer after metering and before the client, and may pass on
+ *     empty chunks (the first one still starts the client's response).
  */
 import type { Dispatcher } from 'undici';
 import type { Dialect } from '../providers/index.ts';
+import type { Translation } from '../providers/translate/index.ts';
 import type { TokenCounter } from '../providers/sse-scanner.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { Attempt } from './attempt.ts';
 import { ErrorCapture } from './error-capture.ts';
 import { UsageTap } from './usage-tap.ts';
 import { ClientSink } from './client-sink.ts';
+import { TranslateAnswer } from './translate-answer.ts';
+
+/** The upstream side of one attempt: the protocol it speaks and, when that is not the client's, the translation back. */
+export interface AttemptProtocol {
+  readonly dialect: Dialect;
+  readonly translation: Translation | null;
+}
 
 /**
  * Builds the chain, makes it the request's attempt in flight and dispatches
  * it. Throws what dispatch throws synchronously (invalid options).
  */
-export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, dialect: Dialect, countTokens: TokenCounter, keySecret: string): Attempt {
-  const attempt = new Attempt(ctx, channelName, new UsageTap(ctx, dialect, countTokens, keySecret, new ClientSink(ctx)));
+export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, protocol: AttemptProtocol, countTokens: TokenCounter, keySecret: string): Attempt {
+  const { dialect, translation } = protocol;
+  const sink = new ClientSink(ctx);
+  // A translated stream needs the usage event the gateway asked for: the translator writes the client's own from it.
+  const hideUsageEvent = translation === null && !ctx.clientWantsStreamUsage;
+  const tap = new UsageTap(ctx, dialect, countTokens, keySecret, hideUsageEvent, translation === null ? sink : new TranslateAnswer(ctx, translation, sink));
+  const attempt = new Attempt(ctx, channelName, tap);
   ctx.attempt = attempt;
   upstream.dispatch(options, new ErrorCapture(channelName, dialect, keySecret, attempt));
   return attempt;

@@ -36,20 +36,25 @@ export class UsageTap extends ForwardingHandler {
   #last: Buffer | null = null;
 
   readonly #keySecret: string;
+  readonly #hideUsageEvent: boolean;
 
-  /** `keySecret`: the key sent upstream, scrubbed from error events in a stream (see providers/scrub-secrets.ts). */
-  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, keySecret: string, next: UpstreamHandler) {
+  /**
+   * `keySecret`: the key sent upstream, scrubbed from error events in a stream (see providers/scrub-secrets.ts).
+   * `hideUsageEvent`: drop the usage event the gateway asked for on behalf of a client that did not.
+   */
+  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, keySecret: string, hideUsageEvent: boolean, next: UpstreamHandler) {
     super(next);
     this.#ctx = ctx;
     this.#dialect = dialect;
     this.#countTokens = countTokens;
     this.#keySecret = keySecret;
+    this.#hideUsageEvent = hideUsageEvent;
   }
 
   override onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const ctx = this.#ctx;
     this.#status = status;
-    if (ctx.stream && status === 200) this.#scanner = new SseScanner(this.#dialect.streamEvents, !ctx.clientWantsStreamUsage, this.#countTokens, this.#keySecret);
+    if (ctx.stream && status === 200) this.#scanner = new SseScanner(this.#dialect.streamEvents, this.#hideUsageEvent, this.#countTokens, this.#keySecret);
     this.next.onResponseStart(controller, status, headers, statusMessage);
   }
 

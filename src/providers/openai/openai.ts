@@ -48,4 +48,8 @@ export const openaiDialect: Dialect = {
   errorMessage: jsonErrorMessage,
 };
 
-export const openaiProvider: Provider = { type: 'openai', protocols: ['openai'], auth: bearerAuth };
+/**
+ * OpenAI serves chat and the Responses API natively; Anthropic Messages reach it
+ * translated to chat (the first protocol listed is the translation target).
+ */
+export const openaiProvider: Provider = { type: 'openai', protocols: ['openai', 'responses'], auth: bearerAuth };

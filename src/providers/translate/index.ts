@@ -24,3 +24,4 @@ export { ResponsesStreamWriter } from './responses-stream-writer.ts';
 export type { ClientWriter, StreamReader, StreamSink } from './stream-sink.ts';
 export { SSE_DONE, SseDecoder, sseData, sseEvent } from './sse-frame.ts';
 export { anthropicErrorBody, anthropicErrorType, openaiErrorBody, openaiErrorType, readErrorBody } from './error-shape.ts';
+export { clientErrorBody, translationBetween, type Translation } from './directions.ts';
