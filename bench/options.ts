@@ -2,8 +2,12 @@
 import { parseArgs } from 'node:util';
 
 /** The scenarios: non-streaming throughput, streaming, and the account API mix. */
-export type ScenarioName = 'chat' | 'stream' | 'mixed';
-export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'mixed'];
+/** 'translated': a chat stream served by an Anthropic channel (Tollgate only), against 'stream' served natively. */
+export type ScenarioName = 'chat' | 'stream' | 'translated' | 'mixed';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'mixed'];
+
+/** Scenarios whose load is streams (measured by TTFT and CPU per stream). */
+export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated';
 
 /**
  * Every target, in the order they alternate. The variants (full chain with

@@ -13,7 +13,7 @@ import { pinSelf, planCpus } from './cpu-pinning.ts';
 import { runAutocannon } from './load/autocannon-load.ts';
 import { hasWrk, runWrk } from './load/wrk.ts';
 import { ProcessGroup } from './managed-process.ts';
-import { parseBenchArgs, usage, type BenchOptions } from './options.ts';
+import { isStreamScenario, parseBenchArgs, usage, type BenchOptions } from './options.ts';
 import { machineInfo, type BenchReport, type RedisProbe, type TargetStatus } from './report/bench-report.ts';
 import { writeResultFiles } from './report/results-files.ts';
 import { addRunRatios, judgeGoals, partCosts, summarize, writerMetricsCheck } from './report/summarize.ts';
@@ -68,8 +68,8 @@ function chooseLoad(options: BenchOptions, group: ProcessGroup, workDir: string)
 }
 
 function describeMeasurement(m: Measurement): string {
-  const unit = m.scenario === 'stream' ? 'streams/s' : 'req/s';
-  const latency = m.scenario === 'stream' ? 'TTFT' : 'latency';
+  const unit = isStreamScenario(m.scenario) ? 'streams/s' : 'req/s';
+  const latency = isStreamScenario(m.scenario) ? 'TTFT' : 'latency';
   const cpu = m.cpuUsPerRequest === null ? '' : `, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req`;
   const hits = m.hitsOk ? 'hits ok' : `UPSTREAM HITS ${m.upstreamHits} outside ${m.expectedHits.min}..${m.expectedHits.max}`;
   return `${m.perSecond.toFixed(0)} ${unit}, ${latency} p50 ${m.p50Ms.toFixed(2)} / p99 ${m.p99Ms.toFixed(2)} ms${cpu}, ${m.requests} done, errors ${m.errors}, non-2xx ${m.non2xx}, ${hits}`;
@@ -151,7 +151,7 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
       for (const scenario of options.scenarios) {
         for (const target of running) {
           if (!scenarioApplies(scenario, target)) continue;
-          const amount = options.quick ? (scenario === 'stream' ? options.quickStreams : options.quickRequests) : null;
+          const amount = options.quick ? (isStreamScenario(scenario) ? options.quickStreams : options.quickRequests) : null;
           const size: RunSize = { durationS: options.durationS, amount, connections: options.connections, streamConcurrency: options.streamConcurrency };
           const m = await measure(scenario, target, upstreams, size, load.run, run);
           measurements.push(m);

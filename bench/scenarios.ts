@@ -4,7 +4,7 @@
  */
 import type { LoadRequest, LoadResult, LoadSpec } from './load/load-types.ts';
 import { runStreams } from './load/stream-client.ts';
-import type { ScenarioName } from './options.ts';
+import { isStreamScenario, type ScenarioName } from './options.ts';
 import { CpuMeter, treePeakRssKib } from './proc-stats.ts';
 import type { RunningTarget } from './targets/target.ts';
 import type { Upstream } from './upstreams/upstream.ts';
@@ -73,6 +73,7 @@ function mixedSequence(target: RunningTarget): LoadRequest[] {
 /** Whether a scenario applies to a target (the account mix needs Tollgate's account API; variants run chat only). */
 export function scenarioApplies(scenario: ScenarioName, target: RunningTarget): boolean {
   if (target.onlyScenarios !== undefined && !target.onlyScenarios.includes(scenario)) return false;
+  if (scenario === 'translated') return target.translatedStream !== undefined;
   return scenario !== 'mixed' || target.account !== null;
 }
 
@@ -111,13 +112,13 @@ export async function measure(
   runLoad: LoadRunner,
   run: number,
 ): Promise<Measurement> {
-  const upstream = scenario === 'stream' ? upstreams.stream : upstreams.fast;
+  const upstream = isStreamScenario(scenario) ? upstreams.stream : upstreams.fast;
   const hitsBefore = await upstream.hits();
   const countersBefore = await target.counters();
   const cpu = target.pid === null ? null : new CpuMeter(target.pid);
   let outcome: Omit<Measurement, 'target' | 'scenario' | 'run' | 'cpuUsPerRequest' | 'cpuRatioToBaseline' | 'ttftOverheadP50Ms' | 'ttftOverheadP99Ms' | 'peakRssMiB' | 'upstreamHits' | 'hitsOk' | 'counters'>;
-  if (scenario === 'stream') {
-    const shape = target.stream;
+  if (isStreamScenario(scenario)) {
+    const shape = scenario === 'stream' ? target.stream : target.translatedStream!;
     const result = await runStreams({
       url: shape.url,
       path: shape.path,

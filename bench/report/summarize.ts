@@ -52,8 +52,9 @@ export function addRunRatios(measurements: Measurement[]): void {
   for (const m of measurements) {
     const baseline = find('baseline', m.scenario, m.run);
     if (m.cpuUsPerRequest !== null && baseline?.cpuUsPerRequest) m.cpuRatioToBaseline = m.cpuUsPerRequest / baseline.cpuUsPerRequest;
-    const direct = find('direct', m.scenario, m.run);
-    if (m.scenario === 'stream' && direct !== undefined) {
+    // A translated stream is compared with direct's plain stream from the same mock.
+    const direct = find('direct', m.scenario === 'translated' ? 'stream' : m.scenario, m.run);
+    if ((m.scenario === 'stream' || m.scenario === 'translated') && direct !== undefined) {
       m.ttftOverheadP50Ms = m.p50Ms - direct.p50Ms;
       m.ttftOverheadP99Ms = m.p99Ms - direct.p99Ms;
     }
@@ -115,6 +116,19 @@ function runRatios(measurements: Measurement[], scenario: ScenarioName, a: strin
     const x = pick(m);
     const y = other === undefined ? null : pick(other);
     values.push(x === null || y === null || y === 0 ? null : x / y);
+  }
+  return spread(values);
+}
+
+/** Per run, `combine` of one target's figure in scenario `a` and in scenario `b`; their spread. */
+function scenarioRatios(measurements: Measurement[], target: string, a: ScenarioName, b: ScenarioName, pick: (m: Measurement) => number | null, combine: (x: number, y: number) => number): Spread | null {
+  const values: Array<number | null> = [];
+  for (const m of measurements) {
+    if (m.target !== target || m.scenario !== a) continue;
+    const other = measurements.find((o) => o.target === target && o.scenario === b && o.run === m.run);
+    const x = pick(m);
+    const y = other === undefined ? null : pick(other);
+    values.push(x === null || y === null || y === 0 ? null : combine(x, y));
   }
   return spread(values);
 }
@@ -212,6 +226,10 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
   goals.push({ goal: 'Throughput per core ≥ 10 × the peer gateway', actual: describe(perCore, '×', 1), met: perCore === null ? null : perCore.median >= 10 });
   const ttft = get('tollgate', 'stream')?.ttftOverheadP50Ms ?? null;
   goals.push({ goal: 'Streaming TTFT overhead p50 ≤ 0.5 ms over direct', actual: describe(ttft, ' ms', 2), met: ttft === null ? null : ttft.median <= 0.5 });
+  const translatedCpu = scenarioRatios(measurements, 'tollgate', 'translated', 'stream', (m) => m.cpuUsPerRequest, (x, y) => x / y);
+  goals.push({ goal: 'Translated stream (chat client → Anthropic channel) CPU/stream ≤ 1.3 × native stream (same run)', actual: describe(translatedCpu, '×', 2), met: translatedCpu === null ? null : translatedCpu.median <= 1.3 });
+  const translatedTtft = scenarioRatios(measurements, 'tollgate', 'translated', 'stream', (m) => m.p50Ms, (x, y) => x - y);
+  goals.push({ goal: 'Translated stream TTFT p50 ≤ native + 0.3 ms (same run)', actual: describe(translatedTtft, ' ms', 2), met: translatedTtft === null ? null : translatedTtft.median <= 0.3 });
   const executed = get('tollgate-redis', 'chat')?.redisCommandsPerRequest ?? null;
   const probe = probes.find((p) => p.target === 'tollgate-redis');
   goals.push({

@@ -37,6 +37,7 @@ function correctness(s: ScenarioSummary): string[] {
 const titles: Record<ScenarioName, string> = {
   chat: 'Non-streaming chat completions at saturation',
   stream: 'Streaming chat completions (20 chunks, 5 ms apart)',
+  translated: 'Translated streaming: chat completions served by an Anthropic channel on the same mock (Messages events → chat chunks)',
   mixed: 'Account mix: GET /api/v1/balance : GET /api/v1/usage : POST /api/v1/proxy/llm = 10 : 5 : 1',
 };
 
@@ -46,9 +47,9 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
   for (const scenario of scenarios) {
     const rows = summaries.filter((s) => s.scenario === scenario);
     if (rows.length === 0) continue;
-    if (scenario === 'stream') {
+    if (scenario === 'stream' || scenario === 'translated') {
       tables.push({
-        title: titles.stream,
+        title: titles[scenario],
         headers: ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'TTFT +p50 ms', 'TTFT +p99 ms', 'CPU µs/stream', '× baseline', 'errors', 'non-2xx', 'upstream hits'],
         rows: rows.map((s) => [
           s.target,

@@ -33,6 +33,8 @@ export interface RunningTarget {
   readonly chat: RequestShape;
   /** Streaming chat completion, relayed to the mock provider. */
   readonly stream: RequestShape;
+  /** The same stream for a model on an Anthropic channel (the same mock): translated both ways. Tollgate only. */
+  readonly translatedStream?: RequestShape;
   readonly account: AccountShape | null;
   /** Only these scenarios run against it (the cost-breakdown variants run 'chat' only); absent: all. */
   readonly onlyScenarios?: readonly ScenarioName[];
@@ -65,6 +67,7 @@ export interface TargetDefinition {
 /** Model names the bench uses; the Tollgate targets route each to its upstream. */
 export const fastModel = 'bench-fast';
 export const streamModel = 'bench-stream';
+export const translatedStreamModel = 'bench-stream-claude';
 
 /** A small chat completion request body. */
 export function chatBody(model: string, stream: boolean): string {
