@@ -52,7 +52,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
         return { error: Errors.storeUnavailable };
       }
     }
-    const reservation = gw.ledger.reserve(ctx.userId, costMicros(price, promptEstimate, maxCompletion));
+    const reservation = gw.ledger.reserve(ctx.userId, costMicros(price, promptReservation(promptEstimate), maxCompletion));
     if (reservation === null) {
       releaseLease(gw, ctx);
       return { error: Errors.insufficientCredits };
@@ -75,6 +75,20 @@ function forwardDefaultBound(ctx: RequestContext, value: number): void {
   ctx.json![field] = value;
   ctx.body = withCompletionBound(ctx.body, field, value);
 }
+
+/**
+ * Prompt tokens to hold credits for: the estimate plus a margin. The estimate
+ * uses OpenAI's encoding; other upstreams count the same prompt differently
+ * (Anthropic's tokenizer often 10–30 % more, and every protocol adds its own
+ * per-message overhead), and the charge is capped at the reservation plus the
+ * overdraft — so without a margin every such request would be undercharged. The
+ * unused part of the hold is released at settlement.
+ */
+export function promptReservation(estimate: number): number {
+  return estimate + Math.ceil(estimate * PROMPT_MARGIN) + PROMPT_MARGIN_TOKENS;
+}
+const PROMPT_MARGIN = 0.5;
+const PROMPT_MARGIN_TOKENS = 32;
 
 /** Undo the limiter admission of a request that will not be relayed. */
 export function releaseLease(gw: Gateway, ctx: RequestContext): void {

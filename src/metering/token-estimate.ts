@@ -187,7 +187,7 @@ function messagesTokens(messages: unknown): number {
 
 /** A Responses `input`: a string, or items (messages with text parts, function calls and their outputs). */
 function responsesInputTokens(input: unknown): number {
-  if (typeof input === 'string') return textTokens(input);
+  if (typeof input === 'string') return TOKENS_PER_MESSAGE + textTokens(input) + REPLY_PRIMING;
   if (!Array.isArray(input)) return 0;
   let n = 0;
   for (let i = 0; i < input.length; i++) {
@@ -231,7 +231,8 @@ export function estimatePromptTokens(body: any, endpoint: EstimateEndpoint): num
       return system + messagesTokens(body.messages) + jsonTokens(body.tools);
     }
     case 'responses': {
-      const instructions = typeof body.instructions === 'string' ? textTokens(body.instructions) : 0;
+      // Counted like the chat request it is equivalent to: instructions as a system message.
+      const instructions = typeof body.instructions === 'string' && body.instructions !== '' ? TOKENS_PER_MESSAGE + textTokens(body.instructions) : 0;
       return instructions + responsesInputTokens(body.input) + jsonTokens(body.tools);
     }
     case 'completions':
