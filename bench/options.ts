@@ -2,12 +2,15 @@
 import { parseArgs } from 'node:util';
 
 /** The scenarios: non-streaming throughput, streaming, and the account API mix. */
-/** 'translated': a chat stream served by an Anthropic channel (Tollgate only), against 'stream' served natively. */
-export type ScenarioName = 'chat' | 'stream' | 'translated' | 'mixed';
-export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'mixed'];
+/**
+ * 'translated': a chat stream served by an Anthropic channel; 'filtered': a chat stream with 30
+ * response filter rules in scope. Both Tollgate only, compared with 'stream' in the same run.
+ */
+export type ScenarioName = 'chat' | 'stream' | 'translated' | 'filtered' | 'mixed';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'filtered', 'mixed'];
 
 /** Scenarios whose load is streams (measured by TTFT and CPU per stream). */
-export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated';
+export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated' || s === 'filtered';
 
 /**
  * Every target, in the order they alternate. The variants (full chain with

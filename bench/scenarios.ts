@@ -74,6 +74,7 @@ function mixedSequence(target: RunningTarget): LoadRequest[] {
 export function scenarioApplies(scenario: ScenarioName, target: RunningTarget): boolean {
   if (target.onlyScenarios !== undefined && !target.onlyScenarios.includes(scenario)) return false;
   if (scenario === 'translated') return target.translatedStream !== undefined;
+  if (scenario === 'filtered') return target.filteredStream !== undefined;
   return scenario !== 'mixed' || target.account !== null;
 }
 
@@ -118,7 +119,7 @@ export async function measure(
   const cpu = target.pid === null ? null : new CpuMeter(target.pid);
   let outcome: Omit<Measurement, 'target' | 'scenario' | 'run' | 'cpuUsPerRequest' | 'cpuRatioToBaseline' | 'ttftOverheadP50Ms' | 'ttftOverheadP99Ms' | 'peakRssMiB' | 'upstreamHits' | 'hitsOk' | 'counters'>;
   if (isStreamScenario(scenario)) {
-    const shape = scenario === 'stream' ? target.stream : target.translatedStream!;
+    const shape = scenario === 'stream' ? target.stream : scenario === 'translated' ? target.translatedStream! : target.filteredStream!;
     const result = await runStreams({
       url: shape.url,
       path: shape.path,

@@ -18,6 +18,7 @@ import { RedisLimiter } from './limiter/redis-limiter.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
 import { PriceBook } from './metering/pricing.ts';
+import { FilterBook } from './filters/filter-book.ts';
 import { CreditLedger } from './metering/ledger.ts';
 import { UsageWriter } from './metering/usage-writer.ts';
 import { countCompletionTokens } from './metering/token-estimate.ts';
@@ -106,6 +107,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : { keyId: k.id, userId: k.userId, revoked: k.revoked, userDisabled: k.userDisabled }))),
     health,
     routes: await loadRoutes(),
+    filters: new FilterBook(await store.filters.list()),
     upstream: new Agent({
       connections: config.upstream.connectionsPerOrigin,
       // The connector checks every dialled address against the SSRF policy; the built-in mock is exempt.
@@ -140,6 +142,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
+    reloadFilters: async () => { gateway.filters = new FilterBook(await store.filters.list()); },
     reloadServices: services?.reload,
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);

@@ -58,7 +58,7 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
     }
     const runs: Measurement[] = report.measurements.filter((m) => m.target === name);
     // The variants (full chain with one part off) run the non-streaming scenario only.
-    const scenarios = variantTargets.includes(name) ? ['chat'] : name.startsWith('tollgate') ? ['chat', 'stream', 'translated', 'mixed'] : ['chat', 'stream'];
+    const scenarios = variantTargets.includes(name) ? ['chat'] : name.startsWith('tollgate') ? ['chat', 'stream', 'translated', 'filtered', 'mixed'] : ['chat', 'stream'];
     assert.deepEqual(runs.map((m) => m.scenario).sort(), [...scenarios].sort(), `${name} ran every scenario once`);
     for (const m of runs) {
       const what = `${name} ${m.scenario}`;

@@ -3,7 +3,7 @@
  * per target and scenario, ratios taken run by run (so drift cancels), and
  * where the project stands against its goals.
  */
-import type { ScenarioName } from '../options.ts';
+import { isStreamScenario, type ScenarioName } from '../options.ts';
 import type { Measurement } from '../scenarios.ts';
 import type { RedisProbe } from './bench-report.ts';
 import { spread, type Spread } from '../summary.ts';
@@ -53,8 +53,8 @@ export function addRunRatios(measurements: Measurement[]): void {
     const baseline = find('baseline', m.scenario, m.run);
     if (m.cpuUsPerRequest !== null && baseline?.cpuUsPerRequest) m.cpuRatioToBaseline = m.cpuUsPerRequest / baseline.cpuUsPerRequest;
     // A translated stream is compared with direct's plain stream from the same mock.
-    const direct = find('direct', m.scenario === 'translated' ? 'stream' : m.scenario, m.run);
-    if ((m.scenario === 'stream' || m.scenario === 'translated') && direct !== undefined) {
+    const direct = find('direct', isStreamScenario(m.scenario) ? 'stream' : m.scenario, m.run);
+    if (isStreamScenario(m.scenario) && direct !== undefined) {
       m.ttftOverheadP50Ms = m.p50Ms - direct.p50Ms;
       m.ttftOverheadP99Ms = m.p99Ms - direct.p99Ms;
     }
@@ -230,6 +230,10 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
   goals.push({ goal: 'Translated stream (chat client → Anthropic channel) CPU/stream ≤ 1.3 × native stream (same run)', actual: describe(translatedCpu, '×', 2), met: translatedCpu === null ? null : translatedCpu.median <= 1.3 });
   const translatedTtft = scenarioRatios(measurements, 'tollgate', 'translated', 'stream', (m) => m.p50Ms, (x, y) => x - y);
   goals.push({ goal: 'Translated stream TTFT p50 ≤ native + 0.3 ms (same run)', actual: describe(translatedTtft, ' ms', 2), met: translatedTtft === null ? null : translatedTtft.median <= 0.3 });
+  const filteredCpu = scenarioRatios(measurements, 'tollgate', 'filtered', 'stream', (m) => m.cpuUsPerRequest, (x, y) => x / y);
+  goals.push({ goal: 'Stream with 30 response filter rules CPU/stream ≤ 1.10 × no rules (same run)', actual: describe(filteredCpu, '×', 2), met: filteredCpu === null ? null : filteredCpu.median <= 1.1 });
+  const filteredTtft = scenarioRatios(measurements, 'tollgate', 'filtered', 'stream', (m) => m.p50Ms, (x, y) => x - y);
+  goals.push({ goal: 'Stream with 30 response filter rules TTFT p50 ≤ no rules + 0.2 ms (same run)', actual: describe(filteredTtft, ' ms', 2), met: filteredTtft === null ? null : filteredTtft.median <= 0.2 });
   const executed = get('tollgate-redis', 'chat')?.redisCommandsPerRequest ?? null;
   const probe = probes.find((p) => p.target === 'tollgate-redis');
   goals.push({

@@ -32,6 +32,7 @@ function escape(text: string): string {
 const panelTitles: Record<ScenarioName, string> = {
   chat: 'Non-streaming: CPU µs per request (median, min–max)',
   stream: 'Streaming: CPU µs per stream (median, min–max)',
+  filtered: 'Streaming with 30 response filter rules: CPU µs per stream (median, min–max)',
   translated: 'Translated streaming (chat → Anthropic channel): CPU µs per stream (median, min–max)',
   mixed: 'Account mix: CPU µs per request (median, min–max)',
 };

@@ -1,5 +1,5 @@
 /** The result tables, one per scenario, rendered as aligned text (stdout) or Markdown. */
-import type { ScenarioName } from '../options.ts';
+import { isStreamScenario, type ScenarioName } from '../options.ts';
 import type { Spread } from '../summary.ts';
 import { writerDefaults, type WriterBenchResult } from '../metering-bench.ts';
 import type { PartCost, ScenarioSummary } from './summarize.ts';
@@ -37,6 +37,7 @@ function correctness(s: ScenarioSummary): string[] {
 const titles: Record<ScenarioName, string> = {
   chat: 'Non-streaming chat completions at saturation',
   stream: 'Streaming chat completions (20 chunks, 5 ms apart)',
+  filtered: 'Filtered streaming: chat completions with 30 response filter rules in scope (20 literals, 10 regexes)',
   translated: 'Translated streaming: chat completions served by an Anthropic channel on the same mock (Messages events → chat chunks)',
   mixed: 'Account mix: GET /api/v1/balance : GET /api/v1/usage : POST /api/v1/proxy/llm = 10 : 5 : 1',
 };
@@ -47,7 +48,7 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
   for (const scenario of scenarios) {
     const rows = summaries.filter((s) => s.scenario === scenario);
     if (rows.length === 0) continue;
-    if (scenario === 'stream' || scenario === 'translated') {
+    if (isStreamScenario(scenario)) {
       tables.push({
         title: titles[scenario],
         headers: ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'TTFT +p50 ms', 'TTFT +p99 ms', 'CPU µs/stream', '× baseline', 'errors', 'non-2xx', 'upstream hits'],

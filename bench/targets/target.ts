@@ -35,6 +35,8 @@ export interface RunningTarget {
   readonly stream: RequestShape;
   /** The same stream for a model on an Anthropic channel (the same mock): translated both ways. Tollgate only. */
   readonly translatedStream?: RequestShape;
+  /** The same stream for a model with 30 response filter rules in scope. Tollgate only. */
+  readonly filteredStream?: RequestShape;
   readonly account: AccountShape | null;
   /** Only these scenarios run against it (the cost-breakdown variants run 'chat' only); absent: all. */
   readonly onlyScenarios?: readonly ScenarioName[];
@@ -68,6 +70,26 @@ export interface TargetDefinition {
 export const fastModel = 'bench-fast';
 export const streamModel = 'bench-stream';
 export const translatedStreamModel = 'bench-stream-claude';
+export const filteredStreamModel = 'bench-stream-filtered';
+
+/**
+ * 30 response filter rules for the 'filtered' scenario: 20 literals (words the mock's
+ * answers contain, so replacements happen) and 10 regexes of the kinds operators write.
+ */
+export const benchFilterRules: ReadonlyArray<{ kind: 'literal' | 'regex'; pattern: string; replace: string; maxLength?: number }> = [
+  ...['the', 'of', 'and', 'to', 'in', 'that', 'for', 'with', 'was', 'this', 'from', 'have', 'are', 'but', 'not', 'you', 'all', 'can', 'had', 'one']
+    .map((word) => ({ kind: 'literal' as const, pattern: ` ${word} `, replace: ` ${word.toUpperCase()} ` })),
+  { kind: 'regex', pattern: 'sk-[A-Za-z0-9]{20,40}', replace: '[key]', maxLength: 43 },
+  { kind: 'regex', pattern: '\\d{3}-\\d{3}-\\d{4}', replace: '[phone]', maxLength: 12 },
+  { kind: 'regex', pattern: '[\\w.]+@[\\w-]+\\.(com|org|net)', replace: '[email]', maxLength: 64 },
+  { kind: 'regex', pattern: '(?:Claude|GPT-4o?|Gemini)', replace: 'the assistant', maxLength: 6 },
+  { kind: 'regex', pattern: 'colou?r', replace: 'hue', maxLength: 6 },
+  { kind: 'regex', pattern: 'https?://[^ ]{4,60}', replace: '[link]', maxLength: 68 },
+  { kind: 'regex', pattern: '[A-Z]{3,5}-\\d{2,6}', replace: '[ticket]', maxLength: 12 },
+  { kind: 'regex', pattern: 'As an AI(?: language)? model,?', replace: '', maxLength: 30 },
+  { kind: 'regex', pattern: '(?:TODO|FIXME):?', replace: '', maxLength: 6 },
+  { kind: 'regex', pattern: '\\$\\d{1,9}(?:\\.\\d{2})?', replace: '[amount]', maxLength: 13 },
+];
 
 /** A small chat completion request body. */
 export function chatBody(model: string, stream: boolean): string {

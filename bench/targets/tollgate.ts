@@ -23,7 +23,7 @@ import { waitForHttp } from '../managed-process.ts';
 import { tollgateCli } from '../paths.ts';
 import { readStoreProbe, storeProbeFileEnv, storeProbeNodeArgs } from '../store-probe.ts';
 import { scrapeCounters } from './prometheus-scrape.ts';
-import { chatBody, fastModel, streamModel, translatedStreamModel, type RunningTarget, type TargetContext, type TargetDefinition } from './target.ts';
+import { benchFilterRules, chatBody, fastModel, filteredStreamModel, streamModel, translatedStreamModel, type RunningTarget, type TargetContext, type TargetDefinition } from './target.ts';
 
 /** Which stores back the Tollgate target. */
 export type TollgateMode = 'memory' | 'redis' | 'postgres';
@@ -77,23 +77,29 @@ function parseKey(stdout: string): { key: string; prefix: string } {
   return { key: created.key, prefix: created.prefix };
 }
 
-async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant): Promise<string> {
+async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant, isReference: boolean): Promise<string> {
   const run = (args: string[]): Promise<string> => cli(cliPath, env, dataDir, args);
   await run(['user', 'create', '--name', 'bench']);
   const { key, prefix } = parseKey(await run(['key', 'create', '--user', 'bench', '--json']));
   await run(['channel', 'add', '--name', 'fast', '--type', 'openai', '--base-url', `${context.fast.url}/v1`, '--models', fastModel, '--key', 'sk-up']);
-  await run(['channel', 'add', '--name', 'stream', '--type', 'openai', '--base-url', `${context.streamUpstream.url}/v1`, '--models', streamModel, '--key', 'sk-up']);
+  await run(['channel', 'add', '--name', 'stream', '--type', 'openai', '--base-url', `${context.streamUpstream.url}/v1`, '--models', `${streamModel},${filteredStreamModel}`, '--key', 'sk-up']);
+  // Another checkout may predate response filters: only this one gets them.
+  if (!isReference) {
+    for (const rule of benchFilterRules) {
+      await run(['filter', 'add', `--${rule.kind}`, rule.pattern, '--replace', rule.replace, '--model', filteredStreamModel, ...(rule.maxLength === undefined ? [] : ['--max-length', String(rule.maxLength)])]);
+    }
+  }
   // The same mock as an Anthropic channel: chat streams to it are translated both ways.
   await run(['channel', 'add', '--name', 'stream-anthropic', '--type', 'anthropic', '--base-url', context.streamUpstream.url, '--models', translatedStreamModel, '--key', 'sk-up']);
   await run(['user', 'credit', '--user', 'bench', '--add', '1000000000000']);
   const price = variant === 'nometering' ? ['--free'] : ['--input', '1000', '--output', '2000'];
-  for (const model of [fastModel, streamModel, translatedStreamModel]) await run(['price', 'set', '--model', model, ...price]);
+  for (const model of [fastModel, streamModel, translatedStreamModel, filteredStreamModel]) await run(['price', 'set', '--model', model, ...price]);
   if (variant === 'nolimits') return key;
   const limits = variant === 'nometering' ? limitArgsNoTpm : limitArgs;
   await run(['limit', 'set', '--global', ...limits]);
   await run(['limit', 'set', '--user', 'bench', ...limits]);
   await run(['limit', 'set', '--key', prefix, ...limits]);
-  for (const model of [fastModel, streamModel, translatedStreamModel]) await run(['limit', 'set', '--model', model, ...limits]);
+  for (const model of [fastModel, streamModel, translatedStreamModel, filteredStreamModel]) await run(['limit', 'set', '--model', model, ...limits]);
   return key;
 }
 
@@ -179,7 +185,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         closeBackend = closeOnce(() => postgres.close());
       }
       try {
-        const key = await configure(cliPath, env, dataDir, context, variant);
+        const key = await configure(cliPath, env, dataDir, context, variant, reference !== null);
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
         const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
@@ -199,6 +205,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
           stream: { url, path: '/v1/chat/completions', headers, body: chatBody(streamModel, true) },
           // Another checkout may predate translation: only this one is measured translating.
           translatedStream: reference === null ? { url, path: '/v1/chat/completions', headers, body: chatBody(translatedStreamModel, true) } : undefined,
+          filteredStream: reference === null ? { url, path: '/v1/chat/completions', headers, body: chatBody(filteredStreamModel, true) } : undefined,
           account: { url, headers: { authorization: `Bearer ${key}` }, llmBody: chatBody(fastModel, false) },
           onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,

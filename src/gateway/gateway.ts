@@ -18,12 +18,15 @@ import type { LatencyStats } from '../observability/latency-stats.ts';
 import type { RequestOutcome } from '../observability/request-outcome.ts';
 import type { RequestContext } from './context.ts';
 import type { StoreHealth } from './store-health.ts';
+import type { FilterBook } from '../filters/filter-book.ts';
 
 export interface GatewayParts {
   config: Config;
   keys: KeyCache;
   health: HealthBook;
   routes: RouteTable;
+  /** Response filters by scope; swapped whole when rules change. */
+  filters: FilterBook;
   upstream: Agent;
   limiter: Limiter;
   policies: PolicyBook;
@@ -47,6 +50,7 @@ export class Gateway implements GatewayParts {
   readonly keys: KeyCache;
   readonly health: HealthBook;
   routes: RouteTable;
+  filters: FilterBook;
   readonly upstream: Agent;
   readonly limiter: Limiter;
   readonly policies: PolicyBook;
@@ -70,6 +74,7 @@ export class Gateway implements GatewayParts {
     this.keys = parts.keys;
     this.health = parts.health;
     this.routes = parts.routes;
+    this.filters = parts.filters;
     this.upstream = parts.upstream;
     this.limiter = parts.limiter;
     this.policies = parts.policies;

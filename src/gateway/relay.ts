@@ -142,7 +142,7 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
       body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, ctx, channel.name, protocol, gw.countTokens, key.secret).done;
+    }, ctx, channel.name, protocol, gw.countTokens, key.secret, ctx.endpoint.kind === 'embeddings' ? null : gw.filters.filterFor(channel.id, ctx.model, ctx.keyId)).done;
   } catch (err) {
     // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
     return Promise.resolve(connectFailure(channel.name, err, null));

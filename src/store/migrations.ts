@@ -31,6 +31,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0004_token_columns_bigint': {
       up: (db: Kysely<any>) => tokenColumnsBigintUp(db, dialect),
     },
+    '0005_response_filters': {
+      up: (db: Kysely<any>) => responseFiltersUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -235,4 +238,19 @@ async function serviceRoutesUp(db: Kysely<any>, dialect: Dialect): Promise<void>
 async function tokenColumnsBigintUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
   if (dialect === 'sqlite') return;
   await sql`alter table usage_records alter column prompt_tokens type bigint, alter column completion_tokens type bigint`.execute(db);
+}
+
+async function responseFiltersUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  await db.schema
+    .createTable('response_filters')
+    .addColumn('id', idType, (col) => (dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity()))
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('pattern', 'text', (c) => c.notNull())
+    .addColumn('replacement', 'text')
+    .addColumn('max_length', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
 }

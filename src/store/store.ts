@@ -19,6 +19,7 @@ import { PriceRepo } from './price-repo.ts';
 import type { Database, Dialect } from './schema.ts';
 import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqlite.ts';
 import { UsageRepo } from './usage-repo.ts';
+import { FilterRepo } from './filter-repo.ts';
 import { ServiceRepo } from './service-repo.ts';
 import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
@@ -85,6 +86,7 @@ export interface Store {
   readonly usage: UsageRepo;
   readonly events: EventRepo;
   readonly services: ServiceRepo;
+  readonly filters: FilterRepo;
   /** Re-seals every upstream key secret with the current master key, in one transaction (`tollgate secrets rotate`). */
   rotateSecrets(): Promise<ResealResult>;
   /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
@@ -127,6 +129,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
     services: new ServiceRepo(db, dialect),
+    filters: new FilterRepo(db, dialect),
     rotateSecrets: () => resealSecrets(db, dialect, secrets),
     poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),

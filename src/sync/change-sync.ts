@@ -1,6 +1,6 @@
 /**
  * Keeps a running server in step with the store's change feed: revocations,
- * disabled users, credits, channels, prices and limits written by another
+ * disabled users, credits, channels, prices, limits and response filters written by another
  * process (the CLI, another node) reach this one within one poll interval.
  * Table reloads are coalesced: one reload per kind per poll, however many
  * events arrived.
@@ -15,6 +15,7 @@ export interface ChangeHandlers {
   reloadChannels(): Promise<void>;
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
+  reloadFilters(): Promise<void>;
   /** Services and their caller rules (service routes); absent when they are off. */
   reloadServices?(): Promise<void>;
   onError(err: unknown): void;
@@ -88,6 +89,7 @@ export class ChangeSync {
     let prices = false;
     let limits = false;
     let services = false;
+    let filters = false;
     for (const e of events) {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
@@ -97,11 +99,13 @@ export class ChangeSync {
         case 'prices': prices = true; break;
         case 'limits': limits = true; break;
         case 'services': services = true; break;
+        case 'filters': filters = true; break;
       }
     }
     if (channels) await h.reloadChannels();
     if (prices) await h.reloadPrices();
     if (limits) await h.reloadLimits();
     if (services) await h.reloadServices?.();
+    if (filters) await h.reloadFilters();
   }
 }

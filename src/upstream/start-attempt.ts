@@ -4,12 +4,12 @@
  * Callbacks run left to right, once per event; nothing per chunk but a
  * method call per handler.
  *
- *   undici ──► ErrorCapture ──► Attempt ──────► UsageTap ──────► [TranslateAnswer] ──► ClientSink ──► client
- *              401/403/429/5xx  controller,      SSE scan or      only when the         head with the
- *              body → Failure,  cancel/resume,   body tail →      channel does not      first byte, writes
- *              never forwarded  done promise     usage on ctx;    speak the client's    with backpressure,
- *                               (any error →     drops the        protocol: events or   end
- *                               its Failure)     injected usage   body → the client's
+ *   undici ──► ErrorCapture ──► Attempt ──────► UsageTap ──────► [TranslateAnswer] ──► [FilterAnswer] ──► ClientSink ──► client
+ *              401/403/429/5xx  controller,      SSE scan or      only when the         only when response  head with the
+ *              body → Failure,  cancel/resume,   body tail →      channel does not      filters are in      first byte, writes
+ *              never forwarded  done promise     usage on ctx;    speak the client's    scope: the text of  with backpressure,
+ *                               (any error →     drops the        protocol: events or   each delta, in the  end
+ *                               its Failure)     injected usage   body → the client's   client's protocol
  *                                                event            protocol
  *
  * A failure travels the same way as any other event: a handler passes a
@@ -19,9 +19,9 @@
  * no other:
  *   - a first-token timeout between ErrorCapture and Attempt (it aborts the
  *     controller with a FailureError: a timeout before the first byte fails over);
- *   - response filters between UsageTap and ClientSink, after translation:
- *     they see the answer after metering and before the client, and may pass on
- *     empty chunks (the first one still starts the client's response).
+ *   - handlers between UsageTap and ClientSink see the answer after metering
+ *     and before the client, and may pass on empty chunks (the first one still
+ *     starts the client's response).
  */
 import type { Dispatcher } from 'undici';
 import type { Dialect } from '../providers/index.ts';
@@ -33,6 +33,8 @@ import { ErrorCapture } from './error-capture.ts';
 import { UsageTap } from './usage-tap.ts';
 import { ClientSink } from './client-sink.ts';
 import { TranslateAnswer } from './translate-answer.ts';
+import { FilterAnswer } from './filter-answer.ts';
+import type { TextFilter } from '../filters/text-filter.ts';
 
 /** The upstream side of one attempt: the protocol it speaks and, when that is not the client's, the translation back. */
 export interface AttemptProtocol {
@@ -44,9 +46,10 @@ export interface AttemptProtocol {
  * Builds the chain, makes it the request's attempt in flight and dispatches
  * it. Throws what dispatch throws synchronously (invalid options).
  */
-export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, protocol: AttemptProtocol, countTokens: TokenCounter, keySecret: string): Attempt {
+export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, protocol: AttemptProtocol, countTokens: TokenCounter, keySecret: string, filter: TextFilter | null = null): Attempt {
   const { dialect, translation } = protocol;
-  const sink = new ClientSink(ctx);
+  const client = new ClientSink(ctx);
+  const sink = filter === null ? client : new FilterAnswer(ctx, filter, client);
   // A translated stream needs the usage event the gateway asked for: the translator writes the client's own from it.
   const hideUsageEvent = translation === null && !ctx.clientWantsStreamUsage;
   const tap = new UsageTap(ctx, dialect, countTokens, keySecret, hideUsageEvent, translation === null ? sink : new TranslateAnswer(ctx, translation, sink));
