@@ -32,6 +32,15 @@ export const ConfigSchema = z.object({
   /** Request log lines (one per request); the process log stays on. */
   requestLog: bool(true),
   metrics: bool(true),
+  /**
+   * OpenTelemetry traces: one span per API request, exported over OTLP/HTTP to
+   * `${endpoint}/v1/traces`. Null (the default): tracing is off and its SDK is never loaded.
+   * Also read from the standard OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME.
+   */
+  otel: z.object({
+    endpoint: nullableString(),
+    serviceName: z.string().min(1).default('tollgate'),
+  }).default({ endpoint: null, serviceName: 'tollgate' }),
   bodyLimitBytes: int(4 * 1024 * 1024, 1024),
   server: z.object({
     headersTimeoutMs: int(10_000, 1),
@@ -178,6 +187,8 @@ export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv
   }
   if (env.DATABASE_URL !== undefined && env.TOLLGATE_DATABASE_URL === undefined) raw.databaseUrl = env.DATABASE_URL;
   if (env.REDIS_URL !== undefined && env.TOLLGATE_REDIS_URL === undefined) raw.redisUrl = env.REDIS_URL;
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined && env.TOLLGATE_OTEL_ENDPOINT === undefined) (raw.otel ??= {}).endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (env.OTEL_SERVICE_NAME !== undefined && env.TOLLGATE_OTEL_SERVICE_NAME === undefined) (raw.otel ??= {}).serviceName = env.OTEL_SERVICE_NAME;
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {

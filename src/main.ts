@@ -19,6 +19,7 @@ import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
 import { PriceBook } from './metering/pricing.ts';
 import { FilterBook } from './filters/filter-book.ts';
+import { startTracing } from './observability/tracing.ts';
 import { CreditLedger } from './metering/ledger.ts';
 import { UsageWriter } from './metering/usage-writer.ts';
 import { countCompletionTokens } from './metering/token-estimate.ts';
@@ -80,6 +81,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const loadPolicies = async (): Promise<LimitPolicy[]> => (await store.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }));
 
   const metrics = config.metrics ? new GatewayMetrics() : null;
+  const tracer = await startTracing(config.otel.endpoint, config.otel.serviceName);
   const limiter = createLimiter(config, logger, metrics);
   // Requests before the first Redis connection would wait out the command timeout.
   if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
@@ -127,6 +129,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     metrics,
     latency: new LatencyStats(),
     requestLog: config.requestLog ? (o) => logRequest(logger, o) : null,
+    tracer,
     countTokens: countCompletionTokens,
     onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
     storeHealth: new StoreHealth(() => store.keys.findByHash('0'.repeat(64))),
@@ -174,6 +177,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     if (refresh !== null) clearInterval(refresh);
     await signal?.close();
     await writer.close(10_000);
+    await tracer?.close();
     await services?.close();
     await limiter.close();
     await gateway.upstream.close();

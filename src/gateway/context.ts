@@ -83,6 +83,9 @@ export class RequestContext implements RequestOutcome {
   cancelled: 'client' | 'shutdown' | null = null;
   /** The upstream attempt in progress, so a cancel can stop it. */
   attempt: Cancellable | null = null;
+  /** performance.now() after authentication and after admission; set only when tracing (0 otherwise). */
+  authenticatedAt = 0;
+  admittedAt = 0;
   /** performance.now() when the upstream answered the final attempt's headers; 0 before. */
   upstreamHeadersAt = 0;
   /** performance.now() when the first upstream attempt started; 0 before. */

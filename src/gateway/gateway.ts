@@ -19,6 +19,7 @@ import type { RequestOutcome } from '../observability/request-outcome.ts';
 import type { RequestContext } from './context.ts';
 import type { StoreHealth } from './store-health.ts';
 import type { FilterBook } from '../filters/filter-book.ts';
+import type { RequestTracer } from '../observability/tracing.ts';
 
 export interface GatewayParts {
   config: Config;
@@ -36,6 +37,8 @@ export interface GatewayParts {
   metrics: GatewayMetrics | null;
   latency: LatencyStats;
   requestLog: ((o: RequestOutcome) => void) | null;
+  /** OpenTelemetry spans; null when no OTLP endpoint is configured. */
+  tracer: RequestTracer | null;
   countTokens: (text: string) => number;
   /** Logs an unexpected failure of one request (never a client error). */
   onError: (err: unknown, ctx: RequestContext) => void;
@@ -60,6 +63,7 @@ export class Gateway implements GatewayParts {
   readonly metrics: GatewayMetrics | null;
   readonly latency: LatencyStats;
   readonly requestLog: ((o: RequestOutcome) => void) | null;
+  readonly tracer: RequestTracer | null;
   readonly countTokens: (text: string) => number;
   readonly onError: (err: unknown, ctx: RequestContext) => void;
   readonly storeHealth: StoreHealth;
@@ -84,6 +88,7 @@ export class Gateway implements GatewayParts {
     this.metrics = parts.metrics;
     this.latency = parts.latency;
     this.requestLog = parts.requestLog;
+    this.tracer = parts.tracer;
     this.countTokens = parts.countTokens;
     this.onError = parts.onError;
     this.storeHealth = parts.storeHealth;

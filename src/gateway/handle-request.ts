@@ -43,6 +43,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   if (gw.draining) return reject(ctx, Errors.shuttingDown, 'refused');
   const authError = await authenticate(gw, ctx);
   if (authError !== null) return reject(ctx, authError, 'unauthorized');
+  if (gw.tracer !== null) ctx.authenticatedAt = performance.now();
   if (ctx.endpoint.kind === 'models') return listModels(gw, ctx);
 
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes, gw.config.server.bodyIdleTimeoutMs);
@@ -59,6 +60,7 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
     if (refusal.limit !== undefined) ctx.res.setHeader('retry-after', retryAfterSeconds(refusal.limit.retryAfterMs));
     return reject(ctx, refusal.error, 'refused', refusal.message);
   }
+  if (gw.tracer !== null) ctx.admittedAt = performance.now();
   if (ctx.clientGone) {
     ctx.outcome = 'client_abort';
     ctx.status = 499;

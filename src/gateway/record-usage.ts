@@ -51,6 +51,7 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   gw.metrics?.recordRequest(ctx);
   gw.latency.record(ctx);
   if (gw.requestLog !== null) gw.requestLog(ctx);
+  if (gw.tracer !== null) gw.tracer.record(ctx);
 }
 
 function usageRecord(ctx: RequestContext, channelId: number | null): UsageRecordInsert {
