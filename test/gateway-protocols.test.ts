@@ -258,3 +258,25 @@ for (const [client, model, upstream] of [['anthropic', 'gpt-x', () => oaiUpstrea
     assert.equal(record?.outcome, 'upstream_error');
   });
 }
+
+// ---- A chat-only OpenAI-compatible server ----------------------------------------
+
+test('an openai-compatible channel (no Responses API) gets Responses requests translated to chat, streamed and not', async () => {
+  const chatOnly = await startMockUpstream({ chunks: 3 });
+  try {
+    const c = await fx.tg.store.channels.add({ name: 'vllm', type: 'openai-compatible', baseUrl: `${chatOnly.url}/v1`, models: [{ model: 'local-x', upstreamModel: 'local-x' }] });
+    await fx.tg.store.channels.addKey(c.id, 'sk-local');
+    await fx.tg.store.prices.set({ model: 'local-x', channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+    await fx.tg.sync.pollNow();
+    const whole = await openai.responses.create({ model: 'local-x', input: 'Hi', max_output_tokens: 5 });
+    assert.equal(last(chatOnly).path, '/v1/chat/completions');
+    assert.equal(whole.usage?.output_tokens, 5);
+    let text = '';
+    for await (const e of await openai.responses.create({ model: 'local-x', input: 'Hi', max_output_tokens: 5, stream: true })) if (e.type === 'response.output_text.delta') text += e.delta;
+    assert.equal(text, whole.output_text);
+    await openai.chat.completions.create({ model: 'local-x', messages: [{ role: 'user', content: 'Hi' }] });
+    assert.equal(last(chatOnly).path, '/v1/chat/completions', 'chat stays native');
+  } finally {
+    await chatOnly.close();
+  }
+});

@@ -9,7 +9,7 @@ import { checkUpstreamUrl } from '../routing/upstream-address-policy.ts';
 import { badInput, bool, idParams, int, listOf, notFound, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
 import { channelKeyView, channelView, coolingIndex } from './admin-views.ts';
 
-const TYPES: ChannelType[] = ['openai', 'anthropic', 'mock'];
+const TYPES: ChannelType[] = ['openai', 'openai-compatible', 'anthropic', 'mock'];
 const CHANNEL = ref('Channel');
 
 const modelsSchema: JsonSchema = {

@@ -154,7 +154,7 @@ export function registerAdminCommands(program: Command): void {
   const channel = program.command('channel').description('manage upstream channels');
   json(channel.command('add').description('add an upstream channel')
     .requiredOption('--name <name>').requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
-    .option('--type <type>', 'openai (any OpenAI-compatible API) or mock', 'openai')
+    .option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic, or mock', 'openai')
     .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
     .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {

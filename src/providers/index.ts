@@ -7,14 +7,14 @@
 import type { ChannelType } from '../store/channel-repo.ts';
 import type { Protocol } from '../edge/endpoints.ts';
 import type { Dialect, Provider } from './provider.ts';
-import { openaiDialect, openaiProvider } from './openai/openai.ts';
+import { openaiCompatibleProvider, openaiDialect, openaiProvider } from './openai/openai.ts';
 import { responsesDialect } from './openai/responses.ts';
 import { anthropicDialect, anthropicProvider } from './anthropic/anthropic.ts';
 import { mockProvider } from './mock/mock.ts';
 
 export type { AuthHeader, Dialect, Provider, StreamEvents } from './provider.ts';
 
-const PROVIDERS: ReadonlyMap<ChannelType, Provider> = new Map([openaiProvider, anthropicProvider, mockProvider].map((p) => [p.type, p]));
+const PROVIDERS: ReadonlyMap<ChannelType, Provider> = new Map([openaiProvider, openaiCompatibleProvider, anthropicProvider, mockProvider].map((p) => [p.type, p]));
 const DIALECTS: { readonly [P in Protocol]: Dialect } = { openai: openaiDialect, responses: responsesDialect, anthropic: anthropicDialect };
 
 /** The provider of a channel type; throws on a type the store should never have let in. */

@@ -16,8 +16,8 @@ import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './err
 import type { ChannelKeysTable, ChannelsTable, Database, Dialect } from './schema.ts';
 
 /** Provider protocols a channel can speak. */
-export type ChannelType = 'openai' | 'mock' | 'anthropic';
-const CHANNEL_TYPES: ReadonlySet<string> = new Set<ChannelType>(['openai', 'mock', 'anthropic']);
+export type ChannelType = 'openai' | 'openai-compatible' | 'mock' | 'anthropic';
+const CHANNEL_TYPES: ReadonlySet<string> = new Set<ChannelType>(['openai', 'openai-compatible', 'mock', 'anthropic']);
 
 /** A channel row (without models and keys). */
 export interface Channel {

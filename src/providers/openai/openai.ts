@@ -53,3 +53,9 @@ export const openaiDialect: Dialect = {
  * translated to chat (the first protocol listed is the translation target).
  */
 export const openaiProvider: Provider = { type: 'openai', protocols: ['openai', 'responses'], auth: bearerAuth };
+
+/**
+ * An OpenAI-compatible server without the Responses API (many self-hosted ones):
+ * chat, completions and embeddings natively; Responses and Messages translated to chat.
+ */
+export const openaiCompatibleProvider: Provider = { type: 'openai-compatible', protocols: ['openai'], auth: bearerAuth };
