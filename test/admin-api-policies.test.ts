@@ -20,7 +20,7 @@ after(async () => {
 test('prices: set, replace, list, filter, delete', async () => {
   const set = await admin(fx, 'PUT', '/admin/prices', { model: 'gpt-z', input_micros_per_mtok: 2_500_000, output_micros_per_mtok: 10_000_000 });
   assert.equal(set.status, 200);
-  assert.deepEqual({ ...set.body, id: 0 }, { object: 'price', id: 0, model: 'gpt-z', channel_id: null, input_micros_per_mtok: 2_500_000, output_micros_per_mtok: 10_000_000, free: false });
+  assert.deepEqual({ ...set.body, id: 0 }, { object: 'price', id: 0, model: 'gpt-z', channel_id: null, input_micros_per_mtok: 2_500_000, output_micros_per_mtok: 10_000_000, cached_input_micros_per_mtok: null, cache_write_micros_per_mtok: null, reasoning_micros_per_mtok: null, free: false });
   const replaced = await admin(fx, 'PUT', '/admin/prices', { model: 'gpt-z', input_micros_per_mtok: 1, output_micros_per_mtok: 2 });
   assert.equal(replaced.body.id, set.body.id, 'same (model, channel): replaced, not added');
   await admin(fx, 'PUT', '/admin/prices', { model: 'other', free: true });

@@ -98,7 +98,7 @@ test('dashboard assets and time-series routes', async (t) => {
   const row = (i: number, ts: number, latency: number) => ({
     request_id: `ts-${i}`, ts, user_id: fx.userId, key_id: fx.keyId, model: latency < 10 ? 'small' : 'large', channel_id: 0, channel_key_id: 0,
     status: latency === 100 ? 502 : 200, outcome: 'ok' as const, attempts: 1, latency_ms: latency, ttft_ms: latency % 2 === 0 ? latency : null,
-    prompt_tokens: 3, completion_tokens: 2, cost_micros: 10, error_class: null,
+    prompt_tokens: 3, completion_tokens: 2, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost_micros: 10, error_class: null,
   });
   const rows = [...Array.from({ length: 9 }, (_, i) => row(i, base + i, i + 1)), ...Array.from({ length: 91 }, (_, i) => row(100 + i, base + 60_000 + i, i + 10))];
   await fx.tg.store.db.insertInto('usage_records').values(rows).execute();

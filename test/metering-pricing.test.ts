@@ -13,7 +13,7 @@ const row = (model: string, channelId: number | null, input: number, output: num
   free,
 });
 
-const price = (input: number, output: number): Price => ({ model: 'm', channelId: null, inputMicrosPerMTok: input, outputMicrosPerMTok: output, free: false });
+const price = (input: number, output: number): Price => ({ model: 'm', channelId: null, inputMicrosPerMTok: input, outputMicrosPerMTok: output, cachedInputMicrosPerMTok: input, cacheWriteMicrosPerMTok: input, reasoningMicrosPerMTok: output, free: false });
 
 /** The reference: exact in BigInt. */
 function refCost(p: number, c: number, input: number, output: number): number {

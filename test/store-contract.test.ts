@@ -38,7 +38,7 @@ function record(userId: number, over: Partial<UsageRecordInsert> = {}): UsageRec
     latencyMs: 12,
     ttftMs: 5,
     promptTokens: 10,
-    completionTokens: 20,
+    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
     costMicros: 7,
     errorClass: null,
     ...over,
@@ -276,7 +276,7 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       // Non-default values in every column, and both sides of each nullable one.
       const full = record(u.id, {
         ts: 1_700_000_123_456, keyId: 9, model: 'gpt-\u00e9 "quoted"', channelId: 3, channelKeyId: 8, status: 502, outcome: 'shutdown_cut',
-        attempts: 3, latencyMs: 4321, ttftMs: 0, promptTokens: 11, completionTokens: 22, costMicros: 33, errorClass: 'ECONNRESET',
+        attempts: 3, latencyMs: 4321, ttftMs: 0, promptTokens: 11, completionTokens: 22, cachedTokens: 4, cacheWriteTokens: 2, reasoningTokens: 5, costMicros: 33, errorClass: 'ECONNRESET',
       });
       const empty = record(u.id, { ts: 1_700_000_123_455, channelId: null, channelKeyId: null, ttftMs: null, errorClass: null, costMicros: 0 });
       await store.usage.applyBatch([full, empty]);

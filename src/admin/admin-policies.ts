@@ -58,6 +58,9 @@ export const POLICY_ROUTES: readonly AdminRoute[] = [
       channel_id: { type: ['integer', 'null'], minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'null or absent: any channel without its own price' },
       input_micros_per_mtok: int(0, Number.MAX_SAFE_INTEGER, 'micro-credits per 1M prompt tokens'),
       output_micros_per_mtok: int(0, Number.MAX_SAFE_INTEGER, 'micro-credits per 1M completion tokens'),
+      cached_input_micros_per_mtok: nullableInt(0, 'micro-credits per 1M prompt tokens read from the prompt cache (null or absent: the input price)'),
+      cache_write_micros_per_mtok: nullableInt(0, 'micro-credits per 1M prompt tokens written to the prompt cache (null or absent: the input price)'),
+      reasoning_micros_per_mtok: nullableInt(0, 'micro-credits per 1M reasoning tokens (null or absent: the output price)'),
       free: { ...bool('serve the model at no charge'), default: false },
     }, ['model']),
     async handler({ body }, ctx) {
@@ -71,6 +74,9 @@ export const POLICY_ROUTES: readonly AdminRoute[] = [
         channelId: body.channel_id ?? null,
         inputMicrosPerMTok: body.input_micros_per_mtok ?? 0,
         outputMicrosPerMTok: body.output_micros_per_mtok ?? 0,
+        cachedInputMicrosPerMTok: body.cached_input_micros_per_mtok ?? null,
+        cacheWriteMicrosPerMTok: body.cache_write_micros_per_mtok ?? null,
+        reasoningMicrosPerMTok: body.reasoning_micros_per_mtok ?? null,
         free: body.free,
       }).catch((err: unknown) => {
         if (err instanceof StoreInputError && err.code === 'not_found') throw notFound('channel', body.channel_id, 'channel_id');

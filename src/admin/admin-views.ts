@@ -76,6 +76,12 @@ export interface PriceView {
   channel_id: number | null;
   input_micros_per_mtok: number;
   output_micros_per_mtok: number;
+  /** null: cached prompt tokens cost the input price. */
+  cached_input_micros_per_mtok: number | null;
+  /** null: prompt tokens written to the cache cost the input price. */
+  cache_write_micros_per_mtok: number | null;
+  /** null: reasoning tokens cost the output price. */
+  reasoning_micros_per_mtok: number | null;
   free: boolean;
 }
 
@@ -168,7 +174,10 @@ function channelFields(c: Channel) {
 
 /** The price as the API shows it. */
 export function priceView(p: StoredPrice): PriceView {
-  return { object: 'price', id: p.id, model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free };
+  return {
+    object: 'price', id: p.id, model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok,
+    cached_input_micros_per_mtok: p.cachedInputMicrosPerMTok, cache_write_micros_per_mtok: p.cacheWriteMicrosPerMTok, reasoning_micros_per_mtok: p.reasoningMicrosPerMTok, free: p.free,
+  };
 }
 
 /** The policy as the API shows it. */
@@ -213,7 +222,7 @@ export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
     keys: { type: 'array', items: { $ref: '#/components/schemas/ChannelKey' } },
     health,
   }),
-  Price: obj('price', { id: I, model: S, channel_id: NI, input_micros_per_mtok: I, output_micros_per_mtok: I, free: B }),
+  Price: obj('price', { id: I, model: S, channel_id: NI, input_micros_per_mtok: I, output_micros_per_mtok: I, cached_input_micros_per_mtok: NI, cache_write_micros_per_mtok: NI, reasoning_micros_per_mtok: NI, free: B }),
   LimitPolicy: obj('limit_policy', { id: I, scope: S, subject: S, rpm: NI, tpm: NI, concurrency: NI }),
   UsageRecord: obj('usage_record', { id: I, ...Object.fromEntries(USAGE_COLUMNS.map((c) => [c.column, KIND_SCHEMAS[c.kind]])) }),
   UsageBucket: {

@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openStore, type Store, type UsageGroupBy } from '../store/store.ts';
+import { openStore, type Store, type StoredPrice, type UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitRowScope } from '../store/limit-repo.ts';
@@ -90,6 +90,12 @@ function checkBaseUrl(cmd: Command, value: string): void {
   const verdict = checkUpstreamUrl(value, policy);
   if (!verdict.ok) throw new UsageError(`--base-url '${value}' is refused: ${verdict.message}`);
 }
+
+/** A price as `price set` and `price list` print it; unset kind prices show as '-'. */
+const priceRow = (p: StoredPrice) => ({
+  model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok,
+  cached_input: p.cachedInputMicrosPerMTok, cache_write: p.cacheWriteMicrosPerMTok, reasoning: p.reasoningMicrosPerMTok, free: p.free,
+});
 
 async function userByName(store: AdminStore, name: string) {
   const user = await store.users.byName(name);
@@ -193,6 +199,9 @@ export function registerAdminCommands(program: Command): void {
   const price = program.command('price').description('model prices, in micro-credits per 1M tokens');
   json(price.command('set').description('set the price of a model (optionally on one channel)').requiredOption('--model <model>')
     .option('--input <micros>', 'micro-credits per 1M prompt tokens').option('--output <micros>', 'micro-credits per 1M completion tokens')
+    .option('--cached-input <micros>', 'per 1M prompt tokens read from the prompt cache (default: the input price)')
+    .option('--cache-write <micros>', 'per 1M prompt tokens written to the prompt cache (default: the input price)')
+    .option('--reasoning <micros>', 'per 1M reasoning tokens (default: the output price)')
     .option('--free', 'serve the model at no charge').option('--channel <name>', 'price only on this channel'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       if (!o.free && (o.input === undefined || o.output === undefined)) throw new UsageError('give --input and --output, or --free');
@@ -202,11 +211,15 @@ export function registerAdminCommands(program: Command): void {
         if (c === undefined) throw new UsageError(`no channel named '${o.channel}'`);
         channelId = c.id;
       }
-      const p = await s.prices.set({ model: o.model, channelId, inputMicrosPerMTok: intOption(o.input, 'input') ?? 0, outputMicrosPerMTok: intOption(o.output, 'output') ?? 0, free: o.free === true });
-      print({ model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free }, o);
+      const p = await s.prices.set({
+        model: o.model, channelId, inputMicrosPerMTok: intOption(o.input, 'input') ?? 0, outputMicrosPerMTok: intOption(o.output, 'output') ?? 0,
+        cachedInputMicrosPerMTok: intOption(o.cachedInput, 'cached-input'), cacheWriteMicrosPerMTok: intOption(o.cacheWrite, 'cache-write'), reasoningMicrosPerMTok: intOption(o.reasoning, 'reasoning'),
+        free: o.free === true,
+      });
+      print(priceRow(p), o);
     }));
   json(price.command('list').description('list prices'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.prices.list()).map((p) => ({ model: p.model, channel_id: p.channelId, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free })), o)));
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.prices.list()).map(priceRow), o)));
 
   const limit = program.command('limit').description('rate-limit policies (take effect without restart)');
   const scopeOptions = (c: Command) => c.option('--global', 'the whole gateway').option('--user <name>').option('--key <idOrPrefix>').option('--model <model>', 'a model; with --user, that user on that model');

@@ -65,7 +65,8 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
   models: c.models.map((m) => ({ model: m.model, upstreamModel: m.upstream_model })),
   keys: c.keys.map(toChannelKey),
 });
-const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok, free: p.free });
+const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok,
+  cachedInputMicrosPerMTok: p.cached_input_micros_per_mtok ?? null, cacheWriteMicrosPerMTok: p.cache_write_micros_per_mtok ?? null, reasoningMicrosPerMTok: p.reasoning_micros_per_mtok ?? null, free: p.free });
 const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
 const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
 
@@ -129,7 +130,10 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
     },
     prices: {
       set: async (p) => toPrice(await api.call<PriceView>('PUT', '/admin/prices', {
-        body: { model: p.model, channel_id: p.channelId ?? null, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok, free: p.free },
+        body: {
+          model: p.model, channel_id: p.channelId ?? null, input_micros_per_mtok: p.inputMicrosPerMTok, output_micros_per_mtok: p.outputMicrosPerMTok,
+          cached_input_micros_per_mtok: p.cachedInputMicrosPerMTok ?? null, cache_write_micros_per_mtok: p.cacheWriteMicrosPerMTok ?? null, reasoning_micros_per_mtok: p.reasoningMicrosPerMTok ?? null, free: p.free,
+        },
       })),
       list: () => list('/admin/prices', toPrice),
     },

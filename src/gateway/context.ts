@@ -48,6 +48,10 @@ export class RequestContext implements RequestOutcome {
   ttftMs = -1;
   promptTokens = 0;
   completionTokens = 0;
+  /** Parts of promptTokens read from / written to the prompt cache, and of completionTokens spent reasoning (as reported). */
+  cachedTokens = 0;
+  cacheWriteTokens = 0;
+  reasoningTokens = 0;
   costMicros = 0;
   attempts = 0;
   errorClass: string | null = null;

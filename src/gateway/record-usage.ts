@@ -31,7 +31,7 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   // Charged only when the client got (some of) an answer: failures before the first byte,
   // failover attempts included, cost nothing.
   const delivered = ctx.committed && ctx.status < 400;
-  ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens);
+  ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens, ctx.reasoningTokens);
   if (ctx.reservation !== null) {
     // No request costs more than it reserved plus the overdraft: an upstream that ignored every
     // completion bound (or a prompt far above its estimate) does not drain the balance. The real
@@ -70,6 +70,9 @@ function usageRecord(ctx: RequestContext, channelId: number | null): UsageRecord
     ttftMs: ctx.ttftMs < 0 ? null : Math.round(ctx.ttftMs),
     promptTokens: ctx.promptTokens,
     completionTokens: ctx.completionTokens,
+    cachedTokens: ctx.cachedTokens,
+    cacheWriteTokens: ctx.cacheWriteTokens,
+    reasoningTokens: ctx.reasoningTokens,
     costMicros: ctx.costMicros,
     errorClass: ctx.errorClass,
   };

@@ -10,7 +10,8 @@
 import type { StoredPrice } from '../store/price-repo.ts';
 
 /** One price row as the store lists it (its `id` is not needed here). */
-export type PriceRow = Pick<StoredPrice, 'model' | 'channelId' | 'inputMicrosPerMTok' | 'outputMicrosPerMTok' | 'free'>;
+export type PriceRow = Pick<StoredPrice, 'model' | 'channelId' | 'inputMicrosPerMTok' | 'outputMicrosPerMTok' | 'free'>
+  & Partial<Pick<StoredPrice, 'cachedInputMicrosPerMTok' | 'cacheWriteMicrosPerMTok' | 'reasoningMicrosPerMTok'>>;
 
 /** A resolved price; `free` prices cost 0 whatever the per-token figures say. */
 export interface Price {
@@ -19,6 +20,12 @@ export interface Price {
   readonly channelId: number | null;
   readonly inputMicrosPerMTok: number;
   readonly outputMicrosPerMTok: number;
+  /** Prompt tokens read from the prompt cache; the input price when not set. */
+  readonly cachedInputMicrosPerMTok: number;
+  /** Prompt tokens written to the prompt cache; the input price when not set. */
+  readonly cacheWriteMicrosPerMTok: number;
+  /** Reasoning tokens; the output price when not set. */
+  readonly reasoningMicrosPerMTok: number;
   readonly free: boolean;
 }
 
@@ -45,8 +52,11 @@ function tokenCount(n: number): number {
 }
 
 /**
- * Cost of a request in micro-credits: ceil((prompt·in + completion·out) / 10^6),
- * exact in integers.
+ * Cost of a request in micro-credits, exact in integers:
+ *   ceil((uncached·in + cached·cachedIn + cacheWrite·write + visible·out + reasoning·reasoningOut) / 10^6)
+ * where the kinds are parts of the totals (usage-normalized.ts): uncached = prompt − cached −
+ * cacheWrite, visible = completion − reasoning. Without kinds it is (prompt·in + completion·out).
+ 
  *
  * Bound: the fast path is taken when the sum stays ≤ 2^53 − 1, so every
  * intermediate is an exact integer double. Realistic inputs stay far below it
@@ -57,11 +67,18 @@ function tokenCount(n: number): number {
  * exact), and a result above 2^53 − 1 micro-credits (≈ 9·10^9 credits) is
  * clamped: such a charge is already a refusal, never a rounding question.
  */
-export function costMicros(price: Price, promptTokens: number, completionTokens: number): number {
+export function costMicros(price: Price, promptTokens: number, completionTokens: number, cachedTokens = 0, cacheWriteTokens = 0, reasoningTokens = 0): number {
   if (price.free) return 0;
-  const p = tokenCount(promptTokens);
-  const c = tokenCount(completionTokens);
-  const sum = p * price.inputMicrosPerMTok + c * price.outputMicrosPerMTok;
+  const prompt = tokenCount(promptTokens);
+  const completion = tokenCount(completionTokens);
+  // Parts never exceed their whole, whatever the counts say.
+  const cached = Math.min(tokenCount(cachedTokens), prompt);
+  const written = Math.min(tokenCount(cacheWriteTokens), prompt - cached);
+  const reasoning = Math.min(tokenCount(reasoningTokens), completion);
+  const p = prompt - cached - written;
+  const c = completion - reasoning;
+  const sum = p * price.inputMicrosPerMTok + cached * price.cachedInputMicrosPerMTok + written * price.cacheWriteMicrosPerMTok +
+    c * price.outputMicrosPerMTok + reasoning * price.reasoningMicrosPerMTok;
   if (sum <= MAX_SAFE) {
     // % on integer doubles is exact; (sum - rem) is a multiple of 10^6, so the
     // division is exact too. No float rounding can flip the ceiling.
@@ -69,20 +86,26 @@ export function costMicros(price: Price, promptTokens: number, completionTokens:
     return (sum - rem) / MICROS_PER_MTOK_DIVISOR + (rem > 0 ? 1 : 0);
   }
   const big =
-    (BigInt(p) * BigInt(price.inputMicrosPerMTok) + BigInt(c) * BigInt(price.outputMicrosPerMTok) + BIG_ROUND_UP) /
+    (BigInt(p) * BigInt(price.inputMicrosPerMTok) + BigInt(cached) * BigInt(price.cachedInputMicrosPerMTok) +
+      BigInt(written) * BigInt(price.cacheWriteMicrosPerMTok) + BigInt(c) * BigInt(price.outputMicrosPerMTok) +
+      BigInt(reasoning) * BigInt(price.reasoningMicrosPerMTok) + BIG_ROUND_UP) /
     BIG_DIVISOR;
   return big > BigInt(MAX_SAFE) ? MAX_SAFE : Number(big);
 }
 
-function checkMicros(row: PriceRow, field: 'inputMicrosPerMTok' | 'outputMicrosPerMTok'): void {
+function checkMicros(row: PriceRow, field: 'inputMicrosPerMTok' | 'outputMicrosPerMTok' | 'cachedInputMicrosPerMTok' | 'cacheWriteMicrosPerMTok' | 'reasoningMicrosPerMTok'): void {
   const v = row[field];
+  if (v === null || v === undefined) {
+    if (field === 'inputMicrosPerMTok' || field === 'outputMicrosPerMTok') throw new RangeError(`price of ${row.model}: ${field} is required`);
+    return;
+  }
   if (!Number.isSafeInteger(v) || v < 0) {
     throw new RangeError(`price of ${row.model} (channel ${String(row.channelId)}): ${field} must be a non-negative integer, got ${String(v)}`);
   }
 }
 
 function freePrice(model: string): Price {
-  return Object.freeze({ model, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
+  return Object.freeze({ model, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, cachedInputMicrosPerMTok: 0, cacheWriteMicrosPerMTok: 0, reasoningMicrosPerMTok: 0, free: true });
 }
 
 function buildTable(rows: readonly PriceRow[], freeModels: ReadonlySet<string>): Map<string, ModelEntry> {
@@ -90,13 +113,15 @@ function buildTable(rows: readonly PriceRow[], freeModels: ReadonlySet<string>):
   // Free defaults first: an operator's row for the same model replaces them.
   for (const model of freeModels) table.set(model, { any: freePrice(model), byChannel: null });
   for (const row of rows) {
-    checkMicros(row, 'inputMicrosPerMTok');
-    checkMicros(row, 'outputMicrosPerMTok');
+    for (const field of ['inputMicrosPerMTok', 'outputMicrosPerMTok', 'cachedInputMicrosPerMTok', 'cacheWriteMicrosPerMTok', 'reasoningMicrosPerMTok'] as const) checkMicros(row, field);
     const price: Price = Object.freeze({
       model: row.model,
       channelId: row.channelId ?? null,
       inputMicrosPerMTok: row.inputMicrosPerMTok,
       outputMicrosPerMTok: row.outputMicrosPerMTok,
+      cachedInputMicrosPerMTok: row.cachedInputMicrosPerMTok ?? row.inputMicrosPerMTok,
+      cacheWriteMicrosPerMTok: row.cacheWriteMicrosPerMTok ?? row.inputMicrosPerMTok,
+      reasoningMicrosPerMTok: row.reasoningMicrosPerMTok ?? row.outputMicrosPerMTok,
       free: row.free,
     });
     let entry = table.get(row.model);

@@ -9,7 +9,7 @@
  * repaired the same way.
  */
 import { OUTCOMES } from '../observability/request-outcome.ts';
-import { USAGE_COLUMNS, type UsageColumnKind, type UsageRecordInsert } from '../store/usage-columns.ts';
+import { USAGE_COLUMNS, type UsageColumn, type UsageColumnKind, type UsageRecordInsert } from '../store/usage-columns.ts';
 
 const toInt = (v: number): number => (v > 0 ? Math.min(Math.ceil(v), Number.MAX_SAFE_INTEGER) : 0);
 
@@ -70,8 +70,9 @@ export function parseRecordLine(line: string): UsageRecordInsert | null {
   }
   if (v === null || typeof v !== 'object') return null;
   const r: Record<string, unknown> = {};
-  for (const c of USAGE_COLUMNS) {
-    const x = v[c.field];
+  for (const c of USAGE_COLUMNS as readonly UsageColumn[]) {
+    // A line spooled by an earlier version lacks the fields added since: they take their `absent` value.
+    const x = v[c.field] === undefined && c.absent !== undefined ? c.absent : v[c.field];
     if (!VALID[c.kind](x)) return null;
     r[c.field] = x;
   }

@@ -31,6 +31,8 @@ export const MAX_STREAM_CHUNKS = 4096;
 export class UpstreamState {
   readonly stats: MockUpstreamStats = { requests: 0, byPath: {}, aborted: 0, lastRequest: null };
   readonly faults = new FaultSlot();
+  /** x-mock-* usage switches applied to every request (setUsage), for callers that cannot send headers. */
+  usageHeaders: Record<string, string> | null = null;
   readonly chunks: number;
   readonly chunkDelayMs: number;
   readonly latencyMs: number;

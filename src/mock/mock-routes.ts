@@ -4,6 +4,7 @@
  * Streams without delay or fault go out in one write; otherwise the content frames
  * are pumped by a module-level timer callback that keeps its state on `res`.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { composeFeatureAnswer, needsFeatureAnswer, type MockProtocol } from './mock-answer.ts';
 import { countInputTokens, countMessagesTokens, completionLength, inputAt, inputCount } from './mock-content.ts';
 import { composeEmbeddingsBody, DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_INPUTS } from './mock-embeddings.ts';
@@ -88,7 +89,7 @@ function answerGeneration(res: MockResponse, kind: PlanKind, body: JsonObject, f
   const state = res.upstream!;
   const id = nextResponseId(kind);
   const created = Math.floor(Date.now() / 1000);
-  if (kind !== 'text' && needsFeatureAnswer(body, res.req.headers)) return answerFeature(res, kind, body, flavour, id, words, inputTokens);
+  if (kind !== 'text' && needsFeatureAnswer(body, requestHeaders(res))) return answerFeature(res, kind, body, flavour, id, words, inputTokens);
   if (body.stream !== true) {
     const plan = planFor(kind, model, words, state.chunks, choices);
     answerJson(res, composeBody(plan, responseHead(kind, id, created, false), inputTokens));
@@ -105,6 +106,12 @@ function answerGeneration(res: MockResponse, kind: PlanKind, body: JsonObject, f
   const opening = composeStreamOpening(plan, head, inputTokens) + joinFrames(prefix, plan.open);
   const closing = joinFrames(prefix, plan.close) + composeStreamTrailer(plan, prefix, inputTokens, includeUsage);
   sendStream(res, opening, prefix, plan.content, closing);
+}
+
+/** The request's headers, with the usage switches set on the server (`setUsage`) added. */
+function requestHeaders(res: MockResponse): IncomingHttpHeaders {
+  const extra = res.upstream!.usageHeaders;
+  return extra === null ? res.req.headers : { ...res.req.headers, ...extra };
 }
 
 /** `POST /v1/responses`: validated here, answered by the feature path in every case. */
@@ -126,7 +133,7 @@ function answerFeature(res: MockResponse, protocol: MockProtocol, body: JsonObje
   const stream = body.stream === true;
   const chunks = stream ? streamChunks(res, flavour) : 1;
   if (chunks < 0) return;
-  const answer = composeFeatureAnswer(protocol, body, res.req.headers, id, words, inputTokens, chunks);
+  const answer = composeFeatureAnswer(protocol, body, requestHeaders(res), id, words, inputTokens, chunks);
   if (!stream) return answerJson(res, answer.body);
   sendStream(res, answer.opening, '', answer.frames, answer.closing);
 }

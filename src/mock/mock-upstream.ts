@@ -48,6 +48,11 @@ export interface MockUpstream {
   stats: MockUpstreamStats;
   /** Applies a fault to the next `fault.count` requests, or until cleared when it has no count. */
   setFault(fault: MockFault | null): void;
+  /**
+   * Makes every answer report these usage kinds (as the x-mock-cached-tokens,
+   * x-mock-cache-write-tokens and x-mock-reasoning-tokens headers would); null clears.
+   */
+  setUsage(usage: { cached?: number; cacheWrite?: number; reasoning?: number } | null): void;
   resetStats(): void;
   /** Stops listening and destroys every open connection, hung ones included. */
   close(): Promise<void>;
@@ -93,6 +98,13 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
     stats: state.stats,
     setFault(fault: MockFault | null): void {
       state.faults.set(fault);
+    },
+    setUsage(usage): void {
+      state.usageHeaders = usage === null ? null : {
+        'x-mock-cached-tokens': String(usage.cached ?? 0),
+        'x-mock-cache-write-tokens': String(usage.cacheWrite ?? 0),
+        'x-mock-reasoning-tokens': String(usage.reasoning ?? 0),
+      };
     },
     resetStats(): void {
       const stats = state.stats;

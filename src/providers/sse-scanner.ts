@@ -151,8 +151,12 @@ export class SseScanner {
       // Usage may come in parts (Anthropic: input in message_start, output in message_delta): later non-zero counts win.
       if (this.usage === null) this.usage = usage;
       else {
-        if (usage.promptTokens > 0) this.usage.promptTokens = usage.promptTokens;
-        if (usage.completionTokens > 0) this.usage.completionTokens = usage.completionTokens;
+        const into = this.usage;
+        if (usage.promptTokens > 0) into.promptTokens = usage.promptTokens;
+        if (usage.completionTokens > 0) into.completionTokens = usage.completionTokens;
+        if (usage.cachedTokens > 0) into.cachedTokens = usage.cachedTokens;
+        if (usage.cacheWriteTokens > 0) into.cacheWriteTokens = usage.cacheWriteTokens;
+        if (usage.reasoningTokens > 0) into.reasoningTokens = usage.reasoningTokens;
       }
     }
     const usageOnly = events.isUsageOnly(event);

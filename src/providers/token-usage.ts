@@ -4,8 +4,16 @@
  * and only its `usage` object matters to us.
  */
 export interface TokenUsage {
+  /** Every prompt token, cached and cache-written ones included (see usage-normalized.ts). */
   promptTokens: number;
+  /** Every generated token, reasoning included. */
   completionTokens: number;
+  /** The part of promptTokens read from the provider's prompt cache. */
+  cachedTokens: number;
+  /** The part of promptTokens written to the prompt cache (Anthropic; some OpenAI-compatible servers). */
+  cacheWriteTokens: number;
+  /** The part of completionTokens spent on reasoning, when the provider says. */
+  reasoningTokens: number;
   /** A count was unusable (negative, not a number, above MAX_USAGE_TOKENS): the gateway counts instead. */
   invalid: boolean;
   /**
@@ -31,22 +39,52 @@ export const MAX_USAGE_TOKENS = 1_000_000_000;
  * (OpenAI chat, completions, embeddings) or `input_tokens`/`output_tokens`
  * (Anthropic; OpenAI's Responses API). Fractions round up, numeric strings are
  * read; anything else marks the usage invalid.
+ *
+ * The kinds follow usage-normalized.ts: OpenAI counts cached tokens inside
+ * `prompt_tokens`/`input_tokens` (`*_tokens_details.cached_tokens`) and reasoning
+ * inside the completion (`*_tokens_details.reasoning_tokens`); Anthropic counts
+ * `cache_read_input_tokens` and `cache_creation_input_tokens` OUTSIDE
+ * `input_tokens`, so they are added to the prompt here. An unusable kind count
+ * is taken as 0 (the tokens are then priced as plain input or output).
  */
 export function usageFromObject(u: any): TokenUsage | null {
   if (u === null || typeof u !== 'object') return null;
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const completion = u.completion_tokens ?? u.output_tokens;
   if (prompt === undefined && completion === undefined) return null;
-  const promptTokens = tokenCount(prompt);
+  let promptTokens = tokenCount(prompt);
   const completionTokens = tokenCount(completion);
   const invalid = promptTokens < 0 || completionTokens < 0;
+  let cached: number;
+  let cacheWrite: number;
+  const anthropic = u.prompt_tokens === undefined && (u.cache_read_input_tokens != null || u.cache_creation_input_tokens != null);
+  if (anthropic) {
+    cached = kindCount(u.cache_read_input_tokens);
+    cacheWrite = kindCount(u.cache_creation_input_tokens);
+    if (!invalid && (prompt !== undefined && prompt !== null || cached + cacheWrite > 0)) promptTokens = Math.min(MAX_USAGE_TOKENS, promptTokens + cached + cacheWrite);
+  } else {
+    const details = u.prompt_tokens_details ?? u.input_tokens_details;
+    cached = kindCount(details?.cached_tokens);
+    cacheWrite = kindCount(details?.cache_write_tokens ?? u.cache_creation_input_tokens);
+  }
+  const reasoning = kindCount((u.completion_tokens_details ?? u.output_tokens_details)?.reasoning_tokens);
   return {
     promptTokens: invalid ? 0 : promptTokens,
     completionTokens: invalid ? 0 : completionTokens,
+    // A part never exceeds its whole: a provider reporting more cached than prompt tokens is clamped.
+    cachedTokens: invalid ? 0 : Math.min(cached, promptTokens),
+    cacheWriteTokens: invalid ? 0 : Math.min(cacheWrite, promptTokens - Math.min(cached, promptTokens)),
+    reasoningTokens: invalid ? 0 : Math.min(reasoning, completionTokens),
     invalid,
     promptReported: prompt !== undefined && prompt !== null,
     completionReported: completion !== undefined && completion !== null,
   };
+}
+
+/** A kind count (cached, cache write, reasoning): like tokenCount, but unusable is 0. */
+function kindCount(v: unknown): number {
+  const n = tokenCount(v);
+  return n < 0 ? 0 : n;
 }
 
 /** A reported count as a non-negative integer; 0 when absent or null; -1 when unusable. */

@@ -34,6 +34,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0005_response_filters': {
       up: (db: Kysely<any>) => responseFiltersUp(db, dialect),
     },
+    '0006_usage_kinds': {
+      up: (db: Kysely<any>) => usageKindsUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -253,4 +256,14 @@ async function responseFiltersUp(db: Kysely<any>, dialect: Dialect): Promise<voi
     .addColumn('max_length', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
+}
+
+/** Cached, cache-write and reasoning tokens on usage records, and their prices (null: the input or output price). */
+async function usageKindsUp(db: Kysely<any>): Promise<void> {
+  for (const column of ['cached_tokens', 'cache_write_tokens', 'reasoning_tokens']) {
+    await db.schema.alterTable('usage_records').addColumn(column, 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  }
+  for (const column of ['cached_input_micros_per_mtok', 'cache_write_micros_per_mtok', 'reasoning_micros_per_mtok']) {
+    await db.schema.alterTable('prices').addColumn(column, 'bigint').execute();
+  }
 }

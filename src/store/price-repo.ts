@@ -14,15 +14,24 @@ export interface StoredPrice {
   channelId: number | null;
   inputMicrosPerMTok: number;
   outputMicrosPerMTok: number;
+  /** Cached prompt tokens; null: the input price. */
+  cachedInputMicrosPerMTok: number | null;
+  /** Prompt tokens written to the cache; null: the input price. */
+  cacheWriteMicrosPerMTok: number | null;
+  /** Reasoning tokens; null: the output price. */
+  reasoningMicrosPerMTok: number | null;
   free: boolean;
 }
 
-/** Input of `PriceRepo.set`; `channelId` absent or null means any channel. */
+/** Input of `PriceRepo.set`; `channelId` absent or null means any channel; absent kind prices are null. */
 export interface PriceInput {
   model: string;
   channelId?: number | null;
   inputMicrosPerMTok: number;
   outputMicrosPerMTok: number;
+  cachedInputMicrosPerMTok?: number | null;
+  cacheWriteMicrosPerMTok?: number | null;
+  reasoningMicrosPerMTok?: number | null;
   free: boolean;
 }
 
@@ -33,6 +42,9 @@ function toPrice(row: Selectable<PricesTable>): StoredPrice {
     channelId: row.channel_id,
     inputMicrosPerMTok: row.input_micros_per_mtok,
     outputMicrosPerMTok: row.output_micros_per_mtok,
+    cachedInputMicrosPerMTok: row.cached_input_micros_per_mtok === null ? null : Number(row.cached_input_micros_per_mtok),
+    cacheWriteMicrosPerMTok: row.cache_write_micros_per_mtok === null ? null : Number(row.cache_write_micros_per_mtok),
+    reasoningMicrosPerMTok: row.reasoning_micros_per_mtok === null ? null : Number(row.reasoning_micros_per_mtok),
     free: row.free === 1,
   };
 }
@@ -55,6 +67,10 @@ export class PriceRepo {
   async set(input: PriceInput): Promise<StoredPrice> {
     checkMicros('inputMicrosPerMTok', input.inputMicrosPerMTok);
     checkMicros('outputMicrosPerMTok', input.outputMicrosPerMTok);
+    for (const kind of ['cachedInputMicrosPerMTok', 'cacheWriteMicrosPerMTok', 'reasoningMicrosPerMTok'] as const) {
+      const v = input[kind];
+      if (v !== undefined && v !== null) checkMicros(kind, v);
+    }
     const channelId = input.channelId ?? null;
     try {
       return await this.#db.transaction().execute(async (trx) => {
@@ -65,6 +81,9 @@ export class PriceRepo {
             channel_id: channelId,
             input_micros_per_mtok: input.inputMicrosPerMTok,
             output_micros_per_mtok: input.outputMicrosPerMTok,
+            cached_input_micros_per_mtok: input.cachedInputMicrosPerMTok ?? null,
+            cache_write_micros_per_mtok: input.cacheWriteMicrosPerMTok ?? null,
+            reasoning_micros_per_mtok: input.reasoningMicrosPerMTok ?? null,
             free: input.free ? 1 : 0,
           })
           // Must repeat the expression of the unique index prices_model_channel
@@ -74,6 +93,9 @@ export class PriceRepo {
             oc.expression(sql`model, coalesce(channel_id, 0)`).doUpdateSet((eb) => ({
               input_micros_per_mtok: eb.ref('excluded.input_micros_per_mtok'),
               output_micros_per_mtok: eb.ref('excluded.output_micros_per_mtok'),
+              cached_input_micros_per_mtok: eb.ref('excluded.cached_input_micros_per_mtok'),
+              cache_write_micros_per_mtok: eb.ref('excluded.cache_write_micros_per_mtok'),
+              reasoning_micros_per_mtok: eb.ref('excluded.reasoning_micros_per_mtok'),
               free: eb.ref('excluded.free'),
             })),
           )

@@ -69,6 +69,12 @@ export interface PricesTable {
   channel_id: number | null;
   input_micros_per_mtok: number;
   output_micros_per_mtok: number;
+  /** null: priced at input_micros_per_mtok. */
+  cached_input_micros_per_mtok: number | null;
+  /** null: priced at input_micros_per_mtok. */
+  cache_write_micros_per_mtok: number | null;
+  /** null: priced at output_micros_per_mtok. */
+  reasoning_micros_per_mtok: number | null;
   free: Generated<Flag>;
 }
 

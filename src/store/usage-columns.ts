@@ -36,6 +36,8 @@ export interface UsageColumn {
   /** Column name in `usage_records`, and key in the admin view (snake_case). */
   readonly column: string;
   readonly kind: UsageColumnKind;
+  /** The value of a field added after records were first spooled, for a spool line written without it. */
+  readonly absent?: number;
 }
 
 /** Every field of the usage record except the generated `id`, in column order. */
@@ -59,6 +61,11 @@ export const USAGE_COLUMNS = [
   // what the request cost: the user's balance is debited by exactly this
   { field: 'costMicros', column: 'cost_micros', kind: 'uint' },
   { field: 'errorClass', column: 'error_class', kind: 'string-or-null' },
+  // parts of prompt and completion tokens (providers/usage-normalized.ts), priced per kind;
+  // last because migration 0006 appended them to the table
+  { field: 'cachedTokens', column: 'cached_tokens', kind: 'uint', absent: 0 },
+  { field: 'cacheWriteTokens', column: 'cache_write_tokens', kind: 'uint', absent: 0 },
+  { field: 'reasoningTokens', column: 'reasoning_tokens', kind: 'uint', absent: 0 },
 ] as const satisfies readonly UsageColumn[];
 
 type Column = (typeof USAGE_COLUMNS)[number];

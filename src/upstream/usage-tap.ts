@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { SseScanner, type TokenCounter } from '../providers/sse-scanner.ts';
 import type { Dialect } from '../providers/index.ts';
+import type { TokenUsage } from '../providers/token-usage.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { ForwardingHandler, type UpstreamHandler } from './forwarding-handler.ts';
 
@@ -98,6 +99,7 @@ export class UsageTap extends ForwardingHandler {
       ctx.usageReported = usage.promptReported;
       ctx.promptTokens = usage.promptTokens;
       ctx.completionTokens = usage.completionReported || usage.completionTokens > 0 ? usage.completionTokens : scanner.countedCompletionTokens;
+      takeKinds(ctx, usage);
     } else ctx.completionTokens = scanner.countedCompletionTokens;
   }
 
@@ -115,11 +117,19 @@ export class UsageTap extends ForwardingHandler {
       ctx.usageReported = usage.promptReported;
       ctx.promptTokens = usage.promptTokens;
       ctx.completionTokens = usage.completionReported ? usage.completionTokens : whole ? countAnswerText(body, this.#countTokens) : 0;
+      takeKinds(ctx, usage);
       return;
     }
     if (usage !== null) ctx.errorClass = 'usage_invalid';
     if (whole) ctx.completionTokens = countAnswerText(body, this.#countTokens);
   }
+}
+
+/** The priced kinds of a reported usage: cached and cache-written prompt tokens, reasoning tokens. */
+function takeKinds(ctx: RequestContext, usage: TokenUsage): void {
+  ctx.cachedTokens = usage.cachedTokens;
+  ctx.cacheWriteTokens = usage.cacheWriteTokens;
+  ctx.reasoningTokens = Math.min(usage.reasoningTokens, ctx.completionTokens);
 }
 
 /** Tokens of the generated text of a JSON answer (chat, completions, Anthropic, Responses); 0 when unparsable. */

@@ -23,7 +23,7 @@ export const OPENAI_CHAT_STREAM =
   OPENAI_USAGE_EVENT +
   'data: [DONE]\n\n';
 
-export const OPENAI_USAGE = { promptTokens: 19, completionTokens: 11, invalid: false, promptReported: true, completionReported: true };
+export const OPENAI_USAGE = { promptTokens: 19, completionTokens: 11, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, invalid: false, promptReported: true, completionReported: true };
 
 /** The text deltas of ANTHROPIC_MESSAGES_STREAM, in order. */
 export const ANTHROPIC_DELTAS = ['Bonjour', ', «monde»', ' — "quoted"', ' ✓'];
@@ -40,4 +40,4 @@ export const ANTHROPIC_MESSAGES_STREAM =
   'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}\n\n' +
   'event: message_stop\ndata: {"type":"message_stop"}\n\n';
 
-export const ANTHROPIC_USAGE = { promptTokens: 25, completionTokens: 15, invalid: false, promptReported: true, completionReported: true };
+export const ANTHROPIC_USAGE = { promptTokens: 25, completionTokens: 15, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, invalid: false, promptReported: true, completionReported: true };

@@ -24,6 +24,8 @@ const COLUMNS = [
   { label: 'Latency', num: true, cell: (r) => fmtMs(r.latency_ms) },
   { label: 'TTFT', num: true, cell: (r) => fmtMs(r.ttft_ms) },
   { label: 'Tokens in / out', num: true, cell: (r) => `${fmtInt(r.prompt_tokens)} / ${fmtInt(r.completion_tokens)}` },
+  // The priced parts of the two: cached and cache-written input, reasoning output.
+  { label: 'Cached / written / reasoning', num: true, cell: (r) => `${fmtInt(r.cached_tokens)} / ${fmtInt(r.cache_write_tokens)} / ${fmtInt(r.reasoning_tokens)}` },
   { label: 'Credits', num: true, cell: (r) => fmtCredits(r.cost_micros) },
   { label: 'Request id', cell: (r) => el('code', {}, r.request_id) },
 ];
