@@ -52,7 +52,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
         return { error: Errors.storeUnavailable };
       }
     }
-    const reservation = gw.ledger.reserve(ctx.userId, costMicros(price, promptReservation(promptEstimate), maxCompletion));
+    const reservation = gw.ledger.reserve(ctx.userId, reservationMicros(price, promptReservation(promptEstimate), maxCompletion));
     if (reservation === null) {
       releaseLease(gw, ctx);
       return { error: Errors.insufficientCredits };
@@ -89,6 +89,17 @@ export function promptReservation(estimate: number): number {
 }
 const PROMPT_MARGIN = 0.5;
 const PROMPT_MARGIN_TOKENS = 32;
+
+/**
+ * Credits to hold: every prompt token at the dearest input kind (a cache write
+ * may cost more than plain input) and every completion token at the dearest
+ * output kind (reasoning may cost more than visible output).
+ */
+function reservationMicros(price: Price, promptTokens: number, completionTokens: number): number {
+  const written = price.cacheWriteMicrosPerMTok > price.inputMicrosPerMTok ? promptTokens : 0;
+  const reasoning = price.reasoningMicrosPerMTok > price.outputMicrosPerMTok ? completionTokens : 0;
+  return costMicros(price, promptTokens, completionTokens, 0, written, reasoning);
+}
 
 /** Undo the limiter admission of a request that will not be relayed. */
 export function releaseLease(gw: Gateway, ctx: RequestContext): void {
