@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseBenchArgs, variantTargets } from '../bench/options.ts';
+import { isStreamScenario, parseBenchArgs, variantTargets } from '../bench/options.ts';
 import { peerDir, tollgateCli } from '../bench/paths.ts';
 import type { TargetStatus } from '../bench/report/bench-report.ts';
 import { runBenchReport, type BenchReport } from '../bench/run.ts';
@@ -58,11 +58,11 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
     }
     const runs: Measurement[] = report.measurements.filter((m) => m.target === name);
     // The variants (full chain with one part off) run the non-streaming scenario only.
-    const scenarios = variantTargets.includes(name) ? ['chat'] : name.startsWith('tollgate') ? ['chat', 'stream', 'translated', 'filtered', 'mixed'] : ['chat', 'stream'];
+    const scenarios = variantTargets.includes(name) ? ['chat'] : name === 'tollgate' ? ['chat', 'stream', 'translated', 'filtered', 'mixed'] : name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
     assert.deepEqual(runs.map((m) => m.scenario).sort(), [...scenarios].sort(), `${name} ran every scenario once`);
     for (const m of runs) {
       const what = `${name} ${m.scenario}`;
-      const expected: number = m.scenario === 'stream' ? report.options.quickStreams : report.options.quickRequests;
+      const expected: number = isStreamScenario(m.scenario) ? report.options.quickStreams : report.options.quickRequests;
       assert.equal(m.requests, expected, `${what}: served all ${expected}`);
       assert.equal(m.errors, 0, `${what}: errors`);
       assert.equal(m.non2xx, 0, `${what}: non-2xx`);

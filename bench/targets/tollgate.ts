@@ -77,18 +77,12 @@ function parseKey(stdout: string): { key: string; prefix: string } {
   return { key: created.key, prefix: created.prefix };
 }
 
-async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant, isReference: boolean): Promise<string> {
+async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: string, context: TargetContext, variant: TollgateVariant): Promise<string> {
   const run = (args: string[]): Promise<string> => cli(cliPath, env, dataDir, args);
   await run(['user', 'create', '--name', 'bench']);
   const { key, prefix } = parseKey(await run(['key', 'create', '--user', 'bench', '--json']));
   await run(['channel', 'add', '--name', 'fast', '--type', 'openai', '--base-url', `${context.fast.url}/v1`, '--models', fastModel, '--key', 'sk-up']);
   await run(['channel', 'add', '--name', 'stream', '--type', 'openai', '--base-url', `${context.streamUpstream.url}/v1`, '--models', `${streamModel},${filteredStreamModel}`, '--key', 'sk-up']);
-  // Another checkout may predate response filters: only this one gets them.
-  if (!isReference) {
-    for (const rule of benchFilterRules) {
-      await run(['filter', 'add', `--${rule.kind}`, rule.pattern, '--replace', rule.replace, '--model', filteredStreamModel, ...(rule.maxLength === undefined ? [] : ['--max-length', String(rule.maxLength)])]);
-    }
-  }
   // The same mock as an Anthropic channel: chat streams to it are translated both ways.
   await run(['channel', 'add', '--name', 'stream-anthropic', '--type', 'anthropic', '--base-url', context.streamUpstream.url, '--models', translatedStreamModel, '--key', 'sk-up']);
   await run(['user', 'credit', '--user', 'bench', '--add', '1000000000000']);
@@ -101,6 +95,18 @@ async function configure(cliPath: string, env: NodeJS.ProcessEnv, dataDir: strin
   await run(['limit', 'set', '--key', prefix, ...limits]);
   for (const model of [fastModel, streamModel, translatedStreamModel, filteredStreamModel]) await run(['limit', 'set', '--model', model, ...limits]);
   return key;
+}
+
+/** The 30 response filter rules of the 'filtered' scenario, through the admin API (one process, not 30 CLI runs). */
+async function addBenchFilters(url: string): Promise<void> {
+  for (const rule of benchFilterRules) {
+    const res = await fetch(`${url}/admin/filters`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'model', subject: filteredStreamModel, kind: rule.kind, pattern: rule.pattern, replacement: rule.replace, max_length: rule.maxLength ?? 64 }),
+    });
+    if (res.status !== 201) throw new Error(`POST /admin/filters answered ${res.status}: ${await res.text()}`);
+  }
 }
 
 /** Redis commands so far, from INFO commandstats (the runner divides the difference by requests). */
@@ -185,7 +191,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         closeBackend = closeOnce(() => postgres.close());
       }
       try {
-        const key = await configure(cliPath, env, dataDir, context, variant, reference !== null);
+        const key = await configure(cliPath, env, dataDir, context, variant);
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
         const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
@@ -197,6 +203,10 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         const url = `http://127.0.0.1:${port}`;
         await waitForHttp(`${url}/readyz`, 30_000, managed);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+        // The translated and filtered streams are measured on the memory-mode full chain only (another
+        // checkout may predate them; the store and limiter backends do not change them).
+        const streamVariants = reference === null && mode === 'memory' && variant === 'full';
+        if (streamVariants) await addBenchFilters(url);
         return {
           name,
           description,
@@ -204,8 +214,8 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
           chat: { url, path: '/v1/chat/completions', headers, body: chatBody(fastModel, false) },
           stream: { url, path: '/v1/chat/completions', headers, body: chatBody(streamModel, true) },
           // Another checkout may predate translation: only this one is measured translating.
-          translatedStream: reference === null ? { url, path: '/v1/chat/completions', headers, body: chatBody(translatedStreamModel, true) } : undefined,
-          filteredStream: reference === null ? { url, path: '/v1/chat/completions', headers, body: chatBody(filteredStreamModel, true) } : undefined,
+          translatedStream: streamVariants ? { url, path: '/v1/chat/completions', headers, body: chatBody(translatedStreamModel, true) } : undefined,
+          filteredStream: streamVariants ? { url, path: '/v1/chat/completions', headers, body: chatBody(filteredStreamModel, true) } : undefined,
           account: { url, headers: { authorization: `Bearer ${key}` }, llmBody: chatBody(fastModel, false) },
           onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,
