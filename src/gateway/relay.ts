@@ -16,6 +16,7 @@ import { dialectFor } from '../providers/index.ts';
 import { TranslationError, translationBetween } from '../providers/translate/index.ts';
 import { connectFailure, type Failure } from '../upstream/failure.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
+import { FIRST_TOKEN_TIMEOUT } from '../upstream/first-token-timer.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 
@@ -61,6 +62,7 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
       gw.health.fail(failure.blame === 'key' ? key.health : channel.health, Date.now());
       gw.metrics?.cooldown(channel.name);
     }
+    if (failure.errorClass === FIRST_TOKEN_TIMEOUT) gw.metrics?.firstTokenFailover(channel.name);
     if (ctx.committed || ctx.cancelled !== null) break; // after the first byte, or cut: no retry
   }
   ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
@@ -142,7 +144,7 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
       body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, ctx, channel.name, protocol, gw.countTokens, key.secret).done;
+    }, ctx, channel.name, protocol, gw.countTokens, key.secret, channel.firstTokenTimeoutMs).done;
   } catch (err) {
     // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
     return Promise.resolve(connectFailure(channel.name, err, null));

@@ -31,6 +31,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0004_token_columns_bigint': {
       up: (db: Kysely<any>) => tokenColumnsBigintUp(db, dialect),
     },
+    '0007_proxies': {
+      up: (db: Kysely<any>) => proxiesUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -235,4 +238,35 @@ async function serviceRoutesUp(db: Kysely<any>, dialect: Dialect): Promise<void>
 async function tokenColumnsBigintUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
   if (dialect === 'sqlite') return;
   await sql`alter table usage_records alter column prompt_tokens type bigint, alter column completion_tokens type bigint`.execute(db);
+}
+
+/**
+ * Outbound proxies, the user and key bindings to them (see store/proxy-repo.ts),
+ * and the channels' first-token timeout (null: none).
+ */
+async function proxiesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+    dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity();
+  await db.schema.alterTable('channels').addColumn('first_token_timeout_ms', 'integer').execute();
+  await db.schema
+    .createTable('proxies')
+    .addColumn('id', idType, identity)
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    // scheme://host:port only; the credentials are sealed apart
+    .addColumn('url', 'text', (c) => c.notNull())
+    .addColumn('credentials', 'text')
+    // null: the global pool; else the pool of that channel only
+    .addColumn('channel_id', idType)
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('proxy_bindings')
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('subject_id', idType, (c) => c.notNull())
+    .addColumn('proxy_id', idType, (c) => c.notNull().references('proxies.id'))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('proxy_bindings_pk', ['scope', 'subject_id'])
+    .execute();
 }
