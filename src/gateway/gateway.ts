@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { KeyCache } from '../keys/key-cache.ts';
 import type { HealthBook } from '../routing/channel-health.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import type { ProxyTable } from '../routing/proxy-table.ts';
 import type { Limiter } from '../limiter/limiter.ts';
 import type { PolicyBook } from '../limiter/policy-book.ts';
 import type { PriceBook } from '../metering/pricing.ts';
@@ -25,6 +26,8 @@ export interface GatewayParts {
   health: HealthBook;
   routes: RouteTable;
   upstream: Agent;
+  /** Outbound proxies and bindings; an empty table sends everything direct through `upstream`. */
+  proxies: ProxyTable;
   limiter: Limiter;
   policies: PolicyBook;
   prices: PriceBook;
@@ -48,6 +51,7 @@ export class Gateway implements GatewayParts {
   readonly health: HealthBook;
   routes: RouteTable;
   readonly upstream: Agent;
+  proxies: ProxyTable;
   readonly limiter: Limiter;
   readonly policies: PolicyBook;
   readonly prices: PriceBook;
@@ -71,6 +75,7 @@ export class Gateway implements GatewayParts {
     this.health = parts.health;
     this.routes = parts.routes;
     this.upstream = parts.upstream;
+    this.proxies = parts.proxies;
     this.limiter = parts.limiter;
     this.policies = parts.policies;
     this.prices = parts.prices;

@@ -20,6 +20,7 @@ import type { Database, Dialect } from './schema.ts';
 import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqlite.ts';
 import { UsageRepo } from './usage-repo.ts';
 import { ServiceRepo } from './service-repo.ts';
+import { ProxyRepo } from './proxy-repo.ts';
 import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
 
@@ -51,6 +52,7 @@ export {
 export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export { ServiceRepo, type Service, type ServiceInput, type ServiceRule, type ServiceRuleInput, type ServiceTarget, type ServiceCall } from './service-repo.ts';
+export { ProxyRepo, parseProxyUrl, type Proxy, type ProxyFull, type ProxyInput, type ProxyKind, type ProxyBinding, type ProxyBindingScope } from './proxy-repo.ts';
 export type { ResealResult } from './channel-secrets.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
@@ -85,7 +87,8 @@ export interface Store {
   readonly usage: UsageRepo;
   readonly events: EventRepo;
   readonly services: ServiceRepo;
-  /** Re-seals every upstream key secret with the current master key, in one transaction (`tollgate secrets rotate`). */
+  readonly proxies: ProxyRepo;
+  /** Re-seals every upstream key secret and proxy credential with the current master key, in one transaction (`tollgate secrets rotate`). */
   rotateSecrets(): Promise<ResealResult>;
   /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
   poolStats(): { total: number; idle: number; waiting: number } | null;
@@ -127,6 +130,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
     services: new ServiceRepo(db, dialect),
+    proxies: new ProxyRepo(db, dialect, secrets),
     rotateSecrets: () => resealSecrets(db, dialect, secrets),
     poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),

@@ -15,6 +15,8 @@ export interface ChangeHandlers {
   reloadChannels(): Promise<void>;
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
+  /** Outbound proxies and their bindings. */
+  reloadProxies?(): Promise<void>;
   /** Services and their caller rules (service routes); absent when they are off. */
   reloadServices?(): Promise<void>;
   onError(err: unknown): void;
@@ -88,6 +90,7 @@ export class ChangeSync {
     let prices = false;
     let limits = false;
     let services = false;
+    let proxies = false;
     for (const e of events) {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
@@ -97,11 +100,13 @@ export class ChangeSync {
         case 'prices': prices = true; break;
         case 'limits': limits = true; break;
         case 'services': services = true; break;
+        case 'proxies': proxies = true; break;
       }
     }
     if (channels) await h.reloadChannels();
     if (prices) await h.reloadPrices();
     if (limits) await h.reloadLimits();
     if (services) await h.reloadServices?.();
+    if (proxies) await h.reloadProxies?.();
   }
 }
