@@ -9,6 +9,7 @@ import { StoreInputError } from './store/store.ts';
 import { registerAdminCommands } from './cli/admin-commands.ts';
 import { registerSecretsCommands } from './cli/secrets-commands.ts';
 import { registerServiceCommands } from './cli/service-commands.ts';
+import { registerProxyCommands } from './cli/proxy-commands.ts';
 import { SecretError } from './secrets/secret-box.ts';
 import { UsageError } from './cli/output.ts';
 
@@ -57,6 +58,7 @@ program.command('bench').description('run the benchmark: Tollgate side by side w
 registerAdminCommands(program);
 registerSecretsCommands(program);
 registerServiceCommands(program);
+registerProxyCommands(program);
 
 try {
   await program.parseAsync(process.argv);
