@@ -5,7 +5,7 @@
  * mutation rebuilds this node's proxy table before answering.
  */
 import { parseProxyUrl, StoreInputError, type Proxy, type ProxyBinding } from '../store/store.ts';
-import { checkUpstreamUrl } from '../routing/upstream-address-policy.ts';
+import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
 import { badInput, bool, idParams, int, listOf, notFound, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
 import { coolingIndex, type CoolingIndex, type HealthView } from './admin-views.ts';
 
@@ -73,7 +73,7 @@ async function view(ctx: AdminContext, id: number): Promise<ProxyView> {
 }
 
 /** The URL's form and address checked; a message never repeats the URL (it may hold credentials). */
-function checkProxyUrl(ctx: AdminContext, value: string): void {
+function checkProxyUrl(value: string): void {
   let address: string;
   try {
     address = parseProxyUrl(value).url;
@@ -81,8 +81,8 @@ function checkProxyUrl(ctx: AdminContext, value: string): void {
     if (err instanceof StoreInputError) throw badInput('url', `Invalid request body: 'url' ${err.message.replace(/^proxy url /, '')}.`);
     throw err;
   }
-  // The proxy's own address is held to the channels' rules (no metadata or link-local addresses).
-  const verdict = checkUpstreamUrl(address.replace(/^socks5:/, 'http:'), ctx.gw.config.upstream);
+  // Only the always-refused kinds (metadata, link-local, unspecified): proxies usually live on private networks.
+  const verdict = checkUpstreamUrl(address.replace(/^socks5:/, 'http:'), DEFAULT_ADDRESS_POLICY);
   if (!verdict.ok) throw badInput('url', `Invalid request body: 'url' is refused: ${verdict.message}.`);
 }
 
@@ -100,7 +100,7 @@ export const PROXY_ROUTES: readonly AdminRoute[] = [
       channel_id: { type: ['integer', 'null'], minimum: 1, description: 'only this channel\'s unbound traffic uses it; null: the global pool' },
     }, ['name', 'url']),
     async handler({ body }, ctx) {
-      checkProxyUrl(ctx, body.url);
+      checkProxyUrl(body.url);
       const proxy = await ctx.store.proxies.add({ name: body.name, url: body.url, username: body.username, password: body.password, channelId: body.channel_id ?? null });
       await ctx.applied();
       return view(ctx, proxy.id);

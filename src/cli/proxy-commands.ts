@@ -9,19 +9,19 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { checkUpstreamUrl } from '../routing/upstream-address-policy.ts';
+import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
 import { openStore, parseProxyUrl, type Proxy, type Store } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
 
 type Opts = OutputOptions & Record<string, string | undefined>;
 
-async function withLocalStore<T>(cmd: Command, fn: (store: Store, policy: { allowPrivateNetworks: boolean }) => Promise<T>): Promise<T> {
+async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const globals = cmd.optsWithGlobals();
   if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('proxy commands work on the local store only (use the admin API /admin/proxies remotely)');
   const config = loadConfig({ file: globals.config ?? null });
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
   try {
-    return await fn(store, config.upstream);
+    return await fn(store);
   } finally {
     await store.close();
   }
@@ -57,9 +57,10 @@ export function registerProxyCommands(program: Command): void {
     .requiredOption('--name <name>').requiredOption('--proxy-url <url>', 'http://, https:// or socks5://[user:password@]host:port (--url is the remote-mode option)')
     .option('--username <user>').option('--password-env <VAR>', 'read the password from this environment variable')
     .option('--channel <name>', "only this channel's unbound traffic uses the proxy").option('--json', 'print JSON for scripts')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s, policy) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
       const address = parseProxyUrl(o.proxyUrl!).url;
-      const verdict = checkUpstreamUrl(address.replace(/^socks5:/, 'http:'), policy);
+      // Only the always-refused kinds (metadata, link-local, unspecified): proxies usually live on private networks.
+      const verdict = checkUpstreamUrl(address.replace(/^socks5:/, 'http:'), DEFAULT_ADDRESS_POLICY);
       if (!verdict.ok) throw new UsageError(`the proxy address is refused: ${verdict.message}`);
       let password: string | undefined;
       if (o.passwordEnv !== undefined) {
