@@ -4,7 +4,7 @@
  * come out: views show `has_credentials` and the credential-free URL. Every
  * mutation rebuilds this node's proxy table before answering.
  */
-import { parseProxyUrl, StoreInputError, type Proxy, type ProxyBinding } from '../store/store.ts';
+import { parseProxyUrl, StoreInputError, type OutboundProxy, type ProxyBinding } from '../store/store.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
 import { badInput, bool, idParams, int, listOf, notFound, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
 import { coolingIndex, type CoolingIndex, type HealthView } from './admin-views.ts';
@@ -55,7 +55,7 @@ export const PROXY_SCHEMAS: Record<string, JsonSchema> = {
   },
 };
 
-function proxyView(p: Proxy, ctx: AdminContext, cooling: CoolingIndex): ProxyView {
+function proxyView(p: OutboundProxy, ctx: AdminContext, cooling: CoolingIndex): ProxyView {
   const c = cooling.get(`proxy:${p.id}`);
   return {
     object: 'proxy', id: p.id, name: p.name, kind: p.kind, url: p.url, channel_id: p.channelId, enabled: p.enabled, has_credentials: p.hasCredentials,

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
-import { openStore, parseProxyUrl, type Proxy, type Store } from '../store/store.ts';
+import { openStore, parseProxyUrl, type OutboundProxy, type Store } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
 
 type Opts = OutputOptions & Record<string, string | undefined>;
@@ -27,12 +27,12 @@ async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>)
   }
 }
 
-const proxyRow = (p: Proxy, channels: ReadonlyMap<number, string>) => ({
+const proxyRow = (p: OutboundProxy, channels: ReadonlyMap<number, string>) => ({
   id: p.id, name: p.name, kind: p.kind, url: p.url, pool: p.channelId === null ? 'global' : `channel ${channels.get(p.channelId) ?? p.channelId}`,
   enabled: p.enabled, credentials: p.hasCredentials,
 });
 
-async function proxyByName(store: Store, name: string): Promise<Proxy> {
+async function proxyByName(store: Store, name: string): Promise<OutboundProxy> {
   const proxy = await store.proxies.byName(name);
   if (proxy === undefined) throw new UsageError(`no proxy named '${name}'`);
   return proxy;

@@ -19,7 +19,7 @@ export type ProxyKind = 'http' | 'https' | 'socks5';
 const DEFAULT_PORTS: Record<ProxyKind, number> = { http: 80, https: 443, socks5: 1080 };
 
 /** A proxy as listed: `url` is `scheme://host:port`, never with credentials. */
-export interface Proxy {
+export interface OutboundProxy {
   id: number;
   name: string;
   kind: ProxyKind;
@@ -32,7 +32,7 @@ export interface Proxy {
 }
 
 /** A proxy with its credentials opened, for the gateway's dispatchers only. */
-export interface ProxyFull extends Proxy {
+export interface ProxyFull extends OutboundProxy {
   username: string | null;
   password: string | null;
 }
@@ -75,7 +75,7 @@ export function parseProxyUrl(raw: string): { kind: ProxyKind; url: string; cred
   return { kind, url: `${kind}://${u.hostname}:${port}`, credentials };
 }
 
-function toProxy(row: Selectable<ProxiesTable>): Proxy {
+function toProxy(row: Selectable<ProxiesTable>): OutboundProxy {
   return {
     id: row.id,
     name: row.name,
@@ -101,7 +101,7 @@ export class ProxyRepo {
   }
 
   /** Adds an enabled proxy; its credentials are sealed to its row. */
-  async add(input: ProxyInput): Promise<Proxy> {
+  async add(input: ProxyInput): Promise<OutboundProxy> {
     const parsed = parseProxyUrl(input.url);
     const credentials = input.username !== undefined ? { username: input.username, password: input.password ?? '' } : parsed.credentials;
     if (credentials !== null && (credentials.username.length > 255 || credentials.password.length > 255)) throw new StoreInputError('invalid', 'proxy username and password are at most 255 bytes each');
@@ -150,13 +150,13 @@ export class ProxyRepo {
     });
   }
 
-  async byName(name: string): Promise<Proxy | undefined> {
+  async byName(name: string): Promise<OutboundProxy | undefined> {
     const row = await this.#db.selectFrom('proxies').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toProxy(row);
   }
 
   /** Every proxy, credentials withheld. */
-  async list(): Promise<Proxy[]> {
+  async list(): Promise<OutboundProxy[]> {
     return (await this.#db.selectFrom('proxies').selectAll().orderBy('id').execute()).map(toProxy);
   }
 

@@ -52,7 +52,7 @@ export {
 export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export { ServiceRepo, type Service, type ServiceInput, type ServiceRule, type ServiceRuleInput, type ServiceTarget, type ServiceCall } from './service-repo.ts';
-export { ProxyRepo, parseProxyUrl, type Proxy, type ProxyFull, type ProxyInput, type ProxyKind, type ProxyBinding, type ProxyBindingScope } from './proxy-repo.ts';
+export { ProxyRepo, parseProxyUrl, type OutboundProxy, type ProxyFull, type ProxyInput, type ProxyKind, type ProxyBinding, type ProxyBindingScope } from './proxy-repo.ts';
 export type { ResealResult } from './channel-secrets.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
