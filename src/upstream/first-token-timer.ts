@@ -11,8 +11,10 @@
  * event carrying content: a byte that passed here has already gone to the
  * client (the request is committed), so waiting for content would time out
  * requests that can no longer fail over. The clock starts at dispatch, so a
- * slow connect counts too; one timer per attempt, cleared at the first byte,
- * nothing per chunk.
+ * slow connect (or proxy tunnel) counts too; undici hands over the controller
+ * only once connected, so a deadline passed while connecting cuts the attempt
+ * as soon as the connection is ready (the connect timeout bounds that wait).
+ * One timer per attempt, cleared at the first byte, nothing per chunk.
  */
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
