@@ -84,14 +84,8 @@ class CheckedSocks5Agent extends Socks5ProxyAgent {
   readonly #opts: ProxyDispatcherOptions;
 
   constructor(endpoint: ProxyEndpoint, opts: ProxyDispatcherOptions) {
-    super(endpoint.url, {
-      username: endpoint.username ?? undefined,
-      password: endpoint.password ?? undefined,
-      connectTimeout: opts.connectTimeoutMs,
-      connections: opts.connections,
-      keepAliveTimeout: 30_000,
-      pipelining: 1,
-    });
+    // Its per-origin pools take undici's defaults (keep-alive, no connection cap): the agent passes them no pool options.
+    super(endpoint.url, { username: endpoint.username ?? undefined, password: endpoint.password ?? undefined, connectTimeout: opts.connectTimeoutMs });
     this.#proxy = endpoint.name;
     this.#opts = opts;
   }
