@@ -10,6 +10,7 @@ import { registerAdminCommands } from './cli/admin-commands.ts';
 import { registerSecretsCommands } from './cli/secrets-commands.ts';
 import { registerServiceCommands } from './cli/service-commands.ts';
 import { registerFilterCommands } from './cli/filter-commands.ts';
+import { registerProxyCommands } from './cli/proxy-commands.ts';
 import { SecretError } from './secrets/secret-box.ts';
 import { UsageError } from './cli/output.ts';
 
@@ -59,6 +60,7 @@ registerAdminCommands(program);
 registerSecretsCommands(program);
 registerServiceCommands(program);
 registerFilterCommands(program);
+registerProxyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,8 @@ import { KeyCache } from './keys/key-cache.ts';
 import { HealthBook } from './routing/channel-health.ts';
 import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
 import { upstreamConnector } from './routing/upstream-connector.ts';
+import { ProxyTable } from './routing/proxy-table.ts';
+import { ProxyMetrics, NO_PROXY_COUNTERS } from './observability/proxy-metrics.ts';
 import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
@@ -82,6 +84,10 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const metrics = config.metrics ? new GatewayMetrics() : null;
   const tracer = await startTracing(config.otel.endpoint, config.otel.serviceName);
+  const proxyMetrics = metrics === null ? null : new ProxyMetrics(metrics.registry);
+  const exempt = mock === null ? [] : [new URL(mock.url).host];
+  const proxyOptions = { policy: config.upstream, connectTimeoutMs: config.upstream.connectTimeoutMs, connections: config.upstream.connectionsPerOrigin, exempt };
+  const loadProxies = async (previous: ProxyTable | null) => new ProxyTable(await store.proxies.listFull(), await store.proxies.bindings(), health, proxyOptions, (name) => proxyMetrics?.countersFor(name) ?? NO_PROXY_COUNTERS, previous);
   const limiter = createLimiter(config, logger, metrics);
   // Requests before the first Redis connection would wait out the command timeout.
   if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
@@ -116,11 +122,12 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
       connect: upstreamConnector({
         policy: config.upstream,
         connectTimeoutMs: config.upstream.connectTimeoutMs,
-        exempt: mock === null ? [] : [new URL(mock.url).host],
+        exempt,
       }),
       keepAliveTimeout: 30_000,
       pipelining: 1,
     }),
+    proxies: await loadProxies(null),
     limiter,
     policies: new PolicyBook(await loadPolicies()),
     prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
@@ -147,6 +154,11 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
     reloadFilters: async () => { gateway.filters = new FilterBook(await store.filters.list()); },
     reloadServices: services?.reload,
+    reloadProxies: async () => {
+      const previous = gateway.proxies;
+      gateway.proxies = await loadProxies(previous);
+      await gateway.proxies.retire(previous);
+    },
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);
   await sync.start();
@@ -181,6 +193,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await services?.close();
     await limiter.close();
     await gateway.upstream.close();
+    await gateway.proxies.close();
     await mock?.close();
     await store.close();
     gateway.latency.close(); // WebAssembly histograms are not garbage-collected

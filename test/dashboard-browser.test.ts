@@ -221,6 +221,7 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     assert.match(await text(page, '#top-users'), /alice/);
     assert.match(await text(page, '#top-models'), /mock-gpt/);
     assert.match(await text(page, '#channels'), /mock/);
+    assert.match(await text(page, '#proxies'), /No outbound proxies/);
   });
 
   let key = '';

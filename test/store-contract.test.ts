@@ -380,6 +380,38 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.deepEqual((await store.events.since(start, 1)).map((e) => e.id), [id1]);
       assert.deepEqual(await store.events.since(id2), []);
     });
+
+    test('proxies: add (credentials sealed apart from the URL), bindings, removal; channel first-token timeout', async () => {
+      const channel = await store.channels.add({ name: uniq('ftt'), type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', firstTokenTimeoutMs: 1500, models: [] });
+      assert.equal(channel.firstTokenTimeoutMs, 1500);
+      assert.equal((await store.channels.update(channel.id, { firstTokenTimeoutMs: null })).firstTokenTimeoutMs, null);
+      await assertInputError(store.channels.update(channel.id, { firstTokenTimeoutMs: 0 }), 'invalid');
+      const name = uniq('px');
+      const p = await store.proxies.add({ name, url: 'socks5://u%40x:p%3Aw@127.0.0.1:1080', channelId: channel.id });
+      assert.deepEqual({ kind: p.kind, url: p.url, channelId: p.channelId, hasCredentials: p.hasCredentials, enabled: p.enabled }, { kind: 'socks5', url: 'socks5://127.0.0.1:1080', channelId: channel.id, hasCredentials: true, enabled: true });
+      const full = (await store.proxies.listFull()).find((x) => x.id === p.id)!;
+      assert.deepEqual([full.username, full.password], ['u@x', 'p:w']);
+      const row = await store.db.selectFrom('proxies').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.match(row.credentials!, /^v1:/);
+      const plain = await store.proxies.add({ name: uniq('px-plain'), url: 'http://127.0.0.1:3128' });
+      assert.equal(plain.hasCredentials, false);
+      await assertInputError(store.proxies.add({ name, url: 'http://127.0.0.1:3128' }), 'conflict');
+      await assertInputError(store.proxies.add({ name: uniq('px'), url: 'ftp://127.0.0.1:21' }), 'invalid');
+      await assertInputError(store.proxies.add({ name: uniq('px'), url: 'http://127.0.0.1:3128', channelId: 999_999 }), 'not_found');
+      const user = await store.users.create({ name: uniq('bound') });
+      const since = await store.events.latestId();
+      await store.proxies.bind('user', user.id, p.id);
+      await store.proxies.bind('user', user.id, plain.id); // replaces
+      assert.deepEqual((await store.proxies.bindings()).filter((b) => b.subjectId === user.id).map((b) => [b.scope, b.proxyId]), [['user', plain.id]]);
+      await assertInputError(store.proxies.bind('key', 999_999, p.id), 'not_found');
+      await assertInputError(store.proxies.bind('user', user.id, 999_999), 'not_found');
+      assert.equal(await store.proxies.setEnabled(p.id, false), true);
+      assert.equal(await store.proxies.remove(plain.id), true);
+      assert.equal((await store.proxies.bindings()).some((b) => b.proxyId === plain.id), false, 'bindings go with their proxy');
+      assert.equal(await store.proxies.remove(plain.id), false);
+      assert.equal(await store.proxies.unbind('user', user.id), false);
+      assert.ok((await store.events.since(since)).every((e) => e.kind === 'proxies'));
+    });
   });
 }
 

@@ -15,6 +15,7 @@ import { Attempt } from '../src/upstream/attempt.ts';
 import { UsageTap } from '../src/upstream/usage-tap.ts';
 import { ClientSink } from '../src/upstream/client-sink.ts';
 import { startAttempt } from '../src/upstream/start-attempt.ts';
+import { FirstTokenTimer } from '../src/upstream/first-token-timer.ts';
 import { CLIENT_ABORT, FailureError, failureError, type Failure } from '../src/upstream/failure.ts';
 import type { UpstreamHandler } from '../src/upstream/forwarding-handler.ts';
 import { OPENAI_CHAT_STREAM, OPENAI_USAGE, OPENAI_USAGE_EVENT } from './support/sse-recordings.ts';
@@ -384,4 +385,25 @@ test('the chain: a stream reaches the client without the injected usage event, m
   assert.equal(res.body, OPENAI_CHAT_STREAM.replace(OPENAI_USAGE_EVENT, ''));
   assert.ok(res.ended);
   assert.deepEqual([ctx.status, ctx.promptTokens, ctx.completionTokens, ctx.usageReported], [200, 19, 11, true]);
+});
+
+test('first-token timer: cuts with a FailureError blaming the channel, even when it ran out before the connection; a first byte stops it', async () => {
+  const early = new Recorder();
+  const timer = new FirstTokenTimer('c1', 1, early);
+  await new Promise((r) => setTimeout(r, 20));
+  const c = new FakeController();
+  timer.onRequestStart(c, {}); // the connection came after the deadline: cut at once
+  assert.ok(c.reason instanceof FailureError);
+  assert.deepEqual([(c.reason as FailureError).failure.blame, (c.reason as FailureError).failure.errorClass, (c.reason as FailureError).failure.status], ['channel', 'first_token_timeout', 504]);
+
+  const late = new Recorder();
+  const running = new FirstTokenTimer('c1', 30, late);
+  const c2 = new FakeController();
+  running.onRequestStart(c2, {});
+  running.onResponseStart(c2, 200, {});
+  running.onResponseData(c2, Buffer.alloc(0)); // an empty chunk is no first byte
+  running.onResponseData(c2, Buffer.from('data: {}\n\n'));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(c2.aborted, false, 'the first byte stopped the clock');
+  assert.deepEqual(late.names, ['start', 'head', 'data', 'data']);
 });

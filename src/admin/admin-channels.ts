@@ -6,7 +6,7 @@
  */
 import type { ChannelFull, ChannelModel, ChannelType } from '../store/store.ts';
 import { checkUpstreamUrl } from '../routing/upstream-address-policy.ts';
-import { badInput, bool, idParams, int, listOf, notFound, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
+import { badInput, bool, idParams, int, listOf, notFound, nullableInt, object, ref, str, type AdminContext, type AdminRoute, type JsonSchema } from './admin-schema.ts';
 import { channelKeyView, channelView, coolingIndex } from './admin-views.ts';
 
 const TYPES: ChannelType[] = ['openai', 'openai-compatible', 'anthropic', 'mock'];
@@ -30,6 +30,7 @@ const channelFields = {
   base_url: str(2000, 'e.g. https://api.openai.com/v1'),
   weight: int(0, 1_000_000, 'weighted round-robin share within its priority'),
   priority: int(-1_000_000, 1_000_000, 'higher is tried first'),
+  first_token_timeout_ms: { ...nullableInt(1, 'streamed requests with no first byte from this channel within this many ms fail over to the next channel; null: no limit'), maximum: 600_000 },
 };
 
 /** The base URL if the SSRF policy allows it (see upstream-address-policy.ts), else a 400 naming base_url. */
@@ -69,7 +70,7 @@ export const CHANNEL_ROUTES: readonly AdminRoute[] = [
       keys: { type: 'array', maxItems: 100, items: str(1000), description: 'upstream API keys' },
     }, ['name', 'base_url', 'models']),
     async handler({ body }, ctx) {
-      const channel = await ctx.store.channels.add({ name: body.name, type: body.type, baseUrl: baseUrl(ctx, body.base_url), weight: body.weight, priority: body.priority, models: models(body.models) });
+      const channel = await ctx.store.channels.add({ name: body.name, type: body.type, baseUrl: baseUrl(ctx, body.base_url), weight: body.weight, priority: body.priority, firstTokenTimeoutMs: body.first_token_timeout_ms, models: models(body.models) });
       for (const secret of (body.keys ?? []) as string[]) await ctx.store.channels.addKey(channel.id, secret);
       await ctx.applied();
       return view(ctx, channel.id);
@@ -104,6 +105,7 @@ export const CHANNEL_ROUTES: readonly AdminRoute[] = [
           baseUrl: rest.base_url === undefined ? undefined : baseUrl(ctx, rest.base_url),
           weight: rest.weight,
           priority: rest.priority,
+          firstTokenTimeoutMs: rest.first_token_timeout_ms,
           models: rest.models === undefined ? undefined : models(rest.models),
         });
       }

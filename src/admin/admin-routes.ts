@@ -23,6 +23,7 @@ import type { ChangeSignal } from '../sync/change-signal.ts';
 import { CHANNEL_ROUTES } from './admin-channels.ts';
 import { buildOpenApi } from './admin-openapi.ts';
 import { POLICY_ROUTES } from './admin-policies.ts';
+import { PROXY_ROUTES } from './admin-proxies.ts';
 import { SERVICE_ROUTES } from './admin-services.ts';
 import { FILTER_ROUTES } from './admin-filters.ts';
 import { AdminError, AdminErrors, adminValidatorCompiler, describeValidation, type AdminContext, type AdminRoute } from './admin-schema.ts';
@@ -35,7 +36,7 @@ import { requireAdmin } from './require-admin.ts';
 export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
 /** Every admin route but the OpenAPI document itself. */
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...CHANNEL_ROUTES, ...POLICY_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES];
 
 const OPENAPI_ROUTE: AdminRoute = {
   method: 'GET', url: '/admin/openapi.json', operationId: 'openApi', tag: 'meta', status: 200,

@@ -59,6 +59,8 @@ export interface ChannelView {
   base_url: string;
   weight: number;
   priority: number;
+  /** null: no first-token timeout. */
+  first_token_timeout_ms: number | null;
   enabled: boolean;
   /** Whether this node's live route table currently includes the channel. */
   routed: boolean;
@@ -169,7 +171,7 @@ export function channelView(c: ChannelFull, gw: Gateway, cooling: CoolingIndex):
 }
 
 function channelFields(c: Channel) {
-  return { id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, weight: c.weight, priority: c.priority, enabled: c.enabled, created_at: c.createdAt };
+  return { id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, weight: c.weight, priority: c.priority, first_token_timeout_ms: c.firstTokenTimeoutMs, enabled: c.enabled, created_at: c.createdAt };
 }
 
 /** The price as the API shows it. */
@@ -217,7 +219,7 @@ export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
   },
   ChannelKey: obj('channel_key', { id: I, channel_id: I, enabled: B, hint: S, created_at: I, health }),
   Channel: obj('channel', {
-    id: I, name: S, type: S, base_url: S, weight: I, priority: I, enabled: B, routed: B, created_at: I,
+    id: I, name: S, type: S, base_url: S, weight: I, priority: I, first_token_timeout_ms: NI, enabled: B, routed: B, created_at: I,
     models: { type: 'array', items: { type: 'object', properties: { model: S, upstream_model: S }, required: ['model', 'upstream_model'] } },
     keys: { type: 'array', items: { $ref: '#/components/schemas/ChannelKey' } },
     health,

@@ -109,6 +109,11 @@ function intOption(value: string | undefined, name: string, min = 0): number | n
   return Number(value);
 }
 
+/** `--first-token-timeout-ms`: absent stays absent (undefined). */
+function firstTokenOption(value: string | undefined): number | undefined {
+  return intOption(value, 'first-token-timeout-ms', 1) ?? undefined;
+}
+
 const userRow = (u: { id: number; name: string; balanceMicros: number; disabled: boolean; createdAt: number }) => ({ id: u.id, name: u.name, balance_micros: u.balanceMicros, disabled: u.disabled, created: new Date(u.createdAt).toISOString() });
 
 export function registerAdminCommands(program: Command): void {
@@ -162,7 +167,8 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--name <name>').requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
     .option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic, or mock', 'openai')
     .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
-    .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0'))
+    .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0')
+    .option('--first-token-timeout-ms <ms>', 'fail a stream over to the next channel when no first byte came within this time'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       checkBaseUrl(cmd, o.baseUrl);
       const models = String(o.models).split(',').map((m) => m.trim()).filter(Boolean).map((m) => {
@@ -170,13 +176,26 @@ export function registerAdminCommands(program: Command): void {
         return { model, upstreamModel: upstream ?? model };
       });
       if (models.length === 0) throw new UsageError('--models needs at least one model');
-      const c = await s.channels.add({ name: o.name, type: o.type as ChannelType, baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight', 1)!, priority: intOption(o.priority, 'priority', -1_000_000)!, models });
+      const c = await s.channels.add({ name: o.name, type: o.type as ChannelType, baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight', 1)!, priority: intOption(o.priority, 'priority', -1_000_000)!, firstTokenTimeoutMs: firstTokenOption(o.firstTokenTimeoutMs), models });
       for (const secret of o.key ?? []) await s.channels.addKey(c.id, secret);
       print({ id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, models: models.map((m) => m.model), keys: (o.key ?? []).length }, o);
     }));
+  json(channel.command('update').description("change a channel's base URL, weight, priority or first-token timeout").requiredOption('--name <name>')
+    .option('--base-url <url>').option('--weight <n>').option('--priority <n>')
+    .option('--first-token-timeout-ms <ms>', "ms, or 'off' to remove the limit"))
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const c = await s.channels.byName(o.name);
+      if (c === undefined) throw new UsageError(`no channel named '${o.name}'`);
+      if (o.baseUrl !== undefined) checkBaseUrl(cmd, o.baseUrl);
+      const u = await s.channels.update(c.id, {
+        baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight') ?? undefined, priority: intOption(o.priority, 'priority', -1_000_000) ?? undefined,
+        firstTokenTimeoutMs: o.firstTokenTimeoutMs === 'off' ? null : firstTokenOption(o.firstTokenTimeoutMs),
+      });
+      print({ id: u.id, name: u.name, base_url: u.baseUrl, weight: u.weight, priority: u.priority, first_token_timeout_ms: u.firstTokenTimeoutMs }, o);
+    }));
   json(channel.command('list').description('list channels with their models and key count'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.channels.listFull()).map((c) => ({
-      id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, enabled: c.enabled, priority: c.priority, weight: c.weight,
+      id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, enabled: c.enabled, priority: c.priority, weight: c.weight, first_token_timeout_ms: c.firstTokenTimeoutMs,
       models: c.models.map((m) => (m.model === m.upstreamModel ? m.model : `${m.model}=${m.upstreamModel}`)), keys: c.keys.filter((k) => k.enabled).length,
     })), o)));
   json(channel.command('key').description('upstream keys of a channel').command('add').description('add an upstream API key to a channel').requiredOption('--channel <name>').requiredOption('--key <secret>'))

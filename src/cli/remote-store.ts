@@ -7,7 +7,7 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../admin/admin-views.ts';
@@ -40,6 +40,7 @@ export interface AdminStore {
   };
   channels: {
     add(input: ChannelInput): Promise<Channel>;
+    update(id: number, patch: ChannelPatch): Promise<Channel>;
     addKey(channelId: number, secret: string): Promise<ChannelKeyInfo>;
     setEnabled(id: number, enabled: boolean): Promise<boolean>;
     byName(name: string): Promise<Channel | undefined>;
@@ -61,7 +62,7 @@ const toUser = (u: UserView): User => ({ id: u.id, name: u.name, balanceMicros: 
 const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at });
 const toChannelKey = (k: ChannelKeyView): ChannelKeyInfo => ({ id: k.id, channelId: k.channel_id, enabled: k.enabled, createdAt: k.created_at });
 const toChannel = (c: ChannelView): ChannelInfo => ({
-  id: c.id, name: c.name, type: c.type as Channel['type'], baseUrl: c.base_url, weight: c.weight, priority: c.priority, enabled: c.enabled, createdAt: c.created_at,
+  id: c.id, name: c.name, type: c.type as Channel['type'], baseUrl: c.base_url, weight: c.weight, priority: c.priority, enabled: c.enabled, createdAt: c.created_at, firstTokenTimeoutMs: c.first_token_timeout_ms,
   models: c.models.map((m) => ({ model: m.model, upstreamModel: m.upstream_model })),
   keys: c.keys.map(toChannelKey),
 });
@@ -121,7 +122,10 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
     },
     channels: {
       add: async (input) => toChannel(await api.call<ChannelView>('POST', '/admin/channels', {
-        body: { name: input.name, type: input.type, base_url: input.baseUrl, weight: input.weight, priority: input.priority, models: input.models.map((m) => ({ model: m.model, upstream_model: m.upstreamModel })) },
+        body: { name: input.name, type: input.type, base_url: input.baseUrl, weight: input.weight, priority: input.priority, first_token_timeout_ms: input.firstTokenTimeoutMs, models: input.models.map((m) => ({ model: m.model, upstream_model: m.upstreamModel })) },
+      })),
+      update: async (id, patch) => toChannel(await api.call<ChannelView>('PATCH', `/admin/channels/${id}`, {
+        body: { base_url: patch.baseUrl, weight: patch.weight, priority: patch.priority, first_token_timeout_ms: patch.firstTokenTimeoutMs, name: patch.name },
       })),
       addKey: async (channelId, secret) => toChannelKey(await api.call<ChannelKeyView>('POST', `/admin/channels/${channelId}/keys`, { body: { secret } })),
       setEnabled: (id, enabled) => orMissing(api.call('POST', `/admin/channels/${id}/${enabled ? 'enable' : 'disable'}`).then(() => true), false),

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { KeyCache } from '../keys/key-cache.ts';
 import type { HealthBook } from '../routing/channel-health.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import type { ProxyTable } from '../routing/proxy-table.ts';
 import type { Limiter } from '../limiter/limiter.ts';
 import type { PolicyBook } from '../limiter/policy-book.ts';
 import type { PriceBook } from '../metering/pricing.ts';
@@ -29,6 +30,8 @@ export interface GatewayParts {
   /** Response filters by scope; swapped whole when rules change. */
   filters: FilterBook;
   upstream: Agent;
+  /** Outbound proxies and bindings; an empty table sends everything direct through `upstream`. */
+  proxies: ProxyTable;
   limiter: Limiter;
   policies: PolicyBook;
   prices: PriceBook;
@@ -55,6 +58,7 @@ export class Gateway implements GatewayParts {
   routes: RouteTable;
   filters: FilterBook;
   readonly upstream: Agent;
+  proxies: ProxyTable;
   readonly limiter: Limiter;
   readonly policies: PolicyBook;
   readonly prices: PriceBook;
@@ -80,6 +84,7 @@ export class Gateway implements GatewayParts {
     this.routes = parts.routes;
     this.filters = parts.filters;
     this.upstream = parts.upstream;
+    this.proxies = parts.proxies;
     this.limiter = parts.limiter;
     this.policies = parts.policies;
     this.prices = parts.prices;

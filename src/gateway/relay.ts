@@ -16,13 +16,18 @@ import { dialectFor } from '../providers/index.ts';
 import { TranslationError, translationBetween } from '../providers/translate/index.ts';
 import { connectFailure, type Failure } from '../upstream/failure.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
+import { FIRST_TOKEN_TIMEOUT } from '../upstream/first-token-timer.ts';
+import type { Dispatcher } from 'undici';
 import type { Gateway } from './gateway.ts';
+import { throughEgress } from './egress.ts';
 import type { RequestContext } from './context.ts';
 
 export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
   const now = Date.now();
   const order = gw.routes.attemptOrder(ctx.modelRoute!, gw.config.upstream.maxAttempts, now);
   let failure: Failure | null = null;
+  // Read once: a proxy reload mid-request does not move a bound request's egress.
+  const bound = gw.proxies.bound(ctx.userId, ctx.keyId);
   ctx.upstreamStartedAt = performance.now();
   for (const channel of order) {
     if (ctx.clientGone) break;
@@ -50,17 +55,19 @@ export async function relay(gw: Gateway, ctx: RequestContext): Promise<void> {
     ctx.upstreamChannel = channel;
     ctx.upstreamKey = key;
     ctx.channel = channel.name;
-    failure = await attempt(gw, ctx, channel, key, protocol, body);
+    failure = await throughEgress(gw, ctx, channel, bound, (upstream) => attempt(gw, ctx, upstream, channel, key, protocol, body));
     if (failure === null) {
       gw.health.succeed(channel.health);
       gw.health.succeed(key.health);
       break;
     }
-    if (failure.blame !== null) {
+    if (failure.blame === 'proxy' && bound !== undefined) break; // a bound request leaves through its proxy or not at all
+    if (failure.blame === 'channel' || failure.blame === 'key') {
       // The upstream failed (not the client, not our own shutdown): take it out of rotation for a while.
       gw.health.fail(failure.blame === 'key' ? key.health : channel.health, Date.now());
       gw.metrics?.cooldown(channel.name);
     }
+    if (failure.errorClass === FIRST_TOKEN_TIMEOUT) gw.metrics?.firstTokenFailover(channel.name);
     if (ctx.committed || ctx.cancelled !== null) break; // after the first byte, or cut: no retry
   }
   ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
@@ -129,12 +136,12 @@ function upstreamBody(ctx: RequestContext, channel: ChannelRoute, protocol: Atte
   }
 }
 
-/** One try on one channel and key; null when the response was delivered. */
-function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: UpstreamKey, protocol: AttemptProtocol, body: Buffer | undefined): Promise<Failure | null> {
+/** One try on one channel and key, through `upstream` (direct or a proxy); null when the response was delivered. */
+function attempt(gw: Gateway, ctx: RequestContext, upstream: Dispatcher, channel: ChannelRoute, key: UpstreamKey, protocol: AttemptProtocol, body: Buffer | undefined): Promise<Failure | null> {
   const cfg = gw.config.upstream;
   const { dialect, translation } = protocol;
   try {
-    return startAttempt(gw.upstream, {
+    return startAttempt(upstream, {
       origin: channel.origin,
       path: dialect.upstreamPath(channel.basePath, translation === null ? ctx.endpoint.upstreamPath : translation.upstreamPath),
       method: 'POST',
@@ -142,7 +149,7 @@ function attempt(gw: Gateway, ctx: RequestContext, channel: ChannelRoute, key: U
       body,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.bodyTimeoutMs,
-    }, ctx, channel.name, protocol, gw.countTokens, key.secret, ctx.endpoint.kind === 'embeddings' ? null : gw.filters.filterFor(channel.id, ctx.model, ctx.keyId)).done;
+    }, ctx, channel.name, protocol, gw.countTokens, key.secret, ctx.endpoint.kind === 'embeddings' ? null : gw.filters.filterFor(channel.id, ctx.model, ctx.keyId), channel.firstTokenTimeoutMs).done;
   } catch (err) {
     // Invalid options throw synchronously: reported like a connect failure, without a cooldown.
     return Promise.resolve(connectFailure(channel.name, err, null));

@@ -96,6 +96,7 @@ export class GatewayMetrics {
   readonly failovers = new FastCounter('tollgate_failovers_total', 'Failovers away from a channel, by channel and reason.', ['channel', 'reason']);
   readonly refusedRecords = new FastCounter('tollgate_writer_refused_records_total', 'Usage records the store refused for good (set aside in a rejected file; their debits given back).', []);
   readonly chargeCaps = new FastCounter('tollgate_charge_capped_micros_total', 'Cost above a request\'s reservation plus overdraft, not charged (an upstream past every completion bound).', []);
+  readonly firstTokenFailovers = new FastCounter('tollgate_first_token_failovers_total', 'Streamed attempts cut for sending no first byte within the channel\'s first-token timeout, by channel.', ['channel']);
   readonly cooldowns = new FastCounter('tollgate_channel_cooldowns_total', 'Times a channel was put in cooldown.', ['channel']);
   readonly cache = new FastCounter('tollgate_cache_lookups_total', 'Cache lookups, by cache and result (hit or miss).', ['cache', 'result']);
   readonly writerFlushes = new FastHistogram('tollgate_writer_flush_duration_seconds', 'Batched writer flush latency.', [], FLUSH_BUCKETS);
@@ -135,7 +136,7 @@ export class GatewayMetrics {
     this.maxSeries = opts.maxSeries ?? 2000;
     for (const m of [
       this.requestsTotal, this.outcomes, this.errors, this.requestDuration, this.upstreamDuration, this.ttft,
-      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.cooldowns, this.chargeCaps, this.refusedRecords,
+      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.firstTokenFailovers, this.cooldowns, this.chargeCaps, this.refusedRecords,
       this.cache, this.writerFlushes, this.writerRecords, this.writerSpooled, this.redisErrors,
     ]) m.registerWith(this.registry);
     this.writerFlushChild = this.writerFlushes.child();
@@ -221,6 +222,11 @@ export class GatewayMetrics {
   /** A charge was capped at the reservation plus overdraft; `micros` were not charged. Rare. */
   chargeCapped(micros: number): void {
     this.chargeCaps.child().value += micros;
+  }
+
+  /** An attempt on `channel` was cut by its first-token timeout. Not hot. */
+  firstTokenFailover(channel: string): void {
+    this.firstTokenFailovers.child(this.channels.bound(channel)).value++;
   }
 
   /** `channel` was put in cooldown. Not hot. */

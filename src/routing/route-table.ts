@@ -20,6 +20,8 @@ export interface ChannelSpec {
   weight: number;
   priority: number;
   enabled: boolean;
+  /** ms; null or absent: none. */
+  firstTokenTimeoutMs?: number | null;
   models: ReadonlyArray<{ model: string; upstreamModel: string }>;
   keys: ReadonlyArray<{ id: number; secret: string; enabled: boolean }>;
 }
@@ -48,6 +50,8 @@ export interface ChannelRoute {
   readonly renames: ReadonlyMap<string, string>;
   /** The protocols the channel's provider speaks natively; the first is the one translated requests use. */
   readonly protocols: readonly Protocol[];
+  /** Streamed attempts fail over when no byte came within this many ms; 0: no limit. */
+  readonly firstTokenTimeoutMs: number;
   keyCursor: number;
 }
 
@@ -93,6 +97,7 @@ export class RouteTable {
         keys,
         renames: new Map(spec.models.filter((m) => m.upstreamModel !== m.model).map((m) => [m.model, m.upstreamModel])),
         protocols: provider.protocols,
+        firstTokenTimeoutMs: spec.firstTokenTimeoutMs ?? 0,
         keyCursor: 0,
       };
       channels.push(route);

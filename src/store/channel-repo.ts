@@ -29,6 +29,8 @@ export interface Channel {
   priority: number;
   enabled: boolean;
   createdAt: number;
+  /** Streamed attempts with no first byte within this many ms fail over; null: no such limit. */
+  firstTokenTimeoutMs: number | null;
 }
 
 /** A client-facing model name and the name to send upstream. */
@@ -59,6 +61,7 @@ export interface ChannelInput {
   baseUrl: string;
   weight?: number;
   priority?: number;
+  firstTokenTimeoutMs?: number | null;
   models: ChannelModel[];
 }
 
@@ -68,6 +71,8 @@ export interface ChannelPatch {
   baseUrl?: string;
   weight?: number;
   priority?: number;
+  /** null removes the limit. */
+  firstTokenTimeoutMs?: number | null;
   models?: ChannelModel[];
 }
 
@@ -81,7 +86,15 @@ function toChannel(row: Selectable<ChannelsTable>): Channel {
     priority: row.priority,
     enabled: row.enabled === 1,
     createdAt: row.created_at,
+    firstTokenTimeoutMs: row.first_token_timeout_ms,
   };
+}
+
+/** A first-token timeout is a positive integer of ms (at most 10 minutes), or null for none. */
+function checkFirstTokenTimeout(ms: number | null | undefined): void {
+  if (ms !== undefined && ms !== null && !(Number.isSafeInteger(ms) && ms >= 1 && ms <= 600_000)) {
+    throw new StoreInputError('invalid', 'channel first-token timeout must be an integer of ms in 1..600000 (or null for none)');
+  }
 }
 
 function toChannelKey(row: Selectable<ChannelKeysTable>, secret: string): ChannelKey {
@@ -107,11 +120,12 @@ export class ChannelRepo {
     const priority = input.priority ?? 0;
     if (!Number.isSafeInteger(weight) || weight < 0) throw new StoreInputError('invalid', 'channel weight must be a non-negative integer');
     if (!Number.isSafeInteger(priority)) throw new StoreInputError('invalid', 'channel priority must be an integer');
+    checkFirstTokenTimeout(input.firstTokenTimeoutMs);
     try {
       return await this.#db.transaction().execute(async (trx) => {
         const row = await trx
           .insertInto('channels')
-          .values({ name: input.name, type: input.type, base_url: input.baseUrl, weight, priority, created_at: Date.now() })
+          .values({ name: input.name, type: input.type, base_url: input.baseUrl, weight, priority, first_token_timeout_ms: input.firstTokenTimeoutMs ?? null, created_at: Date.now() })
           .returningAll()
           .executeTakeFirstOrThrow();
         if (input.models.length > 0) {
@@ -137,11 +151,13 @@ export class ChannelRepo {
   async update(id: number, patch: ChannelPatch): Promise<Channel> {
     if (patch.weight !== undefined && (!Number.isSafeInteger(patch.weight) || patch.weight < 0)) throw new StoreInputError('invalid', 'channel weight must be a non-negative integer');
     if (patch.priority !== undefined && !Number.isSafeInteger(patch.priority)) throw new StoreInputError('invalid', 'channel priority must be an integer');
+    checkFirstTokenTimeout(patch.firstTokenTimeoutMs);
     const set: Updateable<ChannelsTable> = {};
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.baseUrl !== undefined) set.base_url = patch.baseUrl;
     if (patch.weight !== undefined) set.weight = patch.weight;
     if (patch.priority !== undefined) set.priority = patch.priority;
+    if (patch.firstTokenTimeoutMs !== undefined) set.first_token_timeout_ms = patch.firstTokenTimeoutMs;
     try {
       return await this.#db.transaction().execute(async (trx) => {
         // Write first, as in KeyRepo.revoke: a no-op assignment still returns the row.

@@ -1,6 +1,7 @@
 /**
- * Upstream key secrets at rest: the start-up step that seals legacy plaintext
- * rows, and the rotation that re-seals every row with the current master key.
+ * Upstream key secrets and proxy credentials at rest: the start-up step that
+ * seals legacy plaintext upstream keys, and the rotation that re-seals every
+ * sealed value with the current master key.
  *
  * Both are one transaction over `channel_keys` (BEGIN IMMEDIATE on SQLite, so
  * a concurrent writer waits instead of failing the upgrade from read to
@@ -16,10 +17,12 @@ import { withImmediateTransaction } from './sqlite.ts';
 
 /** The context a channel key's secret is bound to (additional authenticated data). */
 export const channelKeyContext = (channelId: number) => `channel_keys.secret:${channelId}`;
+/** The context a proxy's credentials are bound to (proxies are sealed from the start: no plaintext rows). */
+export const proxyCredentialsContext = (proxyId: number) => `proxies.credentials:${proxyId}`;
 
 /** What a pass over the rows did. */
 export interface ResealResult {
-  /** Rows in `channel_keys`. */
+  /** Rows in `channel_keys`, plus proxies with credentials. */
   rows: number;
   /** Rows written (sealed or re-sealed). */
   changed: number;
@@ -59,7 +62,7 @@ export async function sealPlaintextSecrets(db: Kysely<Database>, dialect: Dialec
 export async function resealSecrets(db: Kysely<Database>, dialect: Dialect, box: SecretBox): Promise<ResealResult> {
   return inTransaction(db, dialect, async (trx) => {
     // Lock the table on PostgreSQL so a key added meanwhile waits for the rotation (SQLite's IMMEDIATE already excludes writers).
-    if (dialect === 'postgres') await sql`lock table channel_keys in share row exclusive mode`.execute(trx);
+    if (dialect === 'postgres') await sql`lock table channel_keys, proxies in share row exclusive mode`.execute(trx);
     const rows = await trx.selectFrom('channel_keys').select(['id', 'channel_id', 'secret']).execute();
     let changed = 0;
     for (const row of rows) {
@@ -69,6 +72,13 @@ export async function resealSecrets(db: Kysely<Database>, dialect: Dialect, box:
       await trx.updateTable('channel_keys').set({ secret: box.seal(plain, context) }).where('id', '=', row.id).execute();
       changed++;
     }
-    return { rows: rows.length, changed, keyId: box.currentKeyId };
+    const proxies = await trx.selectFrom('proxies').select(['id', 'credentials']).where('credentials', 'is not', null).execute();
+    for (const row of proxies) {
+      if (box.isCurrent(row.credentials!)) continue;
+      const context = proxyCredentialsContext(row.id);
+      await trx.updateTable('proxies').set({ credentials: box.seal(box.open(row.credentials!, context), context) }).where('id', '=', row.id).execute();
+      changed++;
+    }
+    return { rows: rows.length + proxies.length, changed, keyId: box.currentKeyId };
   });
 }

@@ -37,6 +37,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0006_usage_kinds': {
       up: (db: Kysely<any>) => usageKindsUp(db),
     },
+    '0007_proxies': {
+      up: (db: Kysely<any>) => proxiesUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -266,4 +269,35 @@ async function usageKindsUp(db: Kysely<any>): Promise<void> {
   for (const column of ['cached_input_micros_per_mtok', 'cache_write_micros_per_mtok', 'reasoning_micros_per_mtok']) {
     await db.schema.alterTable('prices').addColumn(column, 'bigint').execute();
   }
+}
+
+/**
+ * Outbound proxies, the user and key bindings to them (see store/proxy-repo.ts),
+ * and the channels' first-token timeout (null: none).
+ */
+async function proxiesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
+    dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity();
+  await db.schema.alterTable('channels').addColumn('first_token_timeout_ms', 'integer').execute();
+  await db.schema
+    .createTable('proxies')
+    .addColumn('id', idType, identity)
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    // scheme://host:port only; the credentials are sealed apart
+    .addColumn('url', 'text', (c) => c.notNull())
+    .addColumn('credentials', 'text')
+    // null: the global pool; else the pool of that channel only
+    .addColumn('channel_id', idType)
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('proxy_bindings')
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('subject_id', idType, (c) => c.notNull())
+    .addColumn('proxy_id', idType, (c) => c.notNull().references('proxies.id'))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('proxy_bindings_pk', ['scope', 'subject_id'])
+    .execute();
 }

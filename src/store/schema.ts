@@ -43,6 +43,7 @@ export interface ChannelsTable {
   priority: Generated<number>;
   enabled: Generated<Flag>;
   created_at: number;
+  first_token_timeout_ms: number | null;
 }
 
 /** Table `channel_models`. */
@@ -113,6 +114,25 @@ export interface UsageTotalsTable {
   cost_micros: number;
 }
 
+/** Table `proxies`: `credentials` is sealed (secrets/secret-box.ts), never in clear. */
+export interface ProxiesTable {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  credentials: string | null;
+  channel_id: number | null;
+  enabled: Generated<Flag>;
+  created_at: number;
+}
+
+/** Table `proxy_bindings`: a user or client key sent through one proxy. */
+export interface ProxyBindingsTable {
+  scope: string;
+  subject_id: number;
+  proxy_id: number;
+  created_at: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable;
@@ -125,6 +145,8 @@ export interface Database {
   usage_records: UsageRecordsTable;
   usage_totals: UsageTotalsTable;
   change_events: ChangeEventsTable;
+  proxies: ProxiesTable;
+  proxy_bindings: ProxyBindingsTable;
 }
 
 /** Store dialect names. */

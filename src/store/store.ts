@@ -21,6 +21,7 @@ import { openSqlite, withImmediateTransaction, type SqliteOptions } from './sqli
 import { UsageRepo } from './usage-repo.ts';
 import { FilterRepo } from './filter-repo.ts';
 import { ServiceRepo } from './service-repo.ts';
+import { ProxyRepo } from './proxy-repo.ts';
 import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
 
@@ -52,6 +53,7 @@ export {
 export type { UsageRecord, UsageRecordInsert } from './usage-columns.ts';
 export type { UsageAggregateQuery, UsageBucket, UsageGroupBy } from './usage-stats.ts';
 export { ServiceRepo, type Service, type ServiceInput, type ServiceRule, type ServiceRuleInput, type ServiceTarget, type ServiceCall } from './service-repo.ts';
+export { ProxyRepo, parseProxyUrl, type OutboundProxy, type ProxyFull, type ProxyInput, type ProxyKind, type ProxyBinding, type ProxyBindingScope } from './proxy-repo.ts';
 export type { ResealResult } from './channel-secrets.ts';
 export type { SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
@@ -87,7 +89,8 @@ export interface Store {
   readonly events: EventRepo;
   readonly services: ServiceRepo;
   readonly filters: FilterRepo;
-  /** Re-seals every upstream key secret with the current master key, in one transaction (`tollgate secrets rotate`). */
+  readonly proxies: ProxyRepo;
+  /** Re-seals every upstream key secret and proxy credential with the current master key, in one transaction (`tollgate secrets rotate`). */
   rotateSecrets(): Promise<ResealResult>;
   /** The PostgreSQL pool's state for metrics; null on SQLite (one connection, no pool). */
   poolStats(): { total: number; idle: number; waiting: number } | null;
@@ -130,6 +133,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     events: new EventRepo(db, dialect),
     services: new ServiceRepo(db, dialect),
     filters: new FilterRepo(db, dialect),
+    proxies: new ProxyRepo(db, dialect, secrets),
     rotateSecrets: () => resealSecrets(db, dialect, secrets),
     poolStats: () => (postgres === null ? null : { total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     close: () => (closing ??= db.destroy()),

@@ -16,6 +16,8 @@ export interface ChangeHandlers {
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
   reloadFilters(): Promise<void>;
+  /** Outbound proxies and their bindings. */
+  reloadProxies?(): Promise<void>;
   /** Services and their caller rules (service routes); absent when they are off. */
   reloadServices?(): Promise<void>;
   onError(err: unknown): void;
@@ -90,6 +92,7 @@ export class ChangeSync {
     let limits = false;
     let services = false;
     let filters = false;
+    let proxies = false;
     for (const e of events) {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
@@ -100,6 +103,7 @@ export class ChangeSync {
         case 'limits': limits = true; break;
         case 'services': services = true; break;
         case 'filters': filters = true; break;
+        case 'proxies': proxies = true; break;
       }
     }
     if (channels) await h.reloadChannels();
@@ -107,5 +111,6 @@ export class ChangeSync {
     if (limits) await h.reloadLimits();
     if (services) await h.reloadServices?.();
     if (filters) await h.reloadFilters();
+    if (proxies) await h.reloadProxies?.();
   }
 }

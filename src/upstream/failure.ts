@@ -7,7 +7,7 @@
 import { Errors, type ErrorSpec } from '../errors.ts';
 
 /** The target a failure cools down; null when it counts against nobody (a cut after the first byte, our own cancel). */
-export type Blame = 'channel' | 'key' | null;
+export type Blame = 'channel' | 'key' | 'proxy' | null;
 
 /** Why an attempt did not deliver an answer. */
 export interface Failure {

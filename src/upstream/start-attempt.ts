@@ -17,8 +17,9 @@
  * and the attempt resolves `done` with its Failure once the handlers below it
  * have run. So a handler joins by being constructed into this list, touching
  * no other:
- *   - a first-token timeout between ErrorCapture and Attempt (it aborts the
- *     controller with a FailureError: a timeout before the first byte fails over);
+ *   - the first-token timer (first-token-timer.ts), between ErrorCapture and
+ *     Attempt on streamed requests of channels that set one: it aborts the
+ *     controller with a FailureError, so a timeout before the first byte fails over;
  *   - handlers between UsageTap and ClientSink see the answer after metering
  *     and before the client, and may pass on empty chunks (the first one still
  *     starts the client's response).
@@ -35,6 +36,7 @@ import { ClientSink } from './client-sink.ts';
 import { TranslateAnswer } from './translate-answer.ts';
 import { FilterAnswer } from './filter-answer.ts';
 import type { TextFilter } from '../filters/text-filter.ts';
+import { FirstTokenTimer } from './first-token-timer.ts';
 
 /** The upstream side of one attempt: the protocol it speaks and, when that is not the client's, the translation back. */
 export interface AttemptProtocol {
@@ -45,8 +47,13 @@ export interface AttemptProtocol {
 /**
  * Builds the chain, makes it the request's attempt in flight and dispatches
  * it. Throws what dispatch throws synchronously (invalid options).
+ * `firstTokenTimeoutMs` > 0 adds the first-token timer to a streamed request
+ * (a whole JSON answer's first byte comes when it is complete: no "first token").
  */
-export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, protocol: AttemptProtocol, countTokens: TokenCounter, keySecret: string, filter: TextFilter | null = null): Attempt {
+export function startAttempt(
+  upstream: Dispatcher, options: Dispatcher.DispatchOptions, ctx: RequestContext, channelName: string, protocol: AttemptProtocol,
+  countTokens: TokenCounter, keySecret: string, filter: TextFilter | null = null, firstTokenTimeoutMs = 0,
+): Attempt {
   const { dialect, translation } = protocol;
   const client = new ClientSink(ctx);
   const sink = filter === null ? client : new FilterAnswer(ctx, filter, client);
@@ -55,6 +62,7 @@ export function startAttempt(upstream: Dispatcher, options: Dispatcher.DispatchO
   const tap = new UsageTap(ctx, dialect, countTokens, keySecret, hideUsageEvent, translation === null ? sink : new TranslateAnswer(ctx, translation, sink));
   const attempt = new Attempt(ctx, channelName, tap);
   ctx.attempt = attempt;
-  upstream.dispatch(options, new ErrorCapture(channelName, dialect, keySecret, attempt));
+  const timed = ctx.stream && firstTokenTimeoutMs > 0 ? new FirstTokenTimer(channelName, firstTokenTimeoutMs, attempt) : attempt;
+  upstream.dispatch(options, new ErrorCapture(channelName, dialect, keySecret, timed));
   return attempt;
 }

@@ -1,5 +1,5 @@
 // The overview tab: summary tiles, charts over time, top users and models,
-// and channel health, all for the selected range.
+// channel health for the selected range, and the outbound proxies' health now.
 
 import { api, withQuery } from './api.js';
 import { COLORS, TimeChart } from './charts.js';
@@ -92,24 +92,39 @@ function renderChannels(channels, usage) {
   ], rows, 'No channels.');
 }
 
+function renderProxies(proxies, channels) {
+  const names = new Map(channels.map((c) => [c.id, c.name]));
+  renderTable($('#proxies'), [
+    { label: 'Proxy', cell: (p) => el('span', {}, p.name, el('span', { class: 'muted' }, ` #${p.id}`)) },
+    { label: 'Kind', cell: (p) => p.kind },
+    // The API never returns credentials: this is the address only.
+    { label: 'Address', cell: (p) => p.url },
+    { label: 'Pool', cell: (p) => (p.channel_id === null ? 'global' : names.get(p.channel_id) ?? `#${p.channel_id}`) },
+    { label: 'Status', cell: (p) => (!p.enabled ? badge('disabled') : p.health.cooling ? badge(`cooling ${Math.ceil(p.health.cooldown_remaining_ms / 1000)} s`, 'bad') : badge('healthy', 'ok')) },
+    { label: 'Failures', num: true, cell: (p) => fmtInt(p.health.failures) },
+  ], proxies, 'No outbound proxies: upstream traffic goes direct.');
+}
+
 /**
  * Loads and renders everything on the tab. `users` maps id → user (for
  * names). Resolves when every panel is drawn; rejects with the first error.
  */
 export async function loadOverview(range, users) {
   const q = { from: range.from, to: range.to };
-  const [series, byUser, byModel, channels, channelUse, live] = await Promise.all([
+  const [series, byUser, byModel, channels, channelUse, live, proxies] = await Promise.all([
     api(withQuery('/admin/usage/timeseries', { ...q, step: range.step })),
     api(withQuery('/admin/usage/stats', { ...q, group_by: 'user' })),
     api(withQuery('/admin/usage/stats', { ...q, group_by: 'model' })),
     api('/admin/channels'),
     api(withQuery('/admin/usage/channels', q)),
     api('/api/metrics'),
+    api('/admin/proxies'),
   ]);
   renderSeries(series);
   renderLive(live);
   renderTable($('#top-users'), usageColumns({ label: 'User', cell: (b) => users.get(b.key)?.name ?? `#${b.key}` }), byUser.data.slice(0, TOP), 'No requests in this range.');
   renderTable($('#top-models'), usageColumns({ label: 'Model', cell: (b) => b.key }), byModel.data.slice(0, TOP), 'No requests in this range.');
   renderChannels(channels.data, channelUse.data);
+  renderProxies(proxies.data, channels.data);
   return byModel.data.map((b) => b.key);
 }
