@@ -48,8 +48,8 @@ test('anthropic: streams always carry usage, so only a rename changes the body',
 });
 
 test('usage from a body tail under either naming, and error messages from either error shape', () => {
-  assert.deepEqual(usageFromBody(Buffer.from('{"x":"\\"usage\\":{}","usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}')), { promptTokens: 3, completionTokens: 4, invalid: false, promptReported: true, completionReported: true });
-  assert.deepEqual(anthropic.bodyUsage(Buffer.from('{"content":[{"type":"text","text":"}"}],"usage":{"input_tokens":5,"output_tokens":6}}')), { promptTokens: 5, completionTokens: 6, invalid: false, promptReported: true, completionReported: true });
+  assert.deepEqual(usageFromBody(Buffer.from('{"x":"\\"usage\\":{}","usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}')), { promptTokens: 3, completionTokens: 4, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, invalid: false, promptReported: true, completionReported: true });
+  assert.deepEqual(anthropic.bodyUsage(Buffer.from('{"content":[{"type":"text","text":"}"}],"usage":{"input_tokens":5,"output_tokens":6}}')), { promptTokens: 5, completionTokens: 6, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, invalid: false, promptReported: true, completionReported: true });
   assert.equal(openai.bodyUsage(Buffer.from('{"usage":{"prompt_tokens":3')), null, 'cut off');
   assert.equal(openai.errorMessage('{"error":{"message":"Incorrect API key"}}'), 'Incorrect API key');
   assert.equal(anthropic.errorMessage('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'), 'Overloaded');
