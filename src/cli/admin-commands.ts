@@ -10,13 +10,14 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openStore, type Store, type StoredPrice, type UsageGroupBy } from '../store/store.ts';
+import type { Store, StoredPrice, UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitRowScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
-import { print, UsageError, type OutputOptions } from './output.ts';
+import { announceStore, print, UsageError, type OutputOptions } from './output.ts';
+import { openLocalStore } from './local-store.ts';
 import { RemoteApiError } from './remote-client.ts';
 import { remoteStore, type AdminStore } from './remote-store.ts';
 
@@ -47,6 +48,7 @@ async function withRemote<T>(url: string, globals: Record<string, any>, fn: (sto
   const token: string | undefined = globals.adminToken ?? (process.env.TOLLGATE_ADMIN_TOKEN || undefined);
   if (token === undefined) throw new UsageError('remote mode (--url) needs --admin-token or TOLLGATE_ADMIN_TOKEN');
   if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be http(s)://host:port, got '${url}'`);
+  announceStore(`admin API ${url}`);
   try {
     return await fn(remoteStore(url, token));
   } catch (err) {
@@ -64,7 +66,7 @@ async function withStore<T>(cmd: Command, fn: (store: AdminStore) => Promise<T>)
   const url: string | undefined = globals.url ?? (process.env.TOLLGATE_URL || undefined);
   if (url !== undefined) return withRemote(url, globals, fn);
   const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+  const store = await openLocalStore(config);
   try {
     const result = await fn(localAdmin(store));
     if (config.redisUrl !== null) {

@@ -5,16 +5,17 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openStore, StoreInputError, type Store } from '../store/store.ts';
+import { StoreInputError, type Store } from '../store/store.ts';
 import { DEFAULT_REGEX_MAX_LENGTH, type FilterKind, type FilterScope } from '../filters/filter-rules.ts';
 import { filterView } from '../admin/admin-filters.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
+import { openLocalStore } from './local-store.ts';
 
 async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const globals = cmd.optsWithGlobals();
   if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('filter commands work on the local store only (use the admin API /admin/filters remotely)');
   const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+  const store = await openLocalStore(config);
   try {
     return await fn(store);
   } finally {

@@ -6,14 +6,15 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { generateLinkKey } from '../services/hop/link-key.ts';
-import { openStore, type Store, type ServiceTarget } from '../store/store.ts';
+import type { Store, ServiceTarget } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
+import { openLocalStore } from './local-store.ts';
 
 async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const globals = cmd.optsWithGlobals();
   if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('service commands work on the local store only (use the admin API /admin/services remotely)');
   const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+  const store = await openLocalStore(config);
   try {
     return await fn(store);
   } finally {

@@ -1,0 +1,113 @@
+/**
+ * A newcomer's first hour with the CLI, run as they run it (spawned
+ * processes): an old Node, commands from a subdirectory of the deployment,
+ * no command at all, `serve --help` and the start-up line.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeVersionProblem } from '../src/cli/node-version.ts';
+import { CLI, startServe } from './support/serve-process.ts';
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'tollgate-first-hour-'));
+  env = { ...process.env, TOLLGATE_LOG_LEVEL: 'warn' };
+  for (const name of ['TOLLGATE_DATA_DIR', 'TOLLGATE_CONFIG', 'DATABASE_URL', 'REDIS_URL', 'TOLLGATE_URL']) delete env[name];
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function tollgateIn(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('the Node version check: a plain lower bound, compared numerically', () => {
+  assert.match(nodeVersionProblem('20.20.2', '>=22.19')!, /needs Node\.js >=22\.19 .*this is Node\.js 20\.20\.2/);
+  assert.match(nodeVersionProblem('22.9.0', '>=22.19')!, /22\.9\.0/, '9 < 19 as numbers, not as text');
+  assert.equal(nodeVersionProblem('22.19.0', '>=22.19'), null);
+  assert.equal(nodeVersionProblem('24.1.0', '>=22.19'), null);
+  assert.equal(nodeVersionProblem('20.0.0', undefined), null, 'no engines field: nothing refused');
+  assert.equal(nodeVersionProblem('20.0.0', '^22 || ^24'), null, 'a range it does not understand refuses nothing');
+});
+
+const systemNode = '/usr/bin/node';
+const systemVersion = existsSync(systemNode) ? spawnSync(systemNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim() : '';
+const engines: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).engines.node;
+
+test('an old Node gets one line naming the version needed, exit 1', { skip: nodeVersionProblem(systemVersion, engines) === null && `${systemNode} is not older than ${engines}` }, () => {
+  const r = spawnSync(systemNode, [CLI, 'serve'], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`needs Node\\.js ${engines}.*${systemVersion.replace(/\./g, '\\.')}`));
+  assert.doesNotMatch(r.stderr, /bind|undici/);
+  assert.equal(existsSync(join(root, 'data')), false, 'nothing ran before the check');
+});
+
+test('no command is a usage error: exit 2 with the usage', () => {
+  const r = tollgateIn(root);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Usage: tollgate/);
+  assert.equal(tollgateIn(root, 'user').code, 2, 'a command group without a subcommand too');
+  assert.equal(tollgateIn(root, 'help').code, 0, 'asked-for help is not an error');
+});
+
+test('serve --help lists its options and points to the TOLLGATE_* settings', () => {
+  const r = tollgateIn(root, 'serve', '--help');
+  assert.equal(r.code, 0);
+  for (const text of ['--port <port>', '--host <address>', '--data-dir <dir>', 'TOLLGATE_PORT', 'TOLLGATE_ADMIN_TOKEN', 'DATABASE_URL', 'README.md']) assert.ok(r.stdout.includes(text), text);
+});
+
+test('commands in a subdirectory use the deployment found above (tollgate.yaml), and name it', () => {
+  const deployment = join(root, 'yaml-deployment');
+  mkdirSync(join(deployment, 'src', 'deep'), { recursive: true });
+  writeFileSync(join(deployment, 'tollgate.yaml'), 'dataDir: ./state\n');
+  const created = tollgateIn(join(deployment, 'src'), 'user', 'create', '--name', 'alice', '--json');
+  assert.equal(created.code, 0, created.stderr);
+  const db = join(deployment, 'state', 'tollgate.db');
+  assert.equal(JSON.parse(created.stdout).store, `sqlite ${db}`, '--json objects name the store');
+  assert.ok(created.stderr.includes(`store: sqlite ${db}`), created.stderr);
+  const listed = tollgateIn(join(deployment, 'src', 'deep'), 'user', 'list');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /alice/);
+  assert.ok(listed.stderr.includes(`store: sqlite ${db}`));
+  assert.equal(existsSync(join(deployment, 'src', 'data')), false, 'no second store in the subdirectory');
+  assert.equal(existsSync(join(deployment, 'src', 'state')), false);
+});
+
+test('without tollgate.yaml, an existing data/tollgate.db marks the deployment', () => {
+  const deployment = join(root, 'db-deployment');
+  mkdirSync(join(deployment, 'a', 'b'), { recursive: true });
+  assert.equal(tollgateIn(deployment, 'user', 'create', '--name', 'bob').code, 0);
+  const listed = tollgateIn(join(deployment, 'a', 'b'), 'user', 'list', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout).map((u: { name: string }) => u.name), ['bob'], 'lists keep their array shape');
+  assert.ok(listed.stderr.includes(`store: sqlite ${join(deployment, 'data', 'tollgate.db')}`), listed.stderr);
+  assert.equal(existsSync(join(deployment, 'a', 'b', 'data')), false);
+});
+
+test('serve prints one human line at start: URL, store, admin off, dashboard', async () => {
+  const dataDir = join(root, 'serve-data');
+  const serve = await startServe({ ...env, TOLLGATE_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'info' });
+  try {
+    let line: string | undefined;
+    for (let i = 0; i < 100 && !(line !== undefined && serve.output().includes('tollgate listening')); i++) {
+      line = serve.output().split('\n').find((l) => l.startsWith('Tollgate serving'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(line !== undefined, serve.output());
+    assert.ok(line.includes(`${serve.base}/v1`), line);
+    assert.ok(line.includes(`store sqlite ${join(dataDir, 'tollgate.db')}`), line);
+    assert.match(line, /admin API off \(set TOLLGATE_ADMIN_TOKEN\)/);
+    assert.ok(line.includes(`dashboard ${serve.base}/dashboard/`), line);
+    assert.match(serve.output(), /"msg":"tollgate listening"/, 'the JSON log line is still there');
+  } finally {
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  }
+});
