@@ -111,3 +111,33 @@ test('serve prints one human line at start: URL, store, admin off, dashboard', a
     await serve.exited;
   }
 });
+
+test('limit set changes only the limits given; no limit flag is exit 2; lists name the subject', () => {
+  const deployment = join(root, 'limits');
+  mkdirSync(deployment);
+  const tg = (...args: string[]) => tollgateIn(deployment, ...args);
+  assert.equal(tg('user', 'create', '--name', 'alice').code, 0);
+  assert.equal(tg('limit', 'set', '--user', 'alice', '--rpm', '60', '--tpm', '100000', '--concurrency', '4').code, 0);
+  const narrowed = tg('limit', 'set', '--user', 'alice', '--tpm', '1000', '--json');
+  assert.equal(narrowed.code, 0, narrowed.stderr);
+  const policy = JSON.parse(narrowed.stdout);
+  assert.deepEqual([policy.subject, policy.rpm, policy.tpm, policy.concurrency], ['alice', 60, 1000, 4]);
+
+  const noFlag = tg('limit', 'set', '--user', 'alice');
+  assert.equal(noFlag.code, 2);
+  assert.match(noFlag.stderr, /at least one of --rpm, --tpm, --concurrency.*limit remove/);
+  assert.equal(tg('limit', 'set', '--user', 'alice', '--rpm', 'fast').code, 2);
+
+  assert.equal(tg('limit', 'set', '--user', 'alice', '--rpm', 'none').code, 0);
+  const listed = JSON.parse(tg('limit', 'list', '--json').stdout);
+  assert.equal(listed.length, 1);
+  assert.deepEqual({ ...listed[0], subject_id: 0 }, { scope: 'user', subject: 'alice', subject_id: 0, rpm: null, tpm: 1000, concurrency: 4 });
+  assert.equal(tg('limit', 'set', '--user', 'alice', '--model', 'gpt-4o', '--rpm', '5').code, 0);
+  const table = tg('limit', 'list').stdout;
+  assert.match(table, /user\s+alice\s/);
+  assert.match(table, /user_model\s+alice:gpt-4o\s/);
+
+  const removed = JSON.parse(tg('limit', 'remove', '--user', 'alice', '--json').stdout);
+  assert.equal(removed.removed, true);
+  assert.deepEqual(JSON.parse(tg('limit', 'list', '--json').stdout).map((p: { scope: string }) => p.scope), ['user_model']);
+});

@@ -18,6 +18,7 @@ import type { ChannelType } from '../store/channel-repo.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
 import { announceStore, print, UsageError, type OutputOptions } from './output.ts';
 import { openLocalStore } from './local-store.ts';
+import { loadNames } from './names.ts';
 import { RemoteApiError } from './remote-client.ts';
 import { remoteStore, type AdminStore } from './remote-store.ts';
 
@@ -105,6 +106,12 @@ async function userByName(store: AdminStore, name: string) {
   return user;
 }
 
+/** A limit flag: absent (keep), 'none' (lift: null) or an integer ≥ 0. */
+function limitOption(value: string | undefined, name: string): number | null | undefined {
+  if (value === undefined) return undefined;
+  return value === 'none' ? null : intOption(value, name);
+}
+
 function intOption(value: string | undefined, name: string, min = 0): number | null {
   if (value === undefined) return null;
   if (!/^-?\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
@@ -150,7 +157,8 @@ export function registerAdminCommands(program: Command): void {
   json(key.command('list').description('list keys (prefix only)').option('--user <name>'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       const keys = o.user ? await s.keys.listByUser((await userByName(s, o.user)).id) : await s.keys.list();
-      print(keys.map((k) => ({ id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
+      const names = await loadNames(s);
+      print(keys.map((k) => ({ id: k.id, user: names.user(k.userId), ...(o.json ? { user_id: k.userId } : {}), name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
     }));
   json(key.command('revoke').description('revoke a key by id or prefix').argument('<idOrPrefix>'))
     .action(async (target: string, o: Opts, cmd: Command) => withStore(cmd, async (s) => {
@@ -225,20 +233,27 @@ export function registerAdminCommands(program: Command): void {
 
   const limit = program.command('limit').description('rate-limit policies (take effect without restart)');
   const scopeOptions = (c: Command) => c.option('--global', 'the whole gateway').option('--user <name>').option('--key <idOrPrefix>').option('--model <model>', 'a model; with --user, that user on that model');
-  json(scopeOptions(limit.command('set').description('set RPM / TPM / concurrency for a scope'))
-    .option('--rpm <n>', 'requests per minute').option('--tpm <n>', 'tokens per minute').option('--concurrency <n>', 'requests in flight'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      const { scope, subject } = await resolveScope(s, o);
-      const p = await s.limits.set({ scope, subject, rpm: intOption(o.rpm, 'rpm'), tpm: intOption(o.tpm, 'tpm'), concurrency: intOption(o.concurrency, 'concurrency') });
-      print({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }, o);
-    }));
+  json(scopeOptions(limit.command('set').description("change RPM / TPM / concurrency of a scope; limits not given keep their value ('none' lifts one; 'limit remove' removes all)"))
+    .option('--rpm <n>', "requests per minute, or 'none'").option('--tpm <n>', "tokens per minute, or 'none'").option('--concurrency <n>', "requests in flight, or 'none'"))
+    .action(async (o: Opts, cmd: Command) => {
+      const change = { rpm: limitOption(o.rpm, 'rpm'), tpm: limitOption(o.tpm, 'tpm'), concurrency: limitOption(o.concurrency, 'concurrency') };
+      if (Object.values(change).every((v) => v === undefined)) throw new UsageError('give at least one of --rpm, --tpm, --concurrency (to remove a policy: tollgate limit remove)');
+      return withStore(cmd, async (s) => {
+        const { scope, subject } = await resolveScope(s, o);
+        const p = await s.limits.patch({ scope, subject, ...change });
+        print({ scope: p.scope, subject: (await loadNames(s)).subject(p.scope, p.subject), rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }, o);
+      });
+    });
   json(scopeOptions(limit.command('remove').description('remove the policy of a scope')))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       const { scope, subject } = await resolveScope(s, o);
-      print({ scope, subject, removed: await s.limits.remove(scope, subject) }, o);
+      print({ scope, subject: (await loadNames(s)).subject(scope, subject), removed: await s.limits.remove(scope, subject) }, o);
     }));
   json(limit.command('list').description('list policies'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o)));
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const names = await loadNames(s);
+      print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: names.subject(p.scope, p.subject), ...(o.json ? { subject_id: p.subject } : {}), rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o);
+    }));
 
   registerUsageCommands(program, json);
 }
@@ -294,8 +309,11 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
         cursor: o.cursor,
         limit: intOption(o.limit, 'limit', 1)!,
       });
+      const names = await loadNames(s);
+      // Names for people; the ids stay in --json for scripts.
       const rows = page.records.map((r) => ({
-        id: r.id, time: new Date(r.ts).toISOString(), user_id: r.userId, key_id: r.keyId, model: r.model, channel_id: r.channelId, status: r.status,
+        id: r.id, time: new Date(r.ts).toISOString(), user: names.user(r.userId), key: names.key(r.keyId), ...(o.json ? { user_id: r.userId, key_id: r.keyId } : {}),
+        model: r.model, channel_id: r.channelId, status: r.status,
         prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, cost_micros: r.costMicros, latency_ms: r.latencyMs,
       }));
       if (o.json) return print({ data: rows, next_cursor: page.nextCursor ?? null }, o);
@@ -314,8 +332,9 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
         from: timeOption(o.from, 'from'),
         to: timeOption(o.to, 'to'),
       });
+      const names = by === 'user' ? await loadNames(s) : null;
       print(buckets.map((b) => ({
-        [by === 'user' ? 'user_id' : by]: groupLabel(by, b.key), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
+        ...(names === null ? { [by]: groupLabel(by, b.key) } : { user: names.user(Number(b.key)), ...(o.json ? { user_id: b.key } : {}) }), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
         completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs,
       })), o);
     }));
