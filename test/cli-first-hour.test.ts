@@ -141,3 +141,24 @@ test('limit set changes only the limits given; no limit flag is exit 2; lists na
   assert.equal(removed.removed, true);
   assert.deepEqual(JSON.parse(tg('limit', 'list', '--json').stdout).map((p: { scope: string }) => p.scope), ['user_model']);
 });
+
+test('channel add: its help names every type and its base URL and the price rule; unpriced models are pointed out', () => {
+  const help = tollgateIn(root, 'channel', 'add', '--help');
+  assert.equal(help.code, 0);
+  for (const text of ['anthropic', 'https://api.anthropic.com', 'https://api.openai.com/v1', 'model_not_priced', 'tollgate price set --model <model> --free']) assert.ok(help.stdout.includes(text), text);
+
+  const deployment = join(root, 'channels');
+  mkdirSync(deployment);
+  const tg = (...args: string[]) => tollgateIn(deployment, ...args);
+  assert.equal(tg('price', 'set', '--model', 'gpt-4o', '--input', '2500000', '--output', '10000000').code, 0);
+  const added = tg('channel', 'add', '--name', 'openai', '--base-url', 'https://api.openai.com/v1', '--models', 'gpt-4o,gpt-4o-mini', '--key', 'sk-test');
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stderr, /note: 'gpt-4o-mini' has no price, so clients get 403 model_not_priced for it: tollgate price set --model gpt-4o-mini /);
+  assert.doesNotMatch(added.stderr, /'gpt-4o' has no price/);
+  const claude = tg('channel', 'add', '--name', 'claude', '--type', 'anthropic', '--base-url', 'https://api.anthropic.com', '--models', 'claude-x');
+  assert.equal(claude.code, 0, claude.stderr);
+  assert.match(claude.stdout, /anthropic/);
+  const wrongType = tg('channel', 'add', '--name', 'x', '--type', 'claude', '--base-url', 'https://api.anthropic.com', '--models', 'm');
+  assert.equal(wrongType.code, 2);
+  assert.match(wrongType.stderr, /openai.*anthropic.*mock/);
+});

@@ -8,7 +8,7 @@
  * API instead (remote-store.ts), with `--admin-token` / TOLLGATE_ADMIN_TOKEN;
  * the serving node applies each change before it answers.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import type { Store, StoredPrice, UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
@@ -100,6 +100,31 @@ const priceRow = (p: StoredPrice) => ({
   cached_input: p.cachedInputMicrosPerMTok, cache_write: p.cacheWriteMicrosPerMTok, reasoning: p.reasoningMicrosPerMTok, free: p.free,
 });
 
+const CHANNEL_TYPES: ChannelType[] = ['openai', 'openai-compatible', 'anthropic', 'mock'];
+
+const CHANNEL_ADD_HELP = `
+--base-url per --type (the root before /chat/completions or /messages; a URL without a path gets /v1):
+  openai             https://api.openai.com/v1, or a compatible API that has /responses
+  openai-compatible  a chat-only API's root, e.g. http://127.0.0.1:11434/v1 (Ollama),
+                     https://openrouter.ai/api/v1 (Responses requests are translated to chat)
+  anthropic          https://api.anthropic.com
+  mock               the URL printed by 'tollgate mock'
+
+Every model needs a price (or --free) before clients can use it; until then
+they get 403 model_not_priced:
+  tollgate price set --model <model> --input <micros per 1M> --output <micros per 1M>
+  tollgate price set --model <model> --free
+`;
+
+/** Says on stderr which of the channel's models no price covers: clients would get 403 for them. */
+async function warnUnpriced(s: AdminStore, channelId: number, models: string[]): Promise<void> {
+  const prices = await s.prices.list();
+  for (const model of models) {
+    if (prices.some((p) => p.model === model && (p.channelId === null || p.channelId === channelId))) continue;
+    process.stderr.write(`note: '${model}' has no price, so clients get 403 model_not_priced for it: tollgate price set --model ${model} --input <micros per 1M> --output <micros per 1M> (or --free)\n`);
+  }
+}
+
 async function userByName(store: AdminStore, name: string) {
   const user = await store.users.byName(name);
   if (user === undefined) throw new UsageError(`no user named '${name}'`);
@@ -169,8 +194,8 @@ export function registerAdminCommands(program: Command): void {
 
   const channel = program.command('channel').description('manage upstream channels');
   json(channel.command('add').description('add an upstream channel')
-    .requiredOption('--name <name>').requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
-    .option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic, or mock', 'openai')
+    .requiredOption('--name <name>').requiredOption('--base-url <url>', 'the API root for its type (see below)')
+    .addOption(new Option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic (Claude), or mock').choices(CHANNEL_TYPES).default('openai'))
     .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
     .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
@@ -183,7 +208,9 @@ export function registerAdminCommands(program: Command): void {
       const c = await s.channels.add({ name: o.name, type: o.type as ChannelType, baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight', 1)!, priority: intOption(o.priority, 'priority', -1_000_000)!, models });
       for (const secret of o.key ?? []) await s.channels.addKey(c.id, secret);
       print({ id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, models: models.map((m) => m.model), keys: (o.key ?? []).length }, o);
+      await warnUnpriced(s, c.id, models.map((m) => m.model));
     }));
+  channel.commands.find((c) => c.name() === 'add')!.addHelpText('after', CHANNEL_ADD_HELP);
   json(channel.command('list').description('list channels with their models and key count'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.channels.listFull()).map((c) => ({
       id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, enabled: c.enabled, priority: c.priority, weight: c.weight,
