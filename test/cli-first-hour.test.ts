@@ -6,9 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { nodeVersionProblem } from '../src/cli/node-version.ts';
 import { CLI, startServe } from './support/serve-process.ts';
 
@@ -161,4 +162,19 @@ test('channel add: its help names every type and its base URL and the price rule
   const wrongType = tg('channel', 'add', '--name', 'x', '--type', 'claude', '--base-url', 'https://api.anthropic.com', '--models', 'm');
   assert.equal(wrongType.code, 2);
   assert.match(wrongType.stderr, /openai.*anthropic.*mock/);
+});
+
+test('npm ci: every installed dependency with an install script is reviewed in package.json allowScripts', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const modules = fileURLToPath(new URL('../../node_modules/', import.meta.url));
+  const names = readdirSync(modules).flatMap((d) => (d.startsWith('@') ? readdirSync(join(modules, d)).map((n) => `${d}/${n}`) : [d]));
+  const withScripts = names.filter((name) => {
+    const file = join(modules, name, 'package.json');
+    if (!existsSync(file)) return false;
+    const scripts = JSON.parse(readFileSync(file, 'utf8')).scripts ?? {};
+    // npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script of its own.
+    return ['preinstall', 'install', 'postinstall'].some((s) => scripts[s] !== undefined) || existsSync(join(modules, name, 'binding.gyp'));
+  });
+  assert.ok(withScripts.includes('better-sqlite3'), 'the native SQLite binding builds at install');
+  for (const name of withScripts) assert.equal(pkg.allowScripts?.[name], true, `${name} is in allowScripts`);
 });
