@@ -5,13 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeVersionProblem } from '../src/cli/node-version.ts';
-import { CLI, startServe } from './support/serve-process.ts';
+import { CLI, freePort, startServe } from './support/serve-process.ts';
 
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -110,6 +110,26 @@ test('serve prints one human line at start: URL, store, admin off, dashboard', a
   } finally {
     serve.child.kill('SIGTERM');
     await serve.exited;
+  }
+});
+
+test('serve --port/--data-dir apply like their env variables; with the admin token the start line says admin on', async () => {
+  const port = await freePort();
+  const dataDir = join(root, 'serve-options');
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--data-dir', dataDir], {
+    cwd: root, env: { ...env, TOLLGATE_ADMIN_TOKEN: 'first-hour-admin-token' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  try {
+    for (let i = 0; i < 300 && !stderr.includes('\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    const base = `http://127.0.0.1:${port}`;
+    assert.equal(stderr, `Tollgate serving ${base}/v1 · store sqlite ${join(dataDir, 'tollgate.db')} · admin API on (${base}/admin) · dashboard ${base}/dashboard/\n`);
+    assert.ok(existsSync(join(dataDir, 'tollgate.db')));
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
   }
 });
 
