@@ -5,6 +5,7 @@
  * how every hosting platform hands them out.
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -167,10 +168,31 @@ function setPath(obj: Record<string, any>, path: readonly string[], value: unkno
   node[path[path.length - 1]] = value;
 }
 
-/** Load, override and validate. Throws ConfigError naming the bad field and value. */
-export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv } = {}): Config {
+/**
+ * The deployment directory: the nearest of `cwd` and its parents that holds
+ * `tollgate.yaml` or `data/tollgate.db`, the way git finds `.git`, so a
+ * command run from a subdirectory uses the deployment's store instead of
+ * creating a new one there. Null when there is none.
+ */
+export function findDeploymentDir(cwd: string): string | null {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'tollgate.yaml')) || existsSync(join(dir, 'data', 'tollgate.db'))) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * Load, override and validate. Throws ConfigError naming the bad field and value.
+ * Without `--config` / TOLLGATE_CONFIG, the config file and a relative data
+ * directory (unless TOLLGATE_DATA_DIR names it) belong to the deployment
+ * directory found from `cwd` (see findDeploymentDir).
+ */
+export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Config {
   const env = opts.env ?? process.env;
-  const file = opts.file ?? env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : null);
+  const explicit = opts.file ?? env.TOLLGATE_CONFIG ?? null;
+  const root = explicit === null ? findDeploymentDir(opts.cwd ?? process.cwd()) : null;
+  const found = root === null ? null : join(root, 'tollgate.yaml');
+  const file = explicit ?? (found !== null && existsSync(found) ? found : null);
   let raw: Record<string, any> = {};
   if (file) {
     try {
@@ -198,5 +220,7 @@ export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv
     });
     throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const config = result.data;
+  if (root !== null && env.TOLLGATE_DATA_DIR === undefined && !isAbsolute(config.dataDir)) config.dataDir = resolve(root, config.dataDir);
+  return config;
 }

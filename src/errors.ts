@@ -38,6 +38,18 @@ export const Errors = {
   internal: spec(500, 'api_error', 'internal_error', 'Internal gateway error.'),
 } as const satisfies Record<string, ErrorSpec>;
 
+/**
+ * The 404 text for a URL no route serves: names what was asked (the path
+ * without its query, which may carry secrets, and cut to a readable length)
+ * and where the supported ones are listed.
+ */
+export function unknownUrlMessage(method: string | undefined, url: string | undefined): string {
+  const path = (url ?? '/').split('?', 1)[0];
+  return `Unknown request URL: ${method ?? 'GET'} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}. ` +
+    'The client API is POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages, /v1/messages/count_tokens ' +
+    'and GET /v1/models; the full list is in the README, section API.';
+}
+
 /** Serialise an error in OpenAI's shape. */
 export function errorBody(e: ErrorSpec, message?: string, param: string | null = null): string {
   return JSON.stringify({ error: { message: message ?? e.message, type: e.type, param, code: e.code } });

@@ -112,7 +112,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const gateway = new Gateway({
     config,
-    keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : { keyId: k.id, userId: k.userId, revoked: k.revoked, userDisabled: k.userDisabled }))),
+    keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : { keyId: k.id, userId: k.userId, keyName: k.name, userName: k.userName, revoked: k.revoked, userDisabled: k.userDisabled }))),
     health,
     routes: await loadRoutes(),
     filters: new FilterBook(await store.filters.list()),

@@ -74,6 +74,27 @@ test('limits: set, replace, list, filter, delete', async () => {
   assert.deepEqual((await admin(fx, 'GET', '/admin/limits')).body.data, []);
 });
 
+test('limits: PATCH changes only the limits given (null lifts one), creating the policy if needed', async () => {
+  const u = await fx.newUser('patched');
+  const subject = String(u.userId);
+  const created = await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject, rpm: 60, tpm: 100_000, concurrency: 4 });
+  assert.equal(created.status, 200);
+  const patched = await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject, tpm: 1000 });
+  assert.deepEqual({ ...patched.body, id: 0 }, { object: 'limit_policy', id: 0, scope: 'user', subject, rpm: 60, tpm: 1000, concurrency: 4 });
+  assert.equal(patched.body.id, created.body.id);
+  const lifted = await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject, concurrency: null });
+  assert.deepEqual([lifted.body.rpm, lifted.body.tpm, lifted.body.concurrency], [60, 1000, null]);
+  assertError(await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject }), 400, 'rpm');
+  assertError(await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject: '9999', rpm: 1 }), 404, 'subject');
+  assertError(await admin(fx, 'PATCH', '/admin/limits', { scope: 'user', subject, rpm: -1 }), 400, 'rpm');
+  const unchanged = (await admin(fx, 'GET', '/admin/limits?scope=user')).body.data.find((p: any) => p.subject === subject);
+  assert.deepEqual([unchanged.rpm, unchanged.tpm, unchanged.concurrency], [60, 1000, null], 'a refused PATCH changed nothing');
+  const spec = (await admin(fx, 'GET', '/admin/openapi.json')).body;
+  assert.match(spec.paths['/admin/limits'].patch.summary, /only the limits given/);
+  assert.match(spec.paths['/admin/limits'].put.summary, /replace the whole policy/);
+  assert.equal((await admin(fx, 'DELETE', `/admin/limits/${created.body.id}`)).status, 200);
+});
+
 test('limits: bad input 400 naming the field, unknown subjects and ids 404', async () => {
   assertError(await admin(fx, 'PUT', '/admin/limits', { rpm: 1 }), 400, 'scope');
   assertError(await admin(fx, 'PUT', '/admin/limits', { scope: 'planet', rpm: 1 }), 400, 'scope');

@@ -41,7 +41,8 @@ test('channel update sets and removes the first-token timeout', () => {
 test('proxy add|list|bind|unbind|remove; credentials never printed; rotation re-seals them', async () => {
   const add = tollgate('proxy', 'add', '--name', 'egress-1', '--proxy-url', 'socks5://127.0.0.1:1080', '--username', 'ops', '--password-env', 'PROXY_PW', '--json');
   assert.equal(add.code, 0, add.stderr);
-  assert.deepEqual(JSON.parse(add.stdout), { id: 1, name: 'egress-1', kind: 'socks5', url: 'socks5://127.0.0.1:1080', pool: 'global', enabled: true, credentials: true });
+  assert.deepEqual({ ...JSON.parse(add.stdout), store: undefined }, { store: undefined, id: 1, name: 'egress-1', kind: 'socks5', url: 'socks5://127.0.0.1:1080', pool: 'global', enabled: true, credentials: true });
+  assert.match(JSON.parse(add.stdout).store, /^sqlite .*tollgate\.db$/, 'the store it used is named');
   const inUrl = tollgate('proxy', 'add', '--name', 'egress-2', '--proxy-url', `http://ops:${PASSWORD}@127.0.0.1:3128`, '--channel', 'c1');
   assert.equal(inUrl.code, 0, inUrl.stderr);
   assert.ok(!inUrl.stdout.includes(PASSWORD));

@@ -104,7 +104,9 @@ test('channels, prices and limits through the API take effect without restart', 
 
   const u = await fx.newUser('remote-limited');
   const policy = json(await remote('limit', 'set', '--user', 'remote-limited', '--rpm', '1', '--json'));
-  assert.deepEqual(policy, { scope: 'user', subject: String(u.userId), rpm: 1, tpm: null, concurrency: null });
+  assert.deepEqual(policy, { scope: 'user', subject: 'remote-limited', rpm: 1, tpm: null, concurrency: null, store: `admin API ${fx.url}` });
+  const widened = json(await remote('limit', 'set', '--user', 'remote-limited', '--tpm', '5000', '--json'));
+  assert.deepEqual([widened.rpm, widened.tpm], [1, 5000], 'remote limit set changes only the limits given (PATCH)');
   assert.equal(await chat(fx, u.key), 200);
   assert.equal(await chat(fx, u.key), 429);
   assert.equal(json(await remote('limit', 'remove', '--user', 'remote-limited', '--json')).removed, true);
@@ -117,14 +119,19 @@ test('remote and local modes print the same thing', async () => {
   await fx.tg.store.limits.set({ scope: 'model', subject: 'gpt-r', rpm: 99, tpm: null, concurrency: null });
   for (const args of [
     ['user', 'list'], ['key', 'list'], ['channel', 'list'], ['price', 'list'], ['limit', 'list'],
-    ['usage', 'list', '--limit', '3'], ['usage', 'stats', '--by', 'model'], ['usage', 'stats', '--by', 'hour'],
+    ['usage', 'list', '--limit', '3'], ['usage', 'stats', '--by', 'model'], ['usage', 'stats', '--by', 'hour'], ['usage', 'stats', '--by', 'user'],
   ]) {
     for (const format of [[], ['--json']]) {
       const [r, l] = await Promise.all([remote(...args, ...format), local(...args, ...format)]);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(l.code, 0, `${args.join(' ')}: ${l.stderr}`);
-      assert.equal(r.stdout, l.stdout, `${args.join(' ')} ${format.join(' ')}`);
-      assert.equal(r.stderr, l.stderr);
+      // A --json object names its store; the rest is the same.
+      const sameOutput = (out: string) => (format.length === 0 ? out : JSON.stringify({ ...JSON.parse(out), store: undefined }));
+      assert.equal(sameOutput(r.stdout), sameOutput(l.stdout), `${args.join(' ')} ${format.join(' ')}`);
+      // Only the line naming the store differs: the admin API here, the SQLite file there.
+      assert.ok(r.stderr.startsWith(`store: admin API ${fx.url}\n`), r.stderr);
+      assert.ok(l.stderr.startsWith(`store: sqlite ${fx.dataDir}/tollgate.db\n`), l.stderr);
+      assert.equal(r.stderr.replace(/^store: .*\n/, ''), l.stderr.replace(/^store: .*\n/, ''));
     }
   }
 });
@@ -140,6 +147,12 @@ test('usage list pages with a cursor and filters; usage stats groups', async () 
   assert.match(human.stderr, /\(more: --cursor \S+\)/);
   const mine = json(await remote('usage', 'list', '--user', 'alice', '--model', 'gpt-r', '--json'));
   assert.ok(mine.data.length >= 1 && mine.data.every((r: any) => r.model === 'gpt-r' && r.user_id === fx.userId));
+  assert.ok(mine.data.every((r: any) => r.user === 'alice' && /^test \(tg-/.test(r.key)), 'records name the user and key');
+  const humanMine = await remote('usage', 'list', '--user', 'alice', '--limit', '1');
+  assert.match(humanMine.stdout.split('\n')[0], /\buser\s+key\b/);
+  assert.doesNotMatch(humanMine.stdout, /user_id|key_id/, 'the table shows names, not ids');
+  const byUser = json(await remote('usage', 'stats', '--by', 'user', '--json'));
+  assert.ok(byUser.some((b: any) => b.user === 'alice' && b.user_id === fx.userId));
   const byModel = json(await remote('usage', 'stats', '--by', 'model', '--json'));
   assert.ok(byModel.some((b: any) => b.model === 'gpt-r' && b.requests >= 1));
   const byDay = json(await remote('usage', 'stats', '--json'));

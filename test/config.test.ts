@@ -1,11 +1,11 @@
 /** Configuration: defaults, YAML file, env overrides, and errors that name the field. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, ConfigError, envNameFor } from '../src/config.ts';
+import { loadConfig, ConfigError, envNameFor, findDeploymentDir } from '../src/config.ts';
 
 test('defaults serve the embedded mode', () => {
   const c = loadConfig({ file: null, env: {} });
@@ -70,4 +70,22 @@ test('tollgate.example.yaml lists every field with its default', () => {
   };
   walk(defaults as unknown as Record<string, unknown>, written, '');
   assert.deepEqual(missing, []);
+});
+
+test('the deployment directory is found from a subdirectory; a relative dataDir belongs to it unless the env names one', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tollgate-deploy-'));
+  try {
+    const deep = join(root, 'src', 'deep');
+    mkdirSync(deep, { recursive: true });
+    assert.equal(findDeploymentDir(deep), null, 'nothing marks a deployment yet');
+    writeFileSync(join(root, 'tollgate.yaml'), 'dataDir: ./state\nport: 9191\n');
+    assert.equal(findDeploymentDir(deep), root);
+    const found = loadConfig({ env: {}, cwd: deep });
+    assert.equal(found.port, 9191, 'the file found above is read');
+    assert.equal(found.dataDir, join(root, 'state'));
+    assert.equal(loadConfig({ env: { TOLLGATE_DATA_DIR: './mine' }, cwd: deep }).dataDir, './mine', 'an env value is as the user typed it');
+    assert.equal(loadConfig({ file: join(root, 'tollgate.yaml'), env: {}, cwd: deep }).dataDir, './state', 'an explicit --config keeps the working directory');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

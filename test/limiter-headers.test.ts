@@ -90,6 +90,11 @@ test('a refusal names the limit that refused', () => {
   const r = limiter.admitSync({ policies, tokens: 0 }) as Refused;
   assert.equal(r.allowed, false);
   assert.equal(refusalMessage(r), 'Rate limit reached for key 12 on requests per min (RPM): Limit 1. Please try again in 1m0s.');
+  const caller = { userName: 'alice', keyName: 'ci' };
+  assert.equal(refusalMessage(r, caller), "Rate limit reached for key 'ci' of user 'alice' on requests per min (RPM): Limit 1. Please try again in 1m0s.");
+  assert.match(refusalMessage({ ...r, scope: 'user', subject: '3' }, caller), /for user 'alice' on/);
+  assert.match(refusalMessage({ ...r, scope: 'user_model', subject: '3:gpt-4o' }, caller), /for user 'alice' on model gpt-4o on/);
+  assert.match(refusalMessage({ ...r, scope: 'model', subject: 'gpt-4o' }, caller), /for model gpt-4o on/);
   const down: Refused = { ...r, scope: 'global', subject: '', kind: 'unavailable', limit: -1, retryAfterMs: 1000 };
   assert.match(refusalMessage(down), /unavailable/);
 });

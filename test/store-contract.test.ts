@@ -115,7 +115,7 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       const k1 = await store.keys.insert({ userId: u.id, name: 'laptop', keyHash: hash1, prefix: prefix1 });
       const k2 = await store.keys.insert({ userId: u.id, name: 'ci', keyHash: hash2, prefix: uniq('tg-k2').slice(0, 10) });
       assert.equal(k1.revokedAt, null);
-      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, revoked: false, userDisabled: false });
+      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, name: k1.name, userName: u.name, revoked: false, userDisabled: false });
       assert.equal(await store.keys.findByHash('f'.repeat(64)), undefined);
       assert.deepEqual((await store.keys.listByUser(u.id)).map((k) => k.id), [k1.id, k2.id]);
       assert.ok((await store.keys.list()).some((k) => k.id === k2.id));
@@ -211,6 +211,22 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
         store.prices.set({ model, channelId: 999_999_999, inputMicrosPerMTok: 1, outputMicrosPerMTok: 1, free: false }),
         'not_found',
       );
+    });
+
+    test('limits: patch changes only the limits given, creating the policy if needed', async () => {
+      const subject = uniq('user');
+      const start = await store.events.latestId();
+      const created = await store.limits.patch({ scope: 'user', subject, tpm: 500 });
+      assert.deepEqual(created, { id: created.id, scope: 'user', subject, rpm: null, tpm: 500, concurrency: null });
+      await store.limits.patch({ scope: 'user', subject, rpm: 60, concurrency: 4 });
+      const patched = await store.limits.patch({ scope: 'user', subject, tpm: 1000 });
+      assert.deepEqual(patched, { id: created.id, scope: 'user', subject, rpm: 60, tpm: 1000, concurrency: 4 });
+      const lifted = await store.limits.patch({ scope: 'user', subject, rpm: null });
+      assert.deepEqual(lifted, { id: created.id, scope: 'user', subject, rpm: null, tpm: 1000, concurrency: 4 });
+      assert.equal((await store.events.since(start)).filter((e) => e.subject === `user:${subject}`).length, 4, 'every patch reaches the change feed');
+      await assertInputError(store.limits.patch({ scope: 'user', subject }), 'invalid');
+      await assertInputError(store.limits.patch({ scope: 'user', subject, tpm: -1 }), 'invalid');
+      assert.equal(await store.limits.remove('user', subject), true);
     });
 
     test('limits: upsert and remove', async () => {

@@ -10,6 +10,15 @@ import { limitView, priceView } from './admin-views.ts';
 const SCOPES: LimitRowScope[] = ['global', 'user', 'key', 'model', 'user_model'];
 const deleted = (object: string, id: number) => ({ object, id, deleted: true });
 
+const LIMIT_AXES = ['rpm', 'tpm', 'concurrency'] as const;
+const LIMIT_BODY = object({
+  scope: { type: 'string', enum: SCOPES },
+  subject: { type: 'string', maxLength: 300, default: '', description: "'' (global), a user id, a key id, a model, or '<userId>:<model>' (user_model)" },
+  rpm: nullableInt(0, 'requests per minute; null: unlimited'),
+  tpm: nullableInt(0, 'tokens per minute; null: unlimited'),
+  concurrency: nullableInt(0, 'requests in flight; null: unlimited'),
+}, ['scope']);
+
 /**
  * Checks a policy subject against its scope: '' for global, a user id, a key
  * id, a model name, or `<userId>:<model>`. Ids must exist (404 otherwise).
@@ -108,17 +117,23 @@ export const POLICY_ROUTES: readonly AdminRoute[] = [
   },
   {
     method: 'PUT', url: '/admin/limits', operationId: 'setLimit', tag: 'limits', status: 200, response: ref('LimitPolicy'),
-    summary: 'Create or replace the policy of a scope; null or absent limits are unlimited',
-    body: object({
-      scope: { type: 'string', enum: SCOPES },
-      subject: { type: 'string', maxLength: 300, default: '', description: "'' (global), a user id, a key id, a model, or '<userId>:<model>' (user_model)" },
-      rpm: nullableInt(0, 'requests per minute'),
-      tpm: nullableInt(0, 'tokens per minute'),
-      concurrency: nullableInt(0, 'requests in flight'),
-    }, ['scope']),
+    summary: 'Create or replace the whole policy of a scope: null or absent limits become unlimited (PATCH changes only the limits given)',
+    body: LIMIT_BODY,
     async handler({ body }, ctx) {
       await checkSubject(ctx, body.scope, body.subject);
       const policy = await ctx.store.limits.set({ scope: body.scope, subject: body.subject, rpm: body.rpm ?? null, tpm: body.tpm ?? null, concurrency: body.concurrency ?? null });
+      await ctx.applied();
+      return limitView(policy);
+    },
+  },
+  {
+    method: 'PATCH', url: '/admin/limits', operationId: 'updateLimit', tag: 'limits', status: 200, response: ref('LimitPolicy'),
+    summary: 'Change only the limits given (null lifts one, absent keeps it), creating the policy of the scope if needed; what `tollgate limit set` does',
+    body: LIMIT_BODY,
+    async handler({ body }, ctx) {
+      if (!LIMIT_AXES.some((axis) => body[axis] !== undefined)) throw badInput('rpm', 'Invalid request body: give at least one of rpm, tpm, concurrency (DELETE /admin/limits/{id} removes a policy).');
+      await checkSubject(ctx, body.scope, body.subject);
+      const policy = await ctx.store.limits.patch({ scope: body.scope, subject: body.subject, rpm: body.rpm, tpm: body.tpm, concurrency: body.concurrency });
       await ctx.applied();
       return limitView(policy);
     },

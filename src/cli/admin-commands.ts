@@ -8,15 +8,17 @@
  * API instead (remote-store.ts), with `--admin-token` / TOLLGATE_ADMIN_TOKEN;
  * the serving node applies each change before it answers.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openStore, type Store, type StoredPrice, type UsageGroupBy } from '../store/store.ts';
+import type { Store, StoredPrice, UsageGroupBy } from '../store/store.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
 import type { LimitRowScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
-import { print, UsageError, type OutputOptions } from './output.ts';
+import { announceStore, print, UsageError, type OutputOptions } from './output.ts';
+import { openLocalStore } from './local-store.ts';
+import { loadNames } from './names.ts';
 import { RemoteApiError } from './remote-client.ts';
 import { remoteStore, type AdminStore } from './remote-store.ts';
 
@@ -47,6 +49,7 @@ async function withRemote<T>(url: string, globals: Record<string, any>, fn: (sto
   const token: string | undefined = globals.adminToken ?? (process.env.TOLLGATE_ADMIN_TOKEN || undefined);
   if (token === undefined) throw new UsageError('remote mode (--url) needs --admin-token or TOLLGATE_ADMIN_TOKEN');
   if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be http(s)://host:port, got '${url}'`);
+  announceStore(`admin API ${url}`);
   try {
     return await fn(remoteStore(url, token));
   } catch (err) {
@@ -64,7 +67,7 @@ async function withStore<T>(cmd: Command, fn: (store: AdminStore) => Promise<T>)
   const url: string | undefined = globals.url ?? (process.env.TOLLGATE_URL || undefined);
   if (url !== undefined) return withRemote(url, globals, fn);
   const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+  const store = await openLocalStore(config);
   try {
     const result = await fn(localAdmin(store));
     if (config.redisUrl !== null) {
@@ -97,10 +100,41 @@ const priceRow = (p: StoredPrice) => ({
   cached_input: p.cachedInputMicrosPerMTok, cache_write: p.cacheWriteMicrosPerMTok, reasoning: p.reasoningMicrosPerMTok, free: p.free,
 });
 
+const CHANNEL_TYPES: ChannelType[] = ['openai', 'openai-compatible', 'anthropic', 'mock'];
+
+const CHANNEL_ADD_HELP = `
+--base-url per --type (the root before /chat/completions or /messages; a URL without a path gets /v1):
+  openai             https://api.openai.com/v1, or a compatible API that has /responses
+  openai-compatible  a chat-only API's root, e.g. http://127.0.0.1:11434/v1 (Ollama),
+                     https://openrouter.ai/api/v1 (Responses requests are translated to chat)
+  anthropic          https://api.anthropic.com
+  mock               the URL printed by 'tollgate mock'
+
+Every model needs a price (or --free) before clients can use it; until then
+they get 403 model_not_priced:
+  tollgate price set --model <model> --input <micros per 1M> --output <micros per 1M>
+  tollgate price set --model <model> --free
+`;
+
+/** Says on stderr which of the channel's models no price covers: clients would get 403 for them. */
+async function warnUnpriced(s: AdminStore, channelId: number, models: string[]): Promise<void> {
+  const prices = await s.prices.list();
+  for (const model of models) {
+    if (prices.some((p) => p.model === model && (p.channelId === null || p.channelId === channelId))) continue;
+    process.stderr.write(`note: '${model}' has no price, so clients get 403 model_not_priced for it: tollgate price set --model ${model} --input <micros per 1M> --output <micros per 1M> (or --free)\n`);
+  }
+}
+
 async function userByName(store: AdminStore, name: string) {
   const user = await store.users.byName(name);
   if (user === undefined) throw new UsageError(`no user named '${name}'`);
   return user;
+}
+
+/** A limit flag: absent (keep), 'none' (lift: null) or an integer ≥ 0. */
+function limitOption(value: string | undefined, name: string): number | null | undefined {
+  if (value === undefined) return undefined;
+  return value === 'none' ? null : intOption(value, name);
 }
 
 function intOption(value: string | undefined, name: string, min = 0): number | null {
@@ -153,7 +187,8 @@ export function registerAdminCommands(program: Command): void {
   json(key.command('list').description('list keys (prefix only)').option('--user <name>'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       const keys = o.user ? await s.keys.listByUser((await userByName(s, o.user)).id) : await s.keys.list();
-      print(keys.map((k) => ({ id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
+      const names = await loadNames(s);
+      print(keys.map((k) => ({ id: k.id, user: names.user(k.userId), ...(o.json ? { user_id: k.userId } : {}), name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
     }));
   json(key.command('revoke').description('revoke a key by id or prefix').argument('<idOrPrefix>'))
     .action(async (target: string, o: Opts, cmd: Command) => withStore(cmd, async (s) => {
@@ -164,8 +199,8 @@ export function registerAdminCommands(program: Command): void {
 
   const channel = program.command('channel').description('manage upstream channels');
   json(channel.command('add').description('add an upstream channel')
-    .requiredOption('--name <name>').requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
-    .option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic, or mock', 'openai')
+    .requiredOption('--name <name>').requiredOption('--base-url <url>', 'the API root for its type (see below)')
+    .addOption(new Option('--type <type>', 'openai (OpenAI, or a compatible API that has /responses), openai-compatible (chat only: Responses requests are translated to chat), anthropic (Claude), or mock').choices(CHANNEL_TYPES).default('openai'))
     .requiredOption('--models <list>', 'comma-separated; rename with client=upstream, e.g. gpt-4o,fast=gpt-4o-mini')
     .option('--key <secret...>', 'upstream API key(s)').option('--weight <n>', 'weighted round-robin share', '1').option('--priority <n>', 'higher is tried first', '0')
     .option('--first-token-timeout-ms <ms>', 'fail a stream over to the next channel when no first byte came within this time'))
@@ -179,6 +214,7 @@ export function registerAdminCommands(program: Command): void {
       const c = await s.channels.add({ name: o.name, type: o.type as ChannelType, baseUrl: o.baseUrl, weight: intOption(o.weight, 'weight', 1)!, priority: intOption(o.priority, 'priority', -1_000_000)!, firstTokenTimeoutMs: firstTokenOption(o.firstTokenTimeoutMs), models });
       for (const secret of o.key ?? []) await s.channels.addKey(c.id, secret);
       print({ id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, models: models.map((m) => m.model), keys: (o.key ?? []).length }, o);
+      await warnUnpriced(s, c.id, models.map((m) => m.model));
     }));
   json(channel.command('update').description("change a channel's base URL, weight, priority or first-token timeout").requiredOption('--name <name>')
     .option('--base-url <url>').option('--weight <n>').option('--priority <n>')
@@ -193,6 +229,7 @@ export function registerAdminCommands(program: Command): void {
       });
       print({ id: u.id, name: u.name, base_url: u.baseUrl, weight: u.weight, priority: u.priority, first_token_timeout_ms: u.firstTokenTimeoutMs }, o);
     }));
+  channel.commands.find((c) => c.name() === 'add')!.addHelpText('after', CHANNEL_ADD_HELP);
   json(channel.command('list').description('list channels with their models and key count'))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.channels.listFull()).map((c) => ({
       id: c.id, name: c.name, type: c.type, base_url: c.baseUrl, enabled: c.enabled, priority: c.priority, weight: c.weight, first_token_timeout_ms: c.firstTokenTimeoutMs,
@@ -242,20 +279,27 @@ export function registerAdminCommands(program: Command): void {
 
   const limit = program.command('limit').description('rate-limit policies (take effect without restart)');
   const scopeOptions = (c: Command) => c.option('--global', 'the whole gateway').option('--user <name>').option('--key <idOrPrefix>').option('--model <model>', 'a model; with --user, that user on that model');
-  json(scopeOptions(limit.command('set').description('set RPM / TPM / concurrency for a scope'))
-    .option('--rpm <n>', 'requests per minute').option('--tpm <n>', 'tokens per minute').option('--concurrency <n>', 'requests in flight'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      const { scope, subject } = await resolveScope(s, o);
-      const p = await s.limits.set({ scope, subject, rpm: intOption(o.rpm, 'rpm'), tpm: intOption(o.tpm, 'tpm'), concurrency: intOption(o.concurrency, 'concurrency') });
-      print({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }, o);
-    }));
+  json(scopeOptions(limit.command('set').description("change RPM / TPM / concurrency of a scope; limits not given keep their value ('none' lifts one; 'limit remove' removes all)"))
+    .option('--rpm <n>', "requests per minute, or 'none'").option('--tpm <n>', "tokens per minute, or 'none'").option('--concurrency <n>', "requests in flight, or 'none'"))
+    .action(async (o: Opts, cmd: Command) => {
+      const change = { rpm: limitOption(o.rpm, 'rpm'), tpm: limitOption(o.tpm, 'tpm'), concurrency: limitOption(o.concurrency, 'concurrency') };
+      if (Object.values(change).every((v) => v === undefined)) throw new UsageError('give at least one of --rpm, --tpm, --concurrency (to remove a policy: tollgate limit remove)');
+      return withStore(cmd, async (s) => {
+        const { scope, subject } = await resolveScope(s, o);
+        const p = await s.limits.patch({ scope, subject, ...change });
+        print({ scope: p.scope, subject: (await loadNames(s)).subject(p.scope, p.subject), rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }, o);
+      });
+    });
   json(scopeOptions(limit.command('remove').description('remove the policy of a scope')))
     .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
       const { scope, subject } = await resolveScope(s, o);
-      print({ scope, subject, removed: await s.limits.remove(scope, subject) }, o);
+      print({ scope, subject: (await loadNames(s)).subject(scope, subject), removed: await s.limits.remove(scope, subject) }, o);
     }));
   json(limit.command('list').description('list policies'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o)));
+    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
+      const names = await loadNames(s);
+      print((await s.limits.list()).map((p) => ({ scope: p.scope, subject: names.subject(p.scope, p.subject), ...(o.json ? { subject_id: p.subject } : {}), rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency })), o);
+    }));
 
   registerUsageCommands(program, json);
 }
@@ -311,8 +355,11 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
         cursor: o.cursor,
         limit: intOption(o.limit, 'limit', 1)!,
       });
+      const names = await loadNames(s);
+      // Names for people; the ids stay in --json for scripts.
       const rows = page.records.map((r) => ({
-        id: r.id, time: new Date(r.ts).toISOString(), user_id: r.userId, key_id: r.keyId, model: r.model, channel_id: r.channelId, status: r.status,
+        id: r.id, time: new Date(r.ts).toISOString(), user: names.user(r.userId), key: names.key(r.keyId), ...(o.json ? { user_id: r.userId, key_id: r.keyId } : {}),
+        model: r.model, channel_id: r.channelId, status: r.status,
         prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, cost_micros: r.costMicros, latency_ms: r.latencyMs,
       }));
       if (o.json) return print({ data: rows, next_cursor: page.nextCursor ?? null }, o);
@@ -331,8 +378,9 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
         from: timeOption(o.from, 'from'),
         to: timeOption(o.to, 'to'),
       });
+      const names = by === 'user' ? await loadNames(s) : null;
       print(buckets.map((b) => ({
-        [by === 'user' ? 'user_id' : by]: groupLabel(by, b.key), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
+        ...(names === null ? { [by]: groupLabel(by, b.key) } : { user: names.user(Number(b.key)), ...(o.json ? { user_id: b.key } : {}) }), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
         completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs,
       })), o);
     }));

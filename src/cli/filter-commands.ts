@@ -4,23 +4,11 @@
  * Remotely, the admin API's /admin/filters does the same.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
-import { openStore, StoreInputError, type Store } from '../store/store.ts';
+import { StoreInputError, type Store } from '../store/store.ts';
 import { DEFAULT_REGEX_MAX_LENGTH, type FilterKind, type FilterScope } from '../filters/filter-rules.ts';
 import { filterView } from '../admin/admin-filters.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
-
-async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const globals = cmd.optsWithGlobals();
-  if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('filter commands work on the local store only (use the admin API /admin/filters remotely)');
-  const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { withLocalStore } from './local-store.ts';
 
 interface AddOptions extends OutputOptions {
   channel?: string; model?: string; key?: string;
@@ -67,7 +55,7 @@ export function registerFilterCommands(program: Command): void {
     .option('--model <model>', 'only this model')
     .option('--key <idOrPrefix>', 'only requests with this client key')
     .option('--json', 'print JSON for scripts')
-    .action((o: AddOptions, cmd: Command) => withLocalStore(cmd, async (store) => {
+    .action((o: AddOptions, cmd: Command) => withLocalStore(cmd, 'filter', '/admin/filters', async (store) => {
       const maxLength = Number(o.maxLength);
       if (!Number.isSafeInteger(maxLength)) throw new UsageError('--max-length must be an integer');
       const rule = await store.filters.add({ ...(await scopeOf(store, o)), ...kindOf(o), replacement: o.replace ?? null, maxLength }).catch((err: unknown) => {
@@ -77,9 +65,9 @@ export function registerFilterCommands(program: Command): void {
       print(filterView(rule), o);
     }));
   filter.command('list').description('list rules').option('--json', 'print JSON for scripts')
-    .action((o: OutputOptions, cmd: Command) => withLocalStore(cmd, async (store) => print((await store.filters.list()).map(filterView), o)));
+    .action((o: OutputOptions, cmd: Command) => withLocalStore(cmd, 'filter', '/admin/filters', async (store) => print((await store.filters.list()).map(filterView), o)));
   filter.command('remove').description('remove a rule by id').argument('<id>')
-    .action((id: string, _o: unknown, cmd: Command) => withLocalStore(cmd, async (store) => {
+    .action((id: string, _o: unknown, cmd: Command) => withLocalStore(cmd, 'filter', '/admin/filters', async (store) => {
       if (!/^\d+$/.test(id) || !(await store.filters.remove(Number(id)))) throw new UsageError(`no filter rule ${id}`);
       process.stdout.write(`removed filter ${id}\n`);
     }));

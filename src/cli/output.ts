@@ -2,9 +2,22 @@
 
 export interface OutputOptions { json?: boolean }
 
+/** The store this command uses (one command per process), once announced. */
+let store: string | null = null;
+
+/**
+ * Says on stderr which store the command uses, and adds it as `store` to the
+ * JSON object it prints (lists keep their array shape: scripts index them).
+ */
+export function announceStore(label: string): void {
+  store = label;
+  process.stderr.write(`store: ${label}\n`);
+}
+
 export function print(rows: ReadonlyArray<Record<string, unknown>> | Record<string, unknown>, opts: OutputOptions): void {
   if (opts.json) {
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    const out = store === null || Array.isArray(rows) ? rows : { ...rows, store };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     return;
   }
   const list = Array.isArray(rows) ? rows : [rows];

@@ -8,24 +8,12 @@
  * history), so `--password-env` reads it from an environment variable.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
-import { openStore, parseProxyUrl, type OutboundProxy, type Store } from '../store/store.ts';
+import { parseProxyUrl, type OutboundProxy, type Store } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
+import { withLocalStore } from './local-store.ts';
 
 type Opts = OutputOptions & Record<string, string | undefined>;
-
-async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const globals = cmd.optsWithGlobals();
-  if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('proxy commands work on the local store only (use the admin API /admin/proxies remotely)');
-  const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const proxyRow = (p: OutboundProxy, channels: ReadonlyMap<number, string>) => ({
   id: p.id, name: p.name, kind: p.kind, url: p.url, pool: p.channelId === null ? 'global' : `channel ${channels.get(p.channelId) ?? p.channelId}`,
@@ -57,7 +45,7 @@ export function registerProxyCommands(program: Command): void {
     .requiredOption('--name <name>').requiredOption('--proxy-url <url>', 'http://, https:// or socks5://[user:password@]host:port (--url is the remote-mode option)')
     .option('--username <user>').option('--password-env <VAR>', 'read the password from this environment variable')
     .option('--channel <name>', "only this channel's unbound traffic uses the proxy").option('--json', 'print JSON for scripts')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, 'proxy', '/admin/proxies', async (s) => {
       const address = parseProxyUrl(o.proxyUrl!).url;
       // Only the always-refused kinds (metadata, link-local, unspecified): proxies usually live on private networks.
       const verdict = checkUpstreamUrl(address.replace(/^socks5:/, 'http:'), DEFAULT_ADDRESS_POLICY);
@@ -77,26 +65,26 @@ export function registerProxyCommands(program: Command): void {
       print(proxyRow(p, new Map(o.channel === undefined ? [] : [[channelId!, o.channel]])), o);
     }));
   proxy.command('list').description('list proxies (never their credentials)').option('--json', 'print JSON for scripts')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, 'proxy', '/admin/proxies', async (s) => {
       const channels = new Map((await s.channels.listFull()).map((c) => [c.id, c.name]));
       const bindings = await s.proxies.bindings();
       print((await s.proxies.list()).map((p) => ({ ...proxyRow(p, channels), bound: bindings.filter((b) => b.proxyId === p.id).map((b) => `${b.scope}:${b.subjectId}`) })), o);
     }));
   proxy.command('remove').description('remove a proxy and the bindings to it').requiredOption('--name <name>')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, 'proxy', '/admin/proxies', async (s) => {
       await s.proxies.remove((await proxyByName(s, o.name!)).id);
       process.stdout.write(`removed ${o.name}\n`);
     }));
   proxy.command('bind').description("send a user's or key's traffic always through one proxy").requiredOption('--name <proxy>')
     .option('--user <name>').option('--key <id>')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, 'proxy', '/admin/proxies', async (s) => {
       const p = await proxyByName(s, o.name!);
       const subject = await subjectOf(s, o);
       await s.proxies.bind(subject.scope, subject.id, p.id);
       process.stdout.write(`${subject.label} now leaves through ${p.name}\n`);
     }));
   proxy.command('unbind').description("remove a user's or key's binding").option('--user <name>').option('--key <id>')
-    .action((o: Opts, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((o: Opts, cmd: Command) => withLocalStore(cmd, 'proxy', '/admin/proxies', async (s) => {
       const subject = await subjectOf(s, o);
       if (!(await s.proxies.unbind(subject.scope, subject.id))) throw new UsageError(`${subject.label} is not bound to a proxy`);
       process.stdout.write(`${subject.label} unbound\n`);

@@ -7,7 +7,7 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, LimitInput, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, LimitInput, LimitPatch, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../admin/admin-views.ts';
@@ -48,7 +48,8 @@ export interface AdminStore {
   };
   prices: { set(input: PriceInput): Promise<StoredPrice>; list(): Promise<StoredPrice[]> };
   limits: {
-    set(input: LimitInput): Promise<LimitRow>;
+    /** Changes only the limits given (see LimitRepo.patch). */
+    patch(input: LimitPatch): Promise<LimitRow>;
     remove(scope: LimitRowScope, subject: string): Promise<boolean>;
     list(): Promise<LimitRow[]>;
   };
@@ -142,7 +143,8 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
       list: () => list('/admin/prices', toPrice),
     },
     limits: {
-      set: async (p) => toLimit(await api.call<LimitView>('PUT', '/admin/limits', { body: { scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency } })),
+      // Absent limits are left out of the JSON, so the server keeps them.
+      patch: async (p) => toLimit(await api.call<LimitView>('PATCH', '/admin/limits', { body: { scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency } })),
       async remove(scope, subject) {
         const policy = (await list('/admin/limits', toLimit, { scope })).find((p) => p.subject === subject);
         if (policy === undefined) return false;

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { generateMasterKey, KEY_ENV, KEY_FILE, PREVIOUS_KEY_FILE, readKeyFile, writeKeyFile } from '../secrets/master-key.ts';
-import { openStore } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
+import { openLocalStore } from './local-store.ts';
 
 /** Moves the current key file to `secret.key.previous` and writes a new one. */
 function replaceKeyFile(dataDir: string): void {
@@ -43,7 +43,7 @@ export function registerSecretsCommands(program: Command): void {
       if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('secrets rotate works on the local store only (no --url / TOLLGATE_URL)');
       const config = loadConfig({ file: globals.config ?? null });
       if (o.newKey) replaceKeyFile(config.dataDir);
-      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
+      const store = await openLocalStore(config);
       try {
         const r = await store.rotateSecrets();
         print({ key_id: r.keyId, rows: r.rows, reencrypted: r.changed }, o);

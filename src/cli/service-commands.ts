@@ -4,22 +4,10 @@
  * through the change feed), and `tollgate link-key generate`.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
 import { generateLinkKey } from '../services/hop/link-key.ts';
-import { openStore, type Store, type ServiceTarget } from '../store/store.ts';
+import type { Store, ServiceTarget } from '../store/store.ts';
 import { print, UsageError, type OutputOptions } from './output.ts';
-
-async function withLocalStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const globals = cmd.optsWithGlobals();
-  if (globals.url ?? process.env.TOLLGATE_URL) throw new UsageError('service commands work on the local store only (use the admin API /admin/services remotely)');
-  const config = loadConfig({ file: globals.config ?? null });
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqlite: config.sqlite, postgres: { poolSize: 2, schema: config.postgres.schema } });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { withLocalStore } from './local-store.ts';
 
 /** `url` or `url=weight`. */
 function parseTarget(value: string, previous: ServiceTarget[] = []): ServiceTarget[] {
@@ -50,12 +38,12 @@ export function registerServiceCommands(program: Command): void {
     .option('--timeout <ms>', 'default timeout of its rules', '30000')
     .option('--remote', 'forward calls through the secure hop to the configured ingress node')
     .option('--json', 'print JSON for scripts')
-    .action((name: string, o: OutputOptions & { target?: ServiceTarget[]; timeout: string; remote?: boolean }, cmd: Command) => withLocalStore(cmd, async (s) =>
+    .action((name: string, o: OutputOptions & { target?: ServiceTarget[]; timeout: string; remote?: boolean }, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) =>
       print(serviceRow(await s.services.put({ name, targets: o.target ?? [], timeoutMs: intOrNull(o.timeout, 'timeout')!, remote: o.remote === true })), o)));
   service.command('list').description('list services').option('--json', 'print JSON for scripts')
-    .action((o: OutputOptions, cmd: Command) => withLocalStore(cmd, async (s) => print((await s.services.list()).map(serviceRow), o)));
+    .action((o: OutputOptions, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) => print((await s.services.list()).map(serviceRow), o)));
   service.command('remove').description('delete a service and its rules').argument('<name>')
-    .action((name: string, _o: unknown, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((name: string, _o: unknown, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) => {
       if (!(await s.services.remove(name))) throw new UsageError(`no service "${name}"`);
       process.stdout.write(`removed ${name}\n`);
     }));
@@ -67,7 +55,7 @@ export function registerServiceCommands(program: Command): void {
     .option('--concurrency <n>', 'calls in flight')
     .option('--timeout <ms>', 'timeout of calls under this rule (default: the service timeout)')
     .option('--json', 'print JSON for scripts')
-    .action((name: string, o: OutputOptions & { caller: string; path: string; methods: string; rpm?: string; concurrency?: string; timeout?: string }, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((name: string, o: OutputOptions & { caller: string; path: string; methods: string; rpm?: string; concurrency?: string; timeout?: string }, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) => {
       const rule = await s.services.allow({
         service: name, userId: await callerId(s, o.caller), path: o.path, methods: o.methods.toUpperCase().split(',').map((m) => m.trim()),
         rpm: intOrNull(o.rpm, 'rpm'), concurrency: intOrNull(o.concurrency, 'concurrency'), timeoutMs: intOrNull(o.timeout, 'timeout'),
@@ -77,12 +65,12 @@ export function registerServiceCommands(program: Command): void {
   service.command('deny').description("remove a caller's rules on a service (one path, or all)").argument('<service>')
     .requiredOption('--caller <user>', 'user name or id')
     .option('--path <rule>', 'only this path rule')
-    .action((name: string, o: { caller: string; path?: string }, cmd: Command) => withLocalStore(cmd, async (s) => {
+    .action((name: string, o: { caller: string; path?: string }, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) => {
       const n = await s.services.deny(name, await callerId(s, o.caller), o.path ?? null);
       process.stdout.write(`removed ${n} rule${n === 1 ? '' : 's'}\n`);
     }));
   service.command('rules').description('list caller rules').argument('[service]').option('--json', 'print JSON for scripts')
-    .action((name: string | undefined, o: OutputOptions, cmd: Command) => withLocalStore(cmd, async (s) =>
+    .action((name: string | undefined, o: OutputOptions, cmd: Command) => withLocalStore(cmd, 'service', '/admin/services', async (s) =>
       print((await s.services.rules(name)).map((r) => ({ id: r.id, service: r.service, user_id: r.userId, path: r.path, methods: r.methods, rpm: r.rpm, concurrency: r.concurrency, timeout_ms: r.timeoutMs })), o)));
 
   program.command('link-key').description('link keys of the secure hop between two nodes')

@@ -14,7 +14,7 @@ import { ENDPOINTS, HOT_PATHS, MODEL_ENDPOINT, MODEL_PATH_PREFIX, pathOf } from 
 import { closeAfterAnswer, closeIfBodyUnread, hasBody } from './lingering-close.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
 import type { Gateway } from '../gateway/gateway.ts';
-import { Errors, errorBody, sendError } from '../errors.ts';
+import { Errors, errorBody, sendError, unknownUrlMessage } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
@@ -66,7 +66,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
           closeIfBodyUnread(req, res);
           req.resume();
           res.setHeader('x-response-time-ms', '0.00');
-          return sendError(res, HOT_PATHS.has(path) ? Errors.methodNotAllowed : Errors.routeNotFound);
+          return HOT_PATHS.has(path) ? sendError(res, Errors.methodNotAllowed) : sendError(res, Errors.routeNotFound, unknownUrlMessage(req.method, path));
         }
         if (hasBody(req)) guardBodyIdle(req, res, cfg.bodyIdleTimeoutMs);
         fastifyHandler(req, res);
@@ -118,8 +118,8 @@ function answerInApiShape(app: FastifyInstance, logger: Logger): void {
     reply.header('x-response-time-ms', reply.elapsedTime.toFixed(2));
     closeIfBodyUnread(req.raw, reply.raw);
   });
-  app.setNotFoundHandler((_req, reply) => {
-    reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound));
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound, unknownUrlMessage(req.method, req.url)));
   });
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
     const status = err.statusCode ?? 500;

@@ -36,7 +36,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
     ctx.rateLimit = admission.state;
     if (!admission.allowed) {
       const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
-      return { error, limit: admission, message: refusalMessage(admission) };
+      return { error, limit: admission, message: refusalMessage(admission, ctx) };
     }
     ctx.lease = admission.lease;
   }
@@ -52,15 +52,30 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
         return { error: Errors.storeUnavailable };
       }
     }
-    const reservation = gw.ledger.reserve(ctx.userId, reservationMicros(price, promptReservation(promptEstimate), maxCompletion));
+    const needed = reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
+    const reservation = gw.ledger.reserve(ctx.userId, needed);
     if (reservation === null) {
       releaseLease(gw, ctx);
-      return { error: Errors.insufficientCredits };
+      return { error: Errors.insufficientCredits, message: creditsMessage(gw, ctx, needed, bound === null ? maxCompletion : null) };
     }
     ctx.reservation = reservation;
     if (bound === null) forwardDefaultBound(ctx, maxCompletion);
   }
   return null;
+}
+
+/**
+ * The 402 text: what the request needs against what the user has, so the
+ * caller can tell "add credits" from "ask for fewer tokens". `defaultBound`
+ * is the completion bound assumed when the request set none.
+ */
+function creditsMessage(gw: Gateway, ctx: RequestContext, needed: number, defaultBound: number | null): string {
+  const held = gw.ledger.snapshot(ctx.userId);
+  const balance = held === null ? 0 : held.balanceMicros;
+  const inFlight = held === null || held.reservedMicros === 0 ? '' : `, of which ${held.reservedMicros} is held by requests in flight`;
+  const assumed = defaultBound === null ? '' : ` (no max_tokens given: ${defaultBound} assumed)`;
+  return `You do not have enough credits for this request: user '${ctx.userName}' has a balance of ${balance} micro-credits${inFlight}; ` +
+    `this request to '${ctx.model}' needs up to ${needed} micro-credits${assumed}. Add credits or lower max_tokens.`;
 }
 
 /**

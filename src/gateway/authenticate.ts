@@ -39,5 +39,7 @@ export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<Er
   if ('status' in identity) return identity;
   ctx.userId = identity.userId;
   ctx.keyId = identity.keyId;
+  ctx.userName = identity.userName;
+  ctx.keyName = identity.keyName;
   return null;
 }

@@ -57,6 +57,9 @@ export class RequestContext implements RequestOutcome {
   errorClass: string | null = null;
   userId = 0;
   keyId = 0;
+  /** From the key cache entry, for messages. */
+  userName = '';
+  keyName = '';
 
   // Request
   body: Buffer | null = null;

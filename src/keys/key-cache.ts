@@ -7,7 +7,8 @@
  * (the very next request fails), and every server's change-feed poller calls
  * `forget` for 'key.revoked' / 'user.disabled' events (bounded by the poll interval).
  */
-export interface KeyIdentity { readonly keyId: number; readonly userId: number; readonly revoked: boolean; readonly userDisabled: boolean }
+/** A cached key. The names are there for messages, so a refusal can name the caller without asking the store. */
+export interface KeyIdentity { readonly keyId: number; readonly userId: number; readonly keyName: string; readonly userName: string; readonly revoked: boolean; readonly userDisabled: boolean }
 export type KeyLookup = (hash: string) => Promise<KeyIdentity | undefined>;
 
 interface Negative { readonly until: number }

@@ -11,27 +11,31 @@ const KIND_LABEL: Readonly<Record<RefusalKind, string>> = {
   unavailable: 'rate limiter availability',
 };
 
-function subjectLabel(scope: LimitScope, subject: string): string {
+/** Who is calling, by name (from the key cache entry: naming costs no store query). */
+export interface CallerNames { readonly userName: string; readonly keyName: string }
+
+function subjectLabel(scope: LimitScope, subject: string, caller: CallerNames | null): string {
+  // The user, key and user_model policies of a request are the caller's own, so their subjects are the caller.
   switch (scope) {
     case 'global':
       return 'the gateway';
     case 'user':
-      return `user ${subject}`;
+      return caller === null ? `user ${subject}` : `user '${caller.userName}'`;
     case 'key':
-      return `key ${subject}`;
+      return caller === null ? `key ${subject}` : `key '${caller.keyName}' of user '${caller.userName}'`;
     case 'model':
       return `model ${subject}`;
     case 'user_model':
-      return `user:model ${subject}`;
+      return caller === null ? `user:model ${subject}` : `user '${caller.userName}' on model ${subject.slice(subject.indexOf(':') + 1)}`;
   }
 }
 
-/** A message naming the limit that refused, in OpenAI's wording. */
-export function refusalMessage(refused: Refused): string {
+/** A message naming the limit that refused, in OpenAI's wording; names the caller when known. */
+export function refusalMessage(refused: Refused, caller: CallerNames | null = null): string {
   const wait = formatResetDuration(refused.retryAfterMs);
   if (refused.kind === 'unavailable') return `Rate limiter unavailable. Please try again in ${wait}.`;
   return (
-    `Rate limit reached for ${subjectLabel(refused.scope, refused.subject)} on ` +
+    `Rate limit reached for ${subjectLabel(refused.scope, refused.subject, caller)} on ` +
     `${KIND_LABEL[refused.kind]}: Limit ${refused.limit}. Please try again in ${wait}.`
   );
 }

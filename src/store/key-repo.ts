@@ -23,6 +23,9 @@ export interface ClientKey {
 export interface KeyRow {
   id: number;
   userId: number;
+  /** Names for messages (a 429 names the user and key), read in the same lookup. */
+  name: string;
+  userName: string;
   revoked: boolean;
   userDisabled: boolean;
 }
@@ -79,11 +82,11 @@ export class KeyRepo {
     const row = await this.#db
       .selectFrom('client_keys as k')
       .innerJoin('users as u', 'u.id', 'k.user_id')
-      .select(['k.id', 'k.user_id', 'k.revoked_at', 'u.disabled'])
+      .select(['k.id', 'k.user_id', 'k.name', 'u.name as user_name', 'k.revoked_at', 'u.disabled'])
       .where('k.key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row) return undefined;
-    return { id: row.id, userId: row.user_id, revoked: row.revoked_at !== null, userDisabled: row.disabled === 1 };
+    return { id: row.id, userId: row.user_id, name: row.name, userName: row.user_name, revoked: row.revoked_at !== null, userDisabled: row.disabled === 1 };
   }
 
   /**

@@ -32,6 +32,17 @@ export interface LimitInput {
   concurrency: number | null;
 }
 
+/** Input of `LimitRepo.patch`: an absent limit keeps its value, null lifts it. */
+export interface LimitPatch {
+  scope: LimitRowScope;
+  subject: string;
+  rpm?: number | null;
+  tpm?: number | null;
+  concurrency?: number | null;
+}
+
+const AXES = ['rpm', 'tpm', 'concurrency'] as const;
+
 function toLimitRow(row: Selectable<LimitPoliciesTable>): LimitRow {
   return {
     id: row.id,
@@ -83,6 +94,28 @@ export class LimitRepo {
             concurrency: eb.ref('excluded.concurrency'),
           })),
         )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendChange(trx, this.#dialect, 'limits', `${input.scope}:${input.subject}`);
+      return toLimitRow(row);
+    });
+  }
+
+  /**
+   * Changes only the limits given, creating the policy when there is none
+   * (its other limits then unlimited). One upsert, so concurrent patches of
+   * different limits of one policy do not undo each other.
+   */
+  async patch(input: LimitPatch): Promise<LimitRow> {
+    checkKey(input.scope, input.subject);
+    const given = AXES.filter((axis) => input[axis] !== undefined);
+    if (given.length === 0) throw new StoreInputError('invalid', 'give at least one of rpm, tpm, concurrency');
+    for (const axis of given) checkLimit(axis, input[axis]!);
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('limit_policies')
+        .values({ scope: input.scope, subject: input.subject, rpm: input.rpm ?? null, tpm: input.tpm ?? null, concurrency: input.concurrency ?? null })
+        .onConflict((oc) => oc.columns(['scope', 'subject']).doUpdateSet((eb) => Object.fromEntries(given.map((axis) => [axis, eb.ref(`excluded.${axis}`)]))))
         .returningAll()
         .executeTakeFirstOrThrow();
       await appendChange(trx, this.#dialect, 'limits', `${input.scope}:${input.subject}`);

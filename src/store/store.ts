@@ -41,7 +41,7 @@ export {
   type ChannelType,
 } from './channel-repo.ts';
 export { PriceRepo, type StoredPrice, type PriceInput } from './price-repo.ts';
-export { LimitRepo, type LimitInput, type LimitRow, type LimitRowScope } from './limit-repo.ts';
+export { LimitRepo, type LimitInput, type LimitPatch, type LimitRow, type LimitRowScope } from './limit-repo.ts';
 export {
   UsageRepo,
   type ApplyBatchResult,
