@@ -43,8 +43,8 @@ class ChatRewriter implements StreamRewriter {
     if (data === '[DONE]') return this.#flushAll() + frame(data, name);
     // The common chunk — one choice, a content delta, no finish — is spliced without a parse.
     if (!data.includes('"finish_reason":"') && !data.includes('reasoning_content')) {
-      const index = CHOICE_INDEX.exec(data);
-      const spliced = spliceString(data, CONTENT_MARK, (text) => this.#stream(index === null ? 0 : Number(index[1])).push(text));
+      const index = indexField(data);
+      const spliced = spliceString(data, CONTENT_MARK, (text) => this.#stream(index).push(text));
       if (spliced !== null) {
         this.#lastRaw = data;
         return frame(spliced, name);
@@ -109,8 +109,8 @@ class AnthropicRewriter implements StreamRewriter {
   event(data: string, name: string): string {
     if (name === 'content_block_delta') {
       if (data.includes('"text_delta"')) {
-        const index = BLOCK_INDEX.exec(data);
-        const spliced = spliceString(data, TEXT_MARK, (text) => this.#stream(index === null ? 0 : Number(index[1])).push(text));
+        const index = indexField(data);
+        const spliced = spliceString(data, TEXT_MARK, (text) => this.#stream(index).push(text));
         if (spliced !== null) return frame(spliced, name);
       }
       const event = parse(data);
@@ -239,8 +239,20 @@ function filterPart(part: any, filter: TextFilter): void {
 
 const CONTENT_MARK = '"content":"';
 const TEXT_MARK = '"text":"';
-const CHOICE_INDEX = /"index":(\d+)/;
-const BLOCK_INDEX = /"index":(\d+)/;
+const INDEX_MARK = '"index":';
+
+/** The first `"index":N` of an event (the choice or content block it belongs to); 0 when absent. */
+function indexField(data: string): number {
+  const at = data.indexOf(INDEX_MARK);
+  if (at === -1) return 0;
+  let n = 0;
+  for (let i = at + INDEX_MARK.length; i < data.length; i++) {
+    const d = data.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 /**
  * `data` with the JSON string value after the first `mark` replaced by
