@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 
 /** The scenarios: non-streaming throughput, streaming, and the account API mix. */
 /** 'translated': a chat stream served by an Anthropic channel (Tollgate only), against 'stream' served natively. */
-export type ScenarioName = 'chat' | 'stream' | 'translated' | 'mixed';
-export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'mixed'];
+/** 'hop': a ~2 KiB POST through two nodes in series (service pairs only): Tollgate's secure hop against two bare passthroughs. */
+export type ScenarioName = 'chat' | 'stream' | 'translated' | 'mixed' | 'hop';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'mixed', 'hop'];
 
 /** Scenarios whose load is streams (measured by TTFT and CPU per stream). */
 export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated';
@@ -24,6 +25,8 @@ export const allTargets: readonly string[] = [
   'tollgate-redis',
   'tollgate-pg',
   'peer',
+  'passthrough-pair',
+  'tollgate-hop',
 ];
 
 /** The cost-breakdown variants of the full chain (non-streaming scenario only). */
@@ -67,7 +70,8 @@ Options:
   --runs <n>              alternated runs per target and scenario (default 3)
   --targets <a,b,...>     subset of: ${allTargets.join(', ')}
                           (the variants ${variantTargets.join(', ')}
-                          are the full chain with one part off; non-streaming only)
+                          are the full chain with one part off; non-streaming only;
+                          passthrough-pair and tollgate-hop run the 'hop' scenario only)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway
   --no-variants           leave out the cost-breakdown variants

@@ -29,12 +29,16 @@ export interface RunningTarget {
   readonly description: string;
   /** The process under test (CPU and RSS are read from its tree); null for direct. */
   readonly pid: number | null;
+  /** More processes of the same target (a pair of nodes): their CPU and RSS are added to pid's. */
+  readonly extraPids?: readonly number[];
   /** Non-streaming chat completion, relayed to the fast upstream. */
   readonly chat: RequestShape;
   /** Streaming chat completion, relayed to the mock provider. */
   readonly stream: RequestShape;
   /** The same stream for a model on an Anthropic channel (the same mock): translated both ways. Tollgate only. */
   readonly translatedStream?: RequestShape;
+  /** A service call relayed through two nodes in series (the 'hop' scenario); service pairs only. */
+  readonly hop?: RequestShape;
   readonly account: AccountShape | null;
   /** Only these scenarios run against it (the cost-breakdown variants run 'chat' only); absent: all. */
   readonly onlyScenarios?: readonly ScenarioName[];
