@@ -39,7 +39,7 @@ export function forwardToIngress(r: ServiceParts, call: ServiceCall, fullPath: s
   call.bytesIn = len;
   const encoder = new FrameEncoder(hop.requestKey(), hop.nonceBytes, r.hop.frameBytes);
   if (body) {
-    const zip = compressor(enc);
+    const zip = compressor(enc, len);
     if (zip === null) pipeline(req, encoder, ignore);
     else pipeline(req, zip, encoder, ignore);
   } else encoder.end();

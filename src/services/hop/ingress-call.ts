@@ -81,7 +81,8 @@ const startIngressReply: ResponseStart = (call, status, headers): Writable => {
   out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
   call.res.writeHead(status, out);
   const encoder = new FrameEncoder(hop.replyKey(), hop.nonceBytes, hop.settings.frameBytes);
-  const zip = compressor(enc);
+  const cl = headers['content-length'];
+  const zip = compressor(enc, cl === undefined ? -1 : Number(cl));
   if (zip === null) {
     pipeline(encoder, call.res, ignore);
     return encoder;
