@@ -27,6 +27,7 @@ export const allTargets: readonly string[] = [
   'peer',
   'passthrough-pair',
   'tollgate-hop',
+  'tollgate-hop-nozip',
 ];
 
 /** The cost-breakdown variants of the full chain (non-streaming scenario only). */
@@ -71,7 +72,8 @@ Options:
   --targets <a,b,...>     subset of: ${allTargets.join(', ')}
                           (the variants ${variantTargets.join(', ')}
                           are the full chain with one part off; non-streaming only;
-                          passthrough-pair and tollgate-hop run the 'hop' scenario only)
+                          passthrough-pair, tollgate-hop and tollgate-hop-nozip (compression
+                          off) run the 'hop' scenario only)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway
   --no-variants           leave out the cost-breakdown variants

@@ -53,7 +53,8 @@ const definitions: Record<string, TargetDefinition> = {
   'tollgate-pg': tollgateTarget('postgres'),
   peer: peerTarget,
   'passthrough-pair': passthroughPairTarget,
-  'tollgate-hop': tollgateHopTarget,
+  'tollgate-hop': tollgateHopTarget('zstd'),
+  'tollgate-hop-nozip': tollgateHopTarget('none'),
 };
 
 function defaultCommand(argv: string[]): string {

@@ -8,6 +8,8 @@
  *   concurrency limits set too high to refuse) and relays to the upstream.
  *   Both configured as an operator would: tollgate.yaml `services:` and the
  *   CLI (`service add`, `service allow`, `link-key generate`).
+ *   tollgate-hop-nozip is the same with `hop.compression: none`: what
+ *   compression costs, in the same run.
  * - passthrough-pair: two bare Node passthroughs (bench/baseline-proxy.ts)
  *   chained, the floor for any two Node hops.
  *
@@ -87,8 +89,8 @@ export const passthroughPairTarget: TargetDefinition = {
 };
 
 /** One Tollgate node of the pair: its data dir, config file, env and port. */
-async function prepareNode(context: TargetContext, name: string, services: Record<string, unknown>): Promise<{ dir: string; env: NodeJS.ProcessEnv; url: string }> {
-  const dir = join(context.workDir, 'tollgate-hop', name);
+async function prepareNode(context: TargetContext, target: string, name: string, services: Record<string, unknown>): Promise<{ dir: string; env: NodeJS.ProcessEnv; url: string }> {
+  const dir = join(context.workDir, target, name);
   mkdirSync(dir, { recursive: true });
   // Read from the working directory by `serve` and by every CLI command run there.
   writeFileSync(join(dir, 'tollgate.yaml'), stringify({ services }));
@@ -105,47 +107,51 @@ async function prepareNode(context: TargetContext, name: string, services: Recor
   return { dir, env, url: `http://127.0.0.1:${port}` };
 }
 
-/** Egress → ingress, the secure hop. */
-export const tollgateHopTarget: TargetDefinition = {
-  name: 'tollgate-hop',
-  async start(context): Promise<RunningTarget | string> {
-    const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(tollgateCli, node.env, node.dir, args);
-    const scratch = { dir: context.workDir, env: cleanEnv() };
-    const link = JSON.parse(await run(scratch, ['link-key', 'generate', '--json'])) as { id: string; key: string };
-    const ingress = await prepareNode(context, 'ingress', { ingress: { linkKeys: [link] } });
-    const egress = await prepareNode(context, 'egress', { egress: { ingressUrl: ingress.url, linkKeyId: link.id, linkKey: link.key } });
-    // The same caller on both nodes: the ingress trusts the user id the egress authenticated.
-    for (const node of [ingress, egress]) await run(node, ['user', 'create', '--name', 'bench']);
-    const { key } = parseKey(await run(egress, ['key', 'create', '--user', 'bench', '--json']));
-    await run(egress, ['service', 'add', 'api', '--remote']);
-    await run(ingress, ['service', 'add', 'api', '--target', context.fast.url]);
-    await run(ingress, ['service', 'allow', 'api', '--caller', 'bench', '--path', '/v1/**', '--methods', 'POST', '--rpm', '100000000', '--concurrency', '10000']);
-    const processes: ManagedProcess[] = [];
-    for (const [name, node] of [['ingress', ingress], ['egress', egress]] as const) {
-      const managed = context.group.spawn(`tollgate-hop ${name}`, process.execPath, [...allocProbeNodeArgs, tollgateCli, 'serve'], {
-        cores: context.cpus?.targetCores ?? null,
-        env: node.env,
-        cwd: node.dir,
-        logFile: join(node.dir, 'tollgate.log'),
-      });
-      processes.push(managed);
-      await waitForHttp(`${node.url}/readyz`, 30_000, managed);
-    }
-    const [ingressProcess, egressProcess] = processes;
-    const shape = { url: egress.url, path: '/svc/api/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: hopBody() };
-    return {
-      name: 'tollgate-hop',
-      description: 'Tollgate egress → ingress over the secure hop (HMAC-signed header, zstd level 1 request body, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core',
-      pid: egressProcess.pid,
-      extraPids: [ingressProcess.pid],
-      chat: shape,
-      stream: shape,
-      hop: shape,
-      account: null,
-      onlyScenarios: ['hop'],
-      redis: null,
-      counters: allocCounters([{ pid: egressProcess.pid, file: egress.env[allocProbeFileEnv]! }, { pid: ingressProcess.pid, file: ingress.env[allocProbeFileEnv]! }]),
-      stop: stopAll([egressProcess, ingressProcess]),
-    };
-  },
-};
+/** Egress → ingress, the secure hop; `compression` as in `services.hop.compression`. */
+export function tollgateHopTarget(compression: 'zstd' | 'none'): TargetDefinition {
+  const name = compression === 'zstd' ? 'tollgate-hop' : 'tollgate-hop-nozip';
+  return {
+    name,
+    async start(context): Promise<RunningTarget | string> {
+      const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(tollgateCli, node.env, node.dir, args);
+      const scratch = { dir: context.workDir, env: cleanEnv() };
+      const link = JSON.parse(await run(scratch, ['link-key', 'generate', '--json'])) as { id: string; key: string };
+      const hop = { compression };
+      const ingress = await prepareNode(context, name, 'ingress', { hop, ingress: { linkKeys: [link] } });
+      const egress = await prepareNode(context, name, 'egress', { hop, egress: { ingressUrl: ingress.url, linkKeyId: link.id, linkKey: link.key } });
+      // The same caller on both nodes: the ingress trusts the user id the egress authenticated.
+      for (const node of [ingress, egress]) await run(node, ['user', 'create', '--name', 'bench']);
+      const { key } = parseKey(await run(egress, ['key', 'create', '--user', 'bench', '--json']));
+      await run(egress, ['service', 'add', 'api', '--remote']);
+      await run(ingress, ['service', 'add', 'api', '--target', context.fast.url]);
+      await run(ingress, ['service', 'allow', 'api', '--caller', 'bench', '--path', '/v1/**', '--methods', 'POST', '--rpm', '100000000', '--concurrency', '10000']);
+      const processes: ManagedProcess[] = [];
+      for (const [role, node] of [['ingress', ingress], ['egress', egress]] as const) {
+        const managed = context.group.spawn(`${name} ${role}`, process.execPath, [...allocProbeNodeArgs, tollgateCli, 'serve'], {
+          cores: context.cpus?.targetCores ?? null,
+          env: node.env,
+          cwd: node.dir,
+          logFile: join(node.dir, 'tollgate.log'),
+        });
+        processes.push(managed);
+        await waitForHttp(`${node.url}/readyz`, 30_000, managed);
+      }
+      const [ingressProcess, egressProcess] = processes;
+      const shape = { url: egress.url, path: '/svc/api/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: hopBody() };
+      return {
+        name,
+        description: `Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compression === 'zstd' ? 'zstd level 1 request body' : 'no compression'}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
+        pid: egressProcess.pid,
+        extraPids: [ingressProcess.pid],
+        chat: shape,
+        stream: shape,
+        hop: shape,
+        account: null,
+        onlyScenarios: ['hop'],
+        redis: null,
+        counters: allocCounters([{ pid: egressProcess.pid, file: egress.env[allocProbeFileEnv]! }, { pid: ingressProcess.pid, file: ingress.env[allocProbeFileEnv]! }]),
+        stop: stopAll([egressProcess, ingressProcess]),
+      };
+    },
+  };
+}
