@@ -181,3 +181,30 @@ test('100 MB up and 100 MB down through both hops with flat memory', async () =>
   console.log(`# 100 MB each way through egress+ingress (one process): rss base ${(base / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB, growth ${growthMb.toFixed(0)} MB`);
   assert.ok(growthMb < 100, `peak RSS grew by ${growthMb.toFixed(0)} MB`);
 });
+
+test('frames: with the length known, the completing frame is the last one; bytes past it fail; the decoder reads both forms', async () => {
+  const nonce = Buffer.from(newNonce(), 'base64url');
+  const key = messageKey(new LinkKey(k1.id, k1.key).encKey, nonce, 'req');
+  const encode = (expected: number, parts: Buffer[]): Promise<Buffer[]> => new Promise((resolve, reject) => {
+    const encoder = new FrameEncoder(key, nonce, 1024, expected);
+    const frames: Buffer[] = [];
+    encoder.on('data', (c: Buffer) => frames.push(c));
+    encoder.on('end', () => resolve(frames));
+    encoder.on('error', reject);
+    for (const p of parts) encoder.write(p);
+    encoder.end();
+  });
+  const body = Buffer.alloc(1500, 3);
+  const known = await encode(body.length, [body.subarray(0, 700), body.subarray(700)]);
+  assert.deepEqual(known.map((f) => [f[0], f.length - 21]), [[0, 700], [1, 800]], 'one frame per chunk, the completing one marked last');
+  const unknown = await encode(-1, [body]);
+  assert.deepEqual(unknown.map((f) => [f[0], f.length - 21]), [[0, 1024], [0, 476], [1, 0]], 'unknown length: frames of at most 1024 bytes, then an empty closing frame');
+  for (const frames of [known, unknown]) {
+    const decoder = new FrameDecoder(key, nonce, 1 << 20);
+    const out: Buffer[] = [];
+    decoder.on('data', (c: Buffer) => out.push(c));
+    await new Promise<void>((resolve, reject) => { decoder.on('end', resolve); decoder.on('error', reject); decoder.end(Buffer.concat(frames)); });
+    assert.deepEqual(Buffer.concat(out), body);
+  }
+  await assert.rejects(encode(10, [Buffer.alloc(10), Buffer.alloc(1)]), /longer than its declared length/);
+});

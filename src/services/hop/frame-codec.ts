@@ -33,33 +33,46 @@ export class FrameError extends Error {
   readonly code = 'HOP_BAD_FRAME';
 }
 
-/** Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes. */
+/**
+ * Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes.
+ * With the length known (`expectedBytes` ≥ 0), the frame that completes it
+ * carries the last-frame mark, which saves the empty closing frame (one
+ * AES-GCM operation on each side); bytes past that length fail the stream.
+ */
 export class FrameEncoder extends Transform {
   readonly #key: KeyObject;
   readonly #iv: Buffer;
   readonly #frameBytes: number;
+  readonly #expected: number;
   #counter = 0n;
+  #sealedLast = false;
   /** Plaintext bytes encrypted so far. */
   plainBytes = 0;
 
-  constructor(key: KeyObject, nonce: Buffer, frameBytes: number) {
+  constructor(key: KeyObject, nonce: Buffer, frameBytes: number, expectedBytes = -1) {
     super();
     this.#key = key;
     this.#iv = Buffer.alloc(12);
     nonce.copy(this.#iv, 0, 0, 4);
     this.#frameBytes = frameBytes;
+    this.#expected = expectedBytes;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) return done();
+    if (this.#sealedLast) return done(new FrameError('the body is longer than its declared length'));
     this.plainBytes += chunk.length;
+    const complete = this.plainBytes === this.#expected;
     for (let off = 0; off < chunk.length; off += this.#frameBytes) {
-      this.push(this.#seal(chunk.subarray(off, Math.min(chunk.length, off + this.#frameBytes)), 0));
+      const end = Math.min(chunk.length, off + this.#frameBytes);
+      this.push(this.#seal(chunk.subarray(off, end), complete && end === chunk.length ? LAST : 0));
     }
+    if (complete) this.#sealedLast = true;
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    this.push(this.#seal(Buffer.alloc(0), LAST));
+    if (!this.#sealedLast) this.push(this.#seal(Buffer.alloc(0), LAST));
     done();
   }
 
