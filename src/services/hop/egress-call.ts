@@ -68,7 +68,7 @@ const startEgressReply: ResponseStart = (call, status, headers): Writable => {
   }
   call.res.writeHead(status, responseHeaders(headers, true));
   const decoder = new FrameDecoder(hop.replyKey(), hop.nonceBytes, MAX_FRAME);
-  const unzip = decompressor(enc);
+  const unzip = decompressor(enc, -1);
   chain(unzip === null ? [decoder, call.res] : [decoder, unzip, call.res], onReplyDone);
   return decoder;
 };

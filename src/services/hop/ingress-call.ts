@@ -49,7 +49,7 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   const decoder = new FrameDecoder(hop.requestKey(), hop.nonceBytes, MAX_FRAME);
   call.req.pipe(decoder);
   if (!(await firstFrame(decoder))) return call.fail(ServiceErrors.hopBadFrame);
-  const unzip = decompressor(f.enc);
+  const unzip = decompressor(f.enc, f.len);
   let body: Readable = decoder;
   if (unzip !== null) body = decoder.pipe(unzip);
   decoder.on('error', (err) => unzip?.destroy(err));
