@@ -59,7 +59,8 @@ export class OneShotCompressor extends Gather {
   }
 
   protected convert(all: Buffer): Buffer {
-    if (this.#enc === 'z') return zstdCompressSync(all, { pledgedSrcSize: all.length, params: { [constants.ZSTD_c_compressionLevel]: 1 } });
+    // The whole input is given at once, so zstd sizes its tables to it without a pledged size.
+    if (this.#enc === 'z') return zstdCompressSync(all, { params: { [constants.ZSTD_c_compressionLevel]: 1 } });
     return gzipSync(all, { level: 1 });
   }
 }
