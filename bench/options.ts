@@ -5,9 +5,11 @@ import { parseArgs } from 'node:util';
 /**
  * 'translated': a chat stream served by an Anthropic channel; 'filtered': a chat stream with 30
  * response filter rules in scope. Both Tollgate only, compared with 'stream' in the same run.
+ * 'hop': a ~2 KiB POST through two nodes in series (service pairs only): Tollgate's secure hop
+ * against two bare passthroughs.
  */
-export type ScenarioName = 'chat' | 'stream' | 'translated' | 'filtered' | 'mixed';
-export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'filtered', 'mixed'];
+export type ScenarioName = 'chat' | 'stream' | 'translated' | 'filtered' | 'mixed' | 'hop';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'filtered', 'mixed', 'hop'];
 
 /** Scenarios whose load is streams (measured by TTFT and CPU per stream). */
 export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated' || s === 'filtered';
@@ -27,6 +29,9 @@ export const allTargets: readonly string[] = [
   'tollgate-redis',
   'tollgate-pg',
   'peer',
+  'passthrough-pair',
+  'tollgate-hop',
+  'tollgate-hop-nozip',
 ];
 
 /** The cost-breakdown variants of the full chain (non-streaming scenario only). */
@@ -70,7 +75,9 @@ Options:
   --runs <n>              alternated runs per target and scenario (default 3)
   --targets <a,b,...>     subset of: ${allTargets.join(', ')}
                           (the variants ${variantTargets.join(', ')}
-                          are the full chain with one part off; non-streaming only)
+                          are the full chain with one part off; non-streaming only;
+                          passthrough-pair, tollgate-hop and tollgate-hop-nozip (compression
+                          off) run the 'hop' scenario only)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway
   --no-variants           leave out the cost-breakdown variants

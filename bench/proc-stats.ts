@@ -97,18 +97,24 @@ export function treePeakRssKib(rootPid: number): number {
   return total;
 }
 
-/** CPU used by a process tree between two points in time. */
+/** CPU used by one or more process trees (summed) between two points in time. */
 export class CpuMeter {
-  readonly pid: number;
+  readonly pids: readonly number[];
   startMicros: number;
 
-  constructor(pid: number) {
-    this.pid = pid;
-    this.startMicros = treeCpuMicros(pid);
+  constructor(pids: number | readonly number[]) {
+    this.pids = typeof pids === 'number' ? [pids] : pids;
+    this.startMicros = this.#now();
+  }
+
+  #now(): number {
+    let total = 0;
+    for (const pid of this.pids) total += treeCpuMicros(pid);
+    return total;
   }
 
   /** Microseconds of CPU since construction. */
   elapsedMicros(): number {
-    return treeCpuMicros(this.pid) - this.startMicros;
+    return this.#now() - this.startMicros;
   }
 }

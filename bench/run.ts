@@ -25,6 +25,7 @@ import { measure, scenarioApplies, type LoadRunner, type Measurement, type RunSi
 import { baselineTarget } from './targets/baseline.ts';
 import { directTarget } from './targets/direct.ts';
 import { peerTarget } from './targets/peer.ts';
+import { passthroughPairTarget, tollgateHopTarget } from './targets/service-pair.ts';
 import type { RunningTarget, TargetDefinition } from './targets/target.ts';
 import { tollgateTarget } from './targets/tollgate.ts';
 import { startMockUpstreamProcess } from './upstreams/mock-upstream-process.ts';
@@ -51,6 +52,9 @@ const definitions: Record<string, TargetDefinition> = {
   'tollgate-redis': tollgateTarget('redis'),
   'tollgate-pg': tollgateTarget('postgres'),
   peer: peerTarget,
+  'passthrough-pair': passthroughPairTarget,
+  'tollgate-hop': tollgateHopTarget('zstd'),
+  'tollgate-hop-nozip': tollgateHopTarget('none'),
 };
 
 function defaultCommand(argv: string[]): string {

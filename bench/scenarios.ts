@@ -23,7 +23,7 @@ export interface Measurement {
   /** Latency percentiles; for 'stream' these are time to first byte (TTFT). */
   p50Ms: number;
   p99Ms: number;
-  /** CPU of the target process tree per request, µs; null for direct. */
+  /** CPU of the target process tree (trees, for a pair) per request, µs; null for direct. */
   cpuUsPerRequest: number | null;
   /** cpuUsPerRequest ÷ the baseline's in the same run and scenario. */
   cpuRatioToBaseline: number | null;
@@ -75,6 +75,7 @@ export function scenarioApplies(scenario: ScenarioName, target: RunningTarget): 
   if (target.onlyScenarios !== undefined && !target.onlyScenarios.includes(scenario)) return false;
   if (scenario === 'translated') return target.translatedStream !== undefined;
   if (scenario === 'filtered') return target.filteredStream !== undefined;
+  if (scenario === 'hop') return target.hop !== undefined;
   return scenario !== 'mixed' || target.account !== null;
 }
 
@@ -116,7 +117,8 @@ export async function measure(
   const upstream = isStreamScenario(scenario) ? upstreams.stream : upstreams.fast;
   const hitsBefore = await upstream.hits();
   const countersBefore = await target.counters();
-  const cpu = target.pid === null ? null : new CpuMeter(target.pid);
+  const pids = target.pid === null ? [] : [target.pid, ...(target.extraPids ?? [])];
+  const cpu = pids.length === 0 ? null : new CpuMeter(pids);
   let outcome: Omit<Measurement, 'target' | 'scenario' | 'run' | 'cpuUsPerRequest' | 'cpuRatioToBaseline' | 'ttftOverheadP50Ms' | 'ttftOverheadP99Ms' | 'peakRssMiB' | 'upstreamHits' | 'hitsOk' | 'counters'>;
   if (isStreamScenario(scenario)) {
     const shape = scenario === 'stream' ? target.stream : scenario === 'translated' ? target.translatedStream! : target.filteredStream!;
@@ -142,11 +144,12 @@ export async function measure(
       expectedHits: { min: result.started, max: result.started },
     };
   } else {
+    const single = scenario === 'chat' ? target.chat : scenario === 'hop' ? target.hop! : null;
     const sequence: LoadRequest[] =
-      scenario === 'chat'
-        ? [{ method: 'POST', path: target.chat.path, headers: target.chat.headers, body: target.chat.body, upstreamBound: true }]
+      single !== null
+        ? [{ method: 'POST', path: single.path, headers: single.headers, body: single.body, upstreamBound: true }]
         : mixedSequence(target);
-    const url = scenario === 'chat' ? target.chat.url : (target.account?.url ?? '');
+    const url = single !== null ? single.url : (target.account?.url ?? '');
     const result = await runLoad({ url, sequence, connections: size.connections, durationS: size.durationS, amount: size.amount, timeoutS: 10 });
     outcome = {
       tool: result.tool,
@@ -172,7 +175,7 @@ export async function measure(
     cpuRatioToBaseline: null,
     ttftOverheadP50Ms: null,
     ttftOverheadP99Ms: null,
-    peakRssMiB: target.pid === null ? null : treePeakRssKib(target.pid) / 1024,
+    peakRssMiB: pids.length === 0 ? null : pids.reduce((sum, pid) => sum + treePeakRssKib(pid), 0) / 1024,
     upstreamHits,
     hitsOk: upstreamHits >= outcome.expectedHits.min && upstreamHits <= outcome.expectedHits.max,
     counters,

@@ -17,6 +17,8 @@ import { percentile, spread } from '../bench/summary.ts';
 
 const peerInstalled = existsSync(join(peerDir, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'));
 const tollgateBuilt = existsSync(tollgateCli);
+/** Two processes in series each; they run the 'hop' scenario only. */
+const pairTargets = ['passthrough-pair', 'tollgate-hop', 'tollgate-hop-nozip'];
 
 test('percentile and spread', () => {
   assert.equal(percentile([1, 2, 3, 4], 50), 2);
@@ -38,9 +40,9 @@ test('bench flags: --quick is count-bounded, bad flags are named', () => {
   assert.throws(() => parseBenchArgs(['--runs', '0']), /--runs must be a positive number/);
 });
 
-test('bench --quick: every target serves all requests, 0 errors, upstream hits = requests', { timeout: 180_000 }, async (t) => {
+test('bench --quick: every target serves all requests, 0 errors, upstream hits = requests', { timeout: 360_000 }, async (t) => {
   const targets = ['direct', 'baseline'];
-  if (tollgateBuilt) targets.push('tollgate', ...variantTargets, 'tollgate-redis', 'tollgate-pg');
+  if (tollgateBuilt) targets.push('tollgate', ...variantTargets, 'tollgate-redis', 'tollgate-pg', ...pairTargets);
   if (peerInstalled) targets.push('peer');
   const lines: string[] = [];
   const report: BenchReport | null = await runBenchReport(['--quick', '--targets', targets.join(',')], { log: (line) => lines.push(line) });
@@ -58,7 +60,7 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
     }
     const runs: Measurement[] = report.measurements.filter((m) => m.target === name);
     // The variants (full chain with one part off) run the non-streaming scenario only.
-    const scenarios = variantTargets.includes(name) ? ['chat'] : name === 'tollgate' ? ['chat', 'stream', 'translated', 'filtered', 'mixed'] : name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
+    const scenarios = pairTargets.includes(name) ? ['hop'] : variantTargets.includes(name) ? ['chat'] : name === 'tollgate' ? ['chat', 'stream', 'translated', 'filtered', 'mixed'] : name.startsWith('tollgate') ? ['chat', 'stream', 'mixed'] : ['chat', 'stream'];
     assert.deepEqual(runs.map((m) => m.scenario).sort(), [...scenarios].sort(), `${name} ran every scenario once`);
     for (const m of runs) {
       const what = `${name} ${m.scenario}`;
@@ -74,6 +76,8 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
       assert.equal(m.upstreamHits, m.expectedHits.min, `${what}: upstream hits equal relayed requests`);
       assert.ok(m.hitsOk);
       // The store probe answers and saw the usage writer commit (the exact count is read, not awaited, so only > 0).
+      // Both processes of a pair carry the allocation probe: it answered and counted.
+      if (pairTargets.includes(name)) assert.ok((m.counters.heapAllocBytes ?? 0) > 0, `${what}: heap allocations counted`);
       if (name.startsWith('tollgate') && m.scenario === 'chat') {
         assert.ok((m.counters.storeTransactions ?? 0) > 0, `${what}: store transactions counted`);
         assert.ok((m.counters.storeRecords ?? 0) > 0, `${what}: usage records counted`);
@@ -82,6 +86,12 @@ test('bench --quick: every target serves all requests, 0 errors, upstream hits =
   }
   // Each variant paired with the full chain in the cost-breakdown table.
   if (tollgateBuilt) assert.deepEqual(report.partCosts.map((part) => part.variant), [...variantTargets]);
+  // The hop goals are judged from the pairs (met or not: figures are not checked here).
+  if (tollgateBuilt) {
+    for (const goal of ['Service hop: secure pair (egress + ingress) CPU/request', 'Service hop: secure pair > 3,600 req/s']) {
+      assert.notEqual(report.goals.find((g) => g.goal.startsWith(goal))?.met ?? null, null, `${goal} judged`);
+    }
+  }
   if (!tollgateBuilt) t.diagnostic(`Tollgate targets not run: ${tollgateCli} missing`);
   if (!peerInstalled) t.diagnostic('peer gateway not installed (bench/peer): skipped');
 });

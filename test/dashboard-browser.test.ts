@@ -3,7 +3,7 @@
  * driven by playwright-core against a real gateway. Signs in (a wrong token
  * first), checks the tiles and charts show the requests just sent, creates a
  * user and a key through the forms, uses the key, revokes it through the UI
- * and sees it refused. Screenshots go to test-artifacts/.
+ * and sees it refused, then sees a service's calls in the services tab. Screenshots go to test-artifacts/.
  *
  * The browser test is skipped only when /usr/bin/chromium is missing (.ci/run
  * installs it); the first test (the page's assets and the time-series admin
@@ -18,6 +18,7 @@ import { test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { ADMIN_TOKEN, startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { startTestService } from './support/service-upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** No internet here and we run as root: no sandbox, nothing phoning home. */
@@ -279,6 +280,36 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     await waitForTile(page, 'tile-requests', '7');
     assert.match(await text(page, '#top-users'), /bob/);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+
+  await t.test('the services tab shows a service with the calls just made', async () => {
+    const svc = await startTestService();
+    t.after(() => svc.close());
+    await admin(fx, 'PUT', '/admin/services/inventory', { targets: [{ url: svc.url, weight: 1 }] });
+    await admin(fx, 'PUT', '/admin/service-rules', { service: 'inventory', user_id: fx.userId, path: '/items/', methods: ['GET'] });
+    const statuses: number[] = [];
+    for (const method of ['GET', 'GET', 'GET', 'POST'] as const) {
+      const res = await request(`${fx.url}/svc/inventory/items/1`, { method, headers: { authorization: `Bearer ${fx.key}` }, body: method === 'POST' ? 'x' : undefined });
+      await res.body.text();
+      statuses.push(res.statusCode);
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 403]);
+    // The call records are written in batches: wait until all four are in.
+    for (let i = 0; i < 200; i++) {
+      const traffic = (await get(fx, '/admin/service-traffic')).json() as { data: Array<{ service: string; requests: number }> };
+      if (traffic.data.find((row) => row.service === 'inventory')?.requests === 4) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await page.click('a[data-tab=services]');
+    await page.waitForFunction(() => /inventory/.test(document.querySelector('#services-table tbody')?.textContent ?? ''));
+    const cells = await page.locator('#services-table tbody tr', { hasText: 'inventory' }).locator('td').allInnerTexts();
+    assert.equal(cells[0], 'inventory');
+    assert.equal(cells[1], svc.url);
+    assert.equal(cells[2], '4', 'requests');
+    assert.equal(cells[3], '0', 'no 5xx');
+    assert.equal(cells[4], '1', 'one refused (POST not allowed)');
+    assert.match(cells[5], /ms$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-services.png'), fullPage: true });
   });
 
   assert.deepEqual(problems, []);

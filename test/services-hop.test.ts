@@ -12,7 +12,7 @@ import { startTestService, type TestService } from './support/service-upstream.t
 import { generateLinkKey, LinkKey } from '../src/services/hop/link-key.ts';
 import { newNonce, signRequest, verifyReply } from '../src/services/hop/hop-header.ts';
 import { FrameDecoder, FrameEncoder, messageKey } from '../src/services/hop/frame-codec.ts';
-import { decompressor } from '../src/services/hop/body-compression.ts';
+import { compressor, decompressor } from '../src/services/hop/body-compression.ts';
 
 let svc: TestService;
 let ingress: Fixture;
@@ -93,7 +93,7 @@ test('a valid hand-built hop request is served and its reply verifies and decryp
   assert.ok(enc !== null);
   const nonceBytes = Buffer.from(h.nonce, 'base64url');
   const decoder = new FrameDecoder(messageKey(h.link.encKey, nonceBytes, 'res'), nonceBytes, 1 << 24);
-  const unzip = decompressor(enc!);
+  const unzip = decompressor(enc!, -1);
   const plainStream = unzip === null ? res.body.pipe(decoder) : res.body.pipe(decoder).pipe(unzip);
   const plain = await new Response(Readable.toWeb(plainStream) as ReadableStream).text();
   assert.equal(JSON.parse(plain).body, 'secret payload');
@@ -180,4 +180,50 @@ test('100 MB up and 100 MB down through both hops with flat memory', async () =>
   const growthMb = (peak - base) / MB;
   console.log(`# 100 MB each way through egress+ingress (one process): rss base ${(base / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB, growth ${growthMb.toFixed(0)} MB`);
   assert.ok(growthMb < 100, `peak RSS grew by ${growthMb.toFixed(0)} MB`);
+});
+
+test('frames: with the length known, the completing frame is the last one; bytes past it fail; the decoder reads both forms', async () => {
+  const nonce = Buffer.from(newNonce(), 'base64url');
+  const key = messageKey(new LinkKey(k1.id, k1.key).encKey, nonce, 'req');
+  const encode = (expected: number, parts: Buffer[]): Promise<Buffer[]> => new Promise((resolve, reject) => {
+    const encoder = new FrameEncoder(key, nonce, 1024, expected);
+    const frames: Buffer[] = [];
+    encoder.on('data', (c: Buffer) => frames.push(c));
+    encoder.on('end', () => resolve(frames));
+    encoder.on('error', reject);
+    for (const p of parts) encoder.write(p);
+    encoder.end();
+  });
+  const body = Buffer.alloc(1500, 3);
+  const known = await encode(body.length, [body.subarray(0, 700), body.subarray(700)]);
+  assert.deepEqual(known.map((f) => [f[0], f.length - 21]), [[0, 700], [1, 800]], 'one frame per chunk, the completing one marked last');
+  const unknown = await encode(-1, [body]);
+  assert.deepEqual(unknown.map((f) => [f[0], f.length - 21]), [[0, 1024], [0, 476], [1, 0]], 'unknown length: frames of at most 1024 bytes, then an empty closing frame');
+  for (const frames of [known, unknown]) {
+    const decoder = new FrameDecoder(key, nonce, 1 << 20);
+    const out: Buffer[] = [];
+    decoder.on('data', (c: Buffer) => out.push(c));
+    await new Promise<void>((resolve, reject) => { decoder.on('end', resolve); decoder.on('error', reject); decoder.end(Buffer.concat(frames)); });
+    assert.deepEqual(Buffer.concat(out), body);
+  }
+  await assert.rejects(encode(10, [Buffer.alloc(10), Buffer.alloc(1)]), /longer than its declared length/);
+});
+
+test('one-shot bodies: a compressed body must decompress to exactly its declared length, and no further', async () => {
+  const plain = Buffer.from('abc'.repeat(2000));
+  const run = (t: NodeJS.ReadWriteStream, input: Buffer): Promise<Buffer> => new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    t.on('data', (c: Buffer) => out.push(c));
+    t.on('end', () => resolve(Buffer.concat(out)));
+    t.on('error', reject);
+    t.end(input);
+  });
+  const zipped = await run(compressor('z', plain.length)!, plain);
+  assert.ok(zipped.length < plain.length / 10);
+  assert.deepEqual(await run(decompressor('z', plain.length)!, zipped), plain);
+  await assert.rejects(run(decompressor('z', plain.length - 1)!, zipped), /does not decompress|declared/, 'more than declared: capped, refused');
+  await assert.rejects(run(decompressor('z', plain.length + 1)!, zipped), /not the declared/);
+  await assert.rejects(run(compressor('g', 10)!, Buffer.alloc(11)), /longer than its declared length/);
+  const bomb = await run(compressor('z', -1)!, Buffer.alloc(8 << 20));
+  await assert.rejects(run(decompressor('z', 1024)!, bomb), /does not decompress|declared/, 'a bomb stops at the declared length');
 });

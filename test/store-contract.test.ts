@@ -384,6 +384,17 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.deepEqual(await store.usage.totals({ userId: u.id, from: 2000, to: 3000 }), { requests: 1, promptTokens: 10, completionTokens: 20, costMicros: 30 });
     });
 
+    test('services: traffic per service over a range (counts, 5xx, 4xx, median latency, bytes)', async () => {
+      const name = uniq('svc');
+      const call = (ts: number, status: number, latency: number, bytesIn: number) => ({
+        ts, user_id: 1, service: name, rule_id: null, method: 'GET', path: '/x', status, bytes_in: bytesIn, bytes_out: 10, latency_ms: latency,
+      });
+      await store.services.insertCalls([call(1000, 200, 5, 1), call(1001, 200, 9, 2), call(1002, 502, 1, 3), call(1003, 403, 7, 4), call(1004, 200, 100, 5), call(5000, 200, 1, 6)]);
+      const rows = (await store.services.traffic(1000, 2000)).filter((r) => r.service === name);
+      assert.deepEqual(rows, [{ service: name, requests: 5, errors: 1, refused: 1, latencyP50Ms: 7, bytesIn: 15, bytesOut: 50 }]);
+      assert.deepEqual((await store.services.traffic(6000, 7000)).filter((r) => r.service === name), []);
+    });
+
     test('events: append, since with limit, latestId', async () => {
       const start = await store.events.latestId();
       const id1 = await store.events.append('channels', 'manual');

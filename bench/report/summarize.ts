@@ -26,6 +26,8 @@ export interface ScenarioSummary {
   redisCommandsPerRequest: Spread | null;
   /** Usage writer store transactions per 100 usage records committed (one record per relayed request); Tollgate only. */
   storeTxPer100Requests: Spread | null;
+  /** V8 heap KiB allocated per request, all processes of the target (allocation probe; service pairs only). */
+  heapAllocKiBPerRequest: Spread | null;
   requests: number;
   errors: number;
   non2xx: number;
@@ -45,12 +47,15 @@ export interface GoalStatus {
   inconclusive?: boolean;
 }
 
-/** Fills the per-run ratios: CPU ÷ baseline's and TTFT − direct's, same run and scenario. */
+/** The target whose CPU is the floor of a scenario: two Node hops for 'hop', one for the others. */
+export const floorTarget = (scenario: ScenarioName): string => (scenario === 'hop' ? 'passthrough-pair' : 'baseline');
+
+/** Fills the per-run ratios: CPU ÷ the floor's (see floorTarget) and TTFT − direct's, same run and scenario. */
 export function addRunRatios(measurements: Measurement[]): void {
   const find = (target: string, scenario: ScenarioName, run: number): Measurement | undefined =>
     measurements.find((m) => m.target === target && m.scenario === scenario && m.run === run);
   for (const m of measurements) {
-    const baseline = find('baseline', m.scenario, m.run);
+    const baseline = find(floorTarget(m.scenario), m.scenario, m.run);
     if (m.cpuUsPerRequest !== null && baseline?.cpuUsPerRequest) m.cpuRatioToBaseline = m.cpuUsPerRequest / baseline.cpuUsPerRequest;
     // A translated stream is compared with direct's plain stream from the same mock.
     const direct = find('direct', isStreamScenario(m.scenario) ? 'stream' : m.scenario, m.run);
@@ -82,6 +87,7 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
       const rss = runs.map((m) => m.peakRssMiB).filter((v): v is number => v !== null);
       const redis = runs.map((m) => (m.counters.redisCommands === undefined || m.requests === 0 ? null : m.counters.redisCommands / m.requests));
       const storeTx = runs.map(storeTxPer100);
+      const alloc = runs.map((m) => (m.counters.heapAllocBytes === undefined || m.requests === 0 ? null : m.counters.heapAllocBytes / m.requests / 1024));
       out.push({
         target,
         scenario,
@@ -90,12 +96,13 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
         p50Ms: spread(runs.map((m) => m.p50Ms)),
         p99Ms: spread(runs.map((m) => m.p99Ms)),
         cpuUsPerRequest: spread(runs.map((m) => m.cpuUsPerRequest)),
-        cpuRatioToBaseline: target === 'baseline' ? null : spread(runs.map((m) => m.cpuRatioToBaseline)),
+        cpuRatioToBaseline: target === floorTarget(scenario) ? null : spread(runs.map((m) => m.cpuRatioToBaseline)),
         ttftOverheadP50Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP50Ms)),
         ttftOverheadP99Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP99Ms)),
         peakRssMiB: rss.length === 0 ? null : Math.max(...rss),
         redisCommandsPerRequest: spread(redis),
         storeTxPer100Requests: spread(storeTx),
+        heapAllocKiBPerRequest: spread(alloc),
         requests: runs.reduce((sum, m) => sum + m.requests, 0),
         errors: runs.reduce((sum, m) => sum + m.errors, 0),
         non2xx: runs.reduce((sum, m) => sum + m.non2xx, 0),
@@ -234,6 +241,20 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
   goals.push({ goal: 'Stream with 30 response filter rules CPU/stream ≤ 1.10 × no rules (same run)', actual: describe(filteredCpu, '×', 2), met: filteredCpu === null ? null : filteredCpu.median <= 1.1 });
   const filteredTtft = scenarioRatios(measurements, 'tollgate', 'filtered', 'stream', (m) => m.p50Ms, (x, y) => x - y);
   goals.push({ goal: 'Stream with 30 response filter rules TTFT p50 ≤ no rules + 0.2 ms (same run)', actual: describe(filteredTtft, ' ms', 2), met: filteredTtft === null ? null : filteredTtft.median <= 0.2 });
+  const hopCpu = get('tollgate-hop', 'hop')?.cpuRatioToBaseline ?? null;
+  goals.push({
+    goal: 'Service hop: secure pair (egress + ingress) CPU/request ≤ 1.5 × two bare passthroughs in series (same run)',
+    actual: describe(hopCpu, '×', 2),
+    met: hopCpu === null ? null : hopCpu.median <= 1.5,
+    inconclusive: hopCpu !== null && hopCpu.min <= 1.5 && hopCpu.max > 1.5,
+  });
+  const hopRate = get('tollgate-hop', 'hop')?.perSecond ?? null;
+  goals.push({
+    goal: 'Service hop: secure pair > 3,600 req/s through both hops, both nodes on one core',
+    actual: describe(hopRate, ' req/s', 0),
+    met: hopRate === null ? null : hopRate.median > 3600,
+    inconclusive: hopRate !== null && hopRate.min <= 3600 && hopRate.max > 3600,
+  });
   const executed = get('tollgate-redis', 'chat')?.redisCommandsPerRequest ?? null;
   const probe = probes.find((p) => p.target === 'tollgate-redis');
   goals.push({

@@ -34,6 +34,7 @@ const panelTitles: Record<ScenarioName, string> = {
   stream: 'Streaming: CPU µs per stream (median, min–max)',
   filtered: 'Streaming with 30 response filter rules: CPU µs per stream (median, min–max)',
   translated: 'Translated streaming (chat → Anthropic channel): CPU µs per stream (median, min–max)',
+  hop: 'Service hop through two nodes in series: CPU µs per request of the pair (median, min–max)',
   mixed: 'Account mix: CPU µs per request (median, min–max)',
 };
 

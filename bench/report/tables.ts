@@ -39,6 +39,7 @@ const titles: Record<ScenarioName, string> = {
   stream: 'Streaming chat completions (20 chunks, 5 ms apart)',
   filtered: 'Filtered streaming: chat completions with 30 response filter rules in scope (20 literals, 10 regexes)',
   translated: 'Translated streaming: chat completions served by an Anthropic channel on the same mock (Messages events → chat chunks)',
+  hop: 'Service hop: ~2 KiB POST through two nodes in series on the target core (CPU = both processes; × = over the passthrough pair, same run)',
   mixed: 'Account mix: GET /api/v1/balance : GET /api/v1/usage : POST /api/v1/proxy/llm = 10 : 5 : 1',
 };
 
@@ -68,9 +69,11 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
     }
     const withRedis = rows.some((s) => s.redisCommandsPerRequest !== null);
     const withStoreTx = scenario === 'chat' && rows.some((s) => s.storeTxPer100Requests !== null);
-    const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '× baseline', 'peak RSS MiB'];
+    const withAlloc = rows.some((s) => s.heapAllocKiBPerRequest !== null);
+    const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', scenario === 'hop' ? '× passthrough pair' : '× baseline', 'peak RSS MiB'];
     if (withRedis) headers.push('Redis cmd executed/req');
     if (withStoreTx) headers.push('store tx/100 req');
+    if (withAlloc) headers.push('V8 heap KiB alloc/req');
     headers.push('errors', 'non-2xx', 'upstream hits');
     tables.push({
       title: titles[scenario],
@@ -87,6 +90,7 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
         ];
         if (withRedis) row.push(formatSpread(s.redisCommandsPerRequest, 2));
         if (withStoreTx) row.push(formatSpread(s.storeTxPer100Requests, 2));
+        if (withAlloc) row.push(formatSpread(s.heapAllocKiBPerRequest, 1));
         row.push(...correctness(s));
         return row;
       }),

@@ -29,6 +29,8 @@ export interface RunningTarget {
   readonly description: string;
   /** The process under test (CPU and RSS are read from its tree); null for direct. */
   readonly pid: number | null;
+  /** More processes of the same target (a pair of nodes): their CPU and RSS are added to pid's. */
+  readonly extraPids?: readonly number[];
   /** Non-streaming chat completion, relayed to the fast upstream. */
   readonly chat: RequestShape;
   /** Streaming chat completion, relayed to the mock provider. */
@@ -37,6 +39,8 @@ export interface RunningTarget {
   readonly translatedStream?: RequestShape;
   /** The same stream for a model with 30 response filter rules in scope. Tollgate only. */
   readonly filteredStream?: RequestShape;
+  /** A service call relayed through two nodes in series (the 'hop' scenario); service pairs only. */
+  readonly hop?: RequestShape;
   readonly account: AccountShape | null;
   /** Only these scenarios run against it (the cost-breakdown variants run 'chat' only); absent: all. */
   readonly onlyScenarios?: readonly ScenarioName[];

@@ -44,14 +44,14 @@ const variantNotes: Record<Exclude<TollgateVariant, 'full'>, string> = {
   nometering: 'metering off (free model; usage records still written): `price set --free`, no TPM limits (RPM and concurrency kept), so no token estimate, credit reservation or cost math',
   noobs: 'metrics and request log off (TOLLGATE_METRICS=false, TOLLGATE_REQUEST_LOG=false)',
 };
-const adminToken = 'bench-admin-token-0123456789';
+export const adminToken = 'bench-admin-token-0123456789';
 // High enough never to refuse, so every limit is checked on every request.
 const limitArgs = ['--rpm', '100000000', '--tpm', '10000000000', '--concurrency', '10000'];
 // Metering off also drops the TPM limits: with any TPM limit the gateway estimates tokens for every request.
 const limitArgsNoTpm = ['--rpm', '100000000', '--concurrency', '10000'];
 
 /** Runs one CLI command with the target's environment; resolves to its stdout. */
-function cli(cliPath: string, env: NodeJS.ProcessEnv, cwd: string, args: string[]): Promise<string> {
+export function cli(cliPath: string, env: NodeJS.ProcessEnv, cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [cliPath, ...args], { env, cwd, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`tollgate ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${stderr}${stdout}`));
@@ -61,7 +61,7 @@ function cli(cliPath: string, env: NodeJS.ProcessEnv, cwd: string, args: string[
 }
 
 /** The process environment without any Tollgate, Redis or database settings of the caller. */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('TOLLGATE_') && name !== 'REDIS_URL' && name !== 'DATABASE_URL') env[name] = value;
@@ -70,7 +70,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** The key and its prefix from `key create --json` (the prefix names the key in `limit set --key`). */
-function parseKey(stdout: string): { key: string; prefix: string } {
+export function parseKey(stdout: string): { key: string; prefix: string } {
   const created = JSON.parse(stdout) as { key?: string; prefix?: string };
   if (typeof created.key !== 'string') throw new Error(`tollgate key create --json printed no "key": ${stdout}`);
   if (typeof created.prefix !== 'string') throw new Error(`tollgate key create --json printed no "prefix": ${stdout}`);

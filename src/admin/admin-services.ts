@@ -1,10 +1,11 @@
 /**
  * Admin routes for service routes: services (upsert by name, list, delete),
  * caller rules (upsert by service + caller + path, list, delete by id) and
- * the latest call records of a service. Changes reach this node's service
+ * the latest call records of a service, and traffic per service over a
+ * time range (the dashboard's services tab). Changes reach this node's service
  * table before the reply; other nodes follow through the change feed.
  */
-import { badInput, bool, idParams, int, listOf, nullableInt, object, str, notFound, type AdminRoute } from './admin-schema.ts';
+import { badInput, bool, checkRange, idParams, int, listOf, nullableInt, object, parseTime, str, notFound, timeParam, type AdminRoute } from './admin-schema.ts';
 
 const METHODS = { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', pattern: '^([A-Z]{1,16}|\\*)$' }, description: 'upper-case methods, or ["*"]' };
 const TARGETS = {
@@ -12,6 +13,22 @@ const TARGETS = {
   items: object({ url: str(2000), weight: { ...int(1, 1_000_000), default: 1 } }, ['url']),
 };
 const nameParams = object({ name: str(63) }, ['name']);
+const TRAFFIC = {
+  type: 'object', required: ['object', 'from', 'to', 'data'],
+  properties: {
+    object: { const: 'list' }, from: { type: 'integer' }, to: { type: 'integer' },
+    data: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          service: { type: 'string' }, requests: { type: 'integer' }, errors: { type: 'integer', description: '5xx answers' }, refused: { type: 'integer', description: '4xx answers' },
+          latency_p50_ms: { type: 'integer' }, bytes_in: { type: 'integer' }, bytes_out: { type: 'integer' },
+        },
+      },
+    },
+  },
+};
 
 /** Services, rules and call records. */
 export const SERVICE_ROUTES: readonly AdminRoute[] = [
@@ -73,6 +90,20 @@ export const SERVICE_ROUTES: readonly AdminRoute[] = [
       if (!(await ctx.store.services.removeRule(params.id))) throw notFound('service rule', params.id);
       await ctx.applied();
       return { object: 'service_rule', id: params.id, deleted: true };
+    },
+  },
+  {
+    method: 'GET', url: '/admin/service-traffic', operationId: 'getServiceTraffic', tag: 'services', status: 200, response: TRAFFIC,
+    summary: 'Calls per service over a time range: requests, errors (5xx), refused (4xx), median latency, bytes',
+    querystring: object({ from: timeParam('inclusive lower bound (default: an hour before to)'), to: timeParam('exclusive upper bound (default: now)') }),
+    async handler({ query }, ctx) {
+      const to = parseTime(query.to, 'to') ?? Date.now();
+      const from = parseTime(query.from, 'from') ?? to - 3_600_000;
+      checkRange(from, to);
+      const data = (await ctx.store.services.traffic(from, to)).map((t) => ({
+        service: t.service, requests: t.requests, errors: t.errors, refused: t.refused, latency_p50_ms: t.latencyP50Ms, bytes_in: t.bytesIn, bytes_out: t.bytesOut,
+      }));
+      return { object: 'list', from, to, data };
     },
   },
   {

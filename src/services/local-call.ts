@@ -1,7 +1,8 @@
 /**
  * The local leg of a service call, shared by direct calls and verified hop
  * calls: privilege, deadline, one limiter admission for the rule, and the
- * relay to a target picked by weight.
+ * relay to a target picked by weight, failing over to the next target when
+ * an attempt fails before any response byte (see failOver).
  */
 import type { Readable } from 'node:stream';
 import { Errors } from '../errors.ts';
@@ -12,6 +13,7 @@ import { requestHeaders, responseHeaders } from './forward-headers.ts';
 import type { ResponseStart, ServiceCall } from './service-call.ts';
 import { ServiceErrors } from './service-errors.ts';
 import type { ServiceParts } from './service-parts.ts';
+import type { Target } from './service-table.ts';
 
 /**
  * Privilege, deadline, limits and relay of a call whose caller is known
@@ -38,7 +40,6 @@ export async function serveLocal(r: ServiceParts, call: ServiceCall, body: Reada
     call.lease = verdict.lease;
     if (call.ended) return; // the client left while the limiter answered; record() settles the lease
   }
-  const target = entry.pick();
   const headers = requestHeaders(call.req.headers, call.userId, length >= 0);
   if (length >= 0) headers['content-length'] = String(length);
   if (call.deadline !== NO_DEADLINE) headers[DEADLINE_HEADER] = String(call.deadline);
@@ -46,7 +47,43 @@ export async function serveLocal(r: ServiceParts, call: ServiceCall, body: Reada
   call.bytesIn = length >= 0 ? length : cl !== undefined ? Number(cl) : 0;
   call.onStart ??= startLocalResponse;
   call.arm(timeoutMs);
-  r.agent.dispatch({ origin: target.origin, path: target.basePath + call.path, method: method as 'GET', headers, body }, call);
+  // One target has nowhere to fail over to: no retry closure on that path.
+  if (entry.targets.length > 1) call.onRetry = (c, err) => failOver(r, c, err, headers, body);
+  attempt(r, call, entry.pick(now), headers, body);
+}
+
+function attempt(r: ServiceParts, call: ServiceCall, target: Target, headers: Record<string, string | string[]>, body: Readable | null): void {
+  call.target = target;
+  call.attempts++;
+  r.agent.dispatch({ origin: target.origin, path: target.basePath + call.path, method: call.method as 'GET', headers, body }, call);
+}
+
+/** Errors of the connect phase: the request never left this node, whatever its method. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+/** Methods a service may receive twice without harm (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * An attempt failed before any response byte: its target cools down, and the
+ * call goes to the next target when that cannot run it twice or lose a body:
+ * - a connect failure (the request never left), any method;
+ * - otherwise (reset, socket closed) only an idempotent method;
+ * and in both cases only while no byte of the request body was read (a body
+ * stream cannot be replayed), the call's head timer has not fired (its time is
+ * spent), each target is tried at most once, and the next one is not cooling down.
+ */
+function failOver(r: ServiceParts, call: ServiceCall, err: Error, headers: Record<string, string | string[]>, body: Readable | null): boolean {
+  const entry = call.entry!;
+  const now = Date.now();
+  entry.failed(call.target!, now);
+  if (call.timedOut || call.attempts >= entry.targets.length) return false;
+  if (body !== null && (body.readableDidRead || body.destroyed)) return false;
+  if (!CONNECT_FAILURES.has((err as NodeJS.ErrnoException).code ?? '') && !IDEMPOTENT.has(call.method)) return false;
+  const next = entry.pick(now);
+  if (next.health.cooldownUntil > now) return false;
+  r.logger.debug({ service: entry.name, failed: call.target!.url, next: next.url, err: err.message }, 'service target failed before answering; trying the next');
+  attempt(r, call, next, headers, body);
+  return true;
 }
 
 /** Relays the upstream head as it is; the body goes straight to the client. */

@@ -15,12 +15,14 @@ import { sendError, type ErrorSpec } from '../errors.ts';
 import type { Lease } from '../limiter/limiter.ts';
 import type { HopState } from './hop/hop-state.ts';
 import { ServiceErrors } from './service-errors.ts';
-import type { CompiledRule, ServiceEntry } from './service-table.ts';
+import type { CompiledRule, ServiceEntry, Target } from './service-table.ts';
 
 /** Writes the response head for the client and returns where the body goes (null: ignore the body). */
 export type ResponseStart = (call: ServiceCall, status: number, headers: IncomingHttpHeaders) => Writable | null;
 /** Called once when the call is over, response sent or cut (records, metrics, lease). */
 export type CallEnd = (call: ServiceCall) => void;
+/** Called when an attempt failed before any response byte: true when the call was sent again elsewhere. */
+export type CallRetry = (call: ServiceCall, err: Error) => boolean;
 
 export class ServiceCall implements Dispatcher.DispatchHandler {
   readonly req: IncomingMessage;
@@ -36,6 +38,10 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
   deadline: number;
   lease: Lease | null;
   hop: HopState | null;
+  /** The target of the current attempt (local calls). */
+  target: Target | null;
+  /** Attempts dispatched so far. */
+  attempts: number;
   status: number;
   bytesIn: number;
   bytesOut: number;
@@ -45,6 +51,7 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
   ended: boolean;
   onStart: ResponseStart | null;
   onEnd: CallEnd | null;
+  onRetry: CallRetry | null;
   #sink: Writable | null;
   #controller: Dispatcher.DispatchController | null;
   #timer: NodeJS.Timeout | null;
@@ -64,6 +71,8 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
     this.deadline = 0;
     this.lease = null;
     this.hop = null;
+    this.target = null;
+    this.attempts = 0;
     this.status = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
@@ -72,6 +81,7 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
     this.ended = false;
     this.onStart = null;
     this.onEnd = null;
+    this.onRetry = null;
     this.#sink = null;
     this.#controller = null;
     this.#timer = null;
@@ -107,6 +117,7 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.status = status;
+    if (this.target !== null) this.entry!.answered(this.target);
     this.#sink = this.onStart!(this, status, headers);
     this.#sink?.on('drain', this.#resume);
   }
@@ -123,9 +134,11 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.ended) return;
+    // Another attempt keeps the head timer running: the timeout is the call's, not the attempt's.
+    if (!this.res.headersSent && this.onRetry !== null && this.onRetry(this, err)) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.ended) return;
     if (!this.res.headersSent) {
       if (this.timedOut) this.fail(ServiceErrors.timeout, this.deadline !== 0 && Date.now() >= this.deadline ? 'The request deadline passed before the service answered.' : undefined);
       else this.fail(ServiceErrors.upstreamFailed, `The service failed to answer: ${err.message}`);

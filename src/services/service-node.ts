@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
+import { HealthBook } from '../routing/channel-health.ts';
 import { CallWriter } from './call-writer.ts';
 import { EgressLink } from './hop/hop-links.ts';
 import { LinkKey, LinkKeyRing } from './hop/link-key.ts';
@@ -26,15 +27,17 @@ export interface ServiceNode {
   close(): Promise<void>;
 }
 
-async function loadTable(store: Store): Promise<ServiceTable> {
+async function loadTable(store: Store, health: HealthBook): Promise<ServiceTable> {
   const [services, rules] = await Promise.all([store.services.list(), store.services.rules()]);
-  return new ServiceTable(services, rules);
+  return new ServiceTable(services, rules, health);
 }
 
 /** Builds the service parts; null when `services.enabled` is false. */
 export async function startServiceNode(config: Config, store: Store, gw: Gateway, metrics: GatewayMetrics | null, logger: Logger): Promise<ServiceNode | null> {
   const cfg = config.services;
   if (!cfg.enabled) return null;
+  // Target cooldowns, with the same curve as LLM channels; kept across table reloads.
+  const health = new HealthBook(config.upstream.cooldownBaseMs, config.upstream.cooldownMaxMs);
   const serviceMetrics = metrics === null ? null : new ServiceMetrics(metrics.registry);
   const writer = new CallWriter({
     insert: (calls) => store.services.insertCalls(calls),
@@ -55,7 +58,7 @@ export async function startServiceNode(config: Config, store: Store, gw: Gateway
   });
   const router = new ServiceRouter({
     gw,
-    table: await loadTable(store),
+    table: await loadTable(store, health),
     agent,
     writer,
     metrics: serviceMetrics,
@@ -66,7 +69,7 @@ export async function startServiceNode(config: Config, store: Store, gw: Gateway
   });
   return {
     router,
-    reload: async () => { router.table = await loadTable(store); },
+    reload: async () => { router.table = await loadTable(store, health); },
     close: async () => {
       await writer.close();
       await agent.close();

@@ -8,7 +8,11 @@
  * policy is fixed at load. It uses the limiter's 'key' scope with the subject
  * `svc:<ruleId>` — client key ids are plain numbers, so the subjects cannot
  * meet — and RPM and concurrency are judged together in one admission.
+ *
+ * Target health (cooldowns after a failed attempt) lives in a HealthBook
+ * outside the table, keyed by service and URL, so a reload keeps it.
  */
+import { HealthBook, type HealthState } from '../routing/channel-health.ts';
 import type { AdmissionRequest, LimitPolicy } from '../limiter/limiter.ts';
 import type { Service, ServiceRule } from '../store/store.ts';
 import type { CounterChild, HistogramChild } from '../observability/fast-metric.ts';
@@ -42,17 +46,21 @@ export class CompiledRule {
 
 /** An upstream base URL split the way undici's dispatch wants it. */
 export class Target {
+  readonly url: string;
   readonly origin: string;
   /** Path prefix of the base URL, without a trailing '/'. */
   readonly basePath: string;
   readonly weight: number;
+  readonly health: HealthState;
   current = 0;
 
-  constructor(url: string, weight: number) {
+  constructor(url: string, weight: number, health: HealthState) {
     const u = new URL(url);
+    this.url = url;
     this.origin = u.origin;
     this.basePath = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;
     this.weight = weight;
+    this.health = health;
   }
 }
 
@@ -62,18 +70,18 @@ export class ServiceEntry {
   readonly remote: boolean;
   readonly timeoutMs: number;
   readonly targets: readonly Target[];
-  readonly #totalWeight: number;
+  readonly #book: HealthBook;
   readonly #rules = new Map<number, CompiledRule[]>();
   /** Metric children by status, filled on first use (see ServiceMetrics). */
   readonly requestsByStatus = new Map<number, CounterChild>();
   latency: HistogramChild | null = null;
 
-  constructor(service: Service, rules: readonly ServiceRule[]) {
+  constructor(service: Service, rules: readonly ServiceRule[], book: HealthBook) {
     this.name = service.name;
     this.remote = service.remote;
     this.timeoutMs = service.timeoutMs;
-    this.targets = service.targets.map((t) => new Target(t.url, t.weight));
-    this.#totalWeight = this.targets.reduce((s, t) => s + t.weight, 0);
+    this.targets = service.targets.map((t) => new Target(t.url, t.weight, book.stateFor(`${service.name} ${t.url}`)));
+    this.#book = book;
     for (const r of rules) {
       let list = this.#rules.get(r.userId);
       if (list === undefined) this.#rules.set(r.userId, (list = []));
@@ -93,18 +101,37 @@ export class ServiceEntry {
     return null;
   }
 
-  /** Smooth weighted round robin (as nginx): spreads picks evenly in proportion to weight. */
-  pick(): Target {
+  /**
+   * Smooth weighted round robin (as nginx) over the targets not cooling down:
+   * spreads picks evenly in proportion to weight. When every target cools
+   * down, all of them take part (a call is still tried somewhere).
+   */
+  pick(now: number): Target {
     const targets = this.targets;
     if (targets.length === 1) return targets[0];
-    let best = targets[0];
+    let live = 0;
+    for (let i = 0; i < targets.length; i++) if (targets[i].health.cooldownUntil <= now) live++;
+    let best: Target | null = null;
+    let total = 0;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i];
+      if (live > 0 && t.health.cooldownUntil > now) continue;
       t.current += t.weight;
-      if (t.current > best.current) best = t;
+      total += t.weight;
+      if (best === null || t.current > best.current) best = t;
     }
-    best.current -= this.#totalWeight;
-    return best;
+    best!.current -= total;
+    return best!;
+  }
+
+  /** A failed attempt on `target`: it cools down (capped exponential). */
+  failed(target: Target, now: number): void {
+    this.#book.fail(target.health, now);
+  }
+
+  /** An answer from `target`: its cooldown, if any, is over. */
+  answered(target: Target): void {
+    this.#book.succeed(target.health);
   }
 }
 
@@ -112,8 +139,8 @@ export class ServiceEntry {
 export class ServiceTable {
   readonly #byName = new Map<string, ServiceEntry>();
 
-  constructor(services: readonly Service[], rules: readonly ServiceRule[]) {
-    for (const s of services) this.#byName.set(s.name, new ServiceEntry(s, rules.filter((r) => r.service === s.name)));
+  constructor(services: readonly Service[], rules: readonly ServiceRule[], book: HealthBook) {
+    for (const s of services) this.#byName.set(s.name, new ServiceEntry(s, rules.filter((r) => r.service === s.name), book));
   }
 
   get(name: string): ServiceEntry | undefined {

@@ -35,6 +35,19 @@ export type ServiceRuleInput = Omit<ServiceRule, 'id' | 'createdAt'>;
 /** One relayed call, as the batched writer stores it. */
 export type ServiceCall = Omit<Selectable<ServiceCallsTable>, 'id'>;
 
+/** A service's calls over a time range (dashboard). */
+export interface ServiceTraffic {
+  service: string;
+  requests: number;
+  /** Answered 5xx (service failed, unreachable, timed out, gateway error). */
+  errors: number;
+  /** Refused 4xx (key, privilege, limits, deadline already passed). */
+  refused: number;
+  latencyP50Ms: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const CHANGE_KIND = 'services';
 
@@ -156,6 +169,37 @@ export class ServiceRepo {
   async insertCalls(calls: readonly ServiceCall[]): Promise<void> {
     if (calls.length === 0) return;
     await this.#db.insertInto('service_calls').values(calls as ServiceCall[]).execute();
+  }
+
+  /**
+   * Per service, the calls with `from` ≤ ts < `to` (epoch ms): counts, bytes
+   * and the median latency (one indexed lookup per service: SQLite has no
+   * percentile function). Busiest service first.
+   */
+  async traffic(from: number, to: number): Promise<ServiceTraffic[]> {
+    const rows = await this.#db.selectFrom('service_calls')
+      .where('ts', '>=', from).where('ts', '<', to)
+      .select((eb) => [
+        'service',
+        eb.fn.countAll<number | string>().as('requests'),
+        eb.fn.sum<number | string | null>(eb.case().when('status', '>=', 500).then(1).else(0).end()).as('errors'),
+        eb.fn.sum<number | string | null>(eb.case().when(eb.and([eb('status', '>=', 400), eb('status', '<', 500)])).then(1).else(0).end()).as('refused'),
+        eb.fn.sum<number | string | null>('bytes_in').as('bytes_in'),
+        eb.fn.sum<number | string | null>('bytes_out').as('bytes_out'),
+      ])
+      .groupBy('service').execute();
+    const out: ServiceTraffic[] = [];
+    for (const r of rows) {
+      const requests = Number(r.requests);
+      const median = await this.#db.selectFrom('service_calls').select('latency_ms')
+        .where('service', '=', r.service).where('ts', '>=', from).where('ts', '<', to)
+        .orderBy('latency_ms').limit(1).offset(Math.floor((requests - 1) / 2)).executeTakeFirst();
+      out.push({
+        service: r.service, requests, errors: Number(r.errors ?? 0), refused: Number(r.refused ?? 0),
+        latencyP50Ms: median?.latency_ms ?? 0, bytesIn: Number(r.bytes_in ?? 0), bytesOut: Number(r.bytes_out ?? 0),
+      });
+    }
+    return out.sort((a, b) => b.requests - a.requests || a.service.localeCompare(b.service));
   }
 
   /** Newest calls first (admin view). */

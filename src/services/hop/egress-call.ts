@@ -7,7 +7,6 @@
  * A reply without a hop reply header is an error the ingress answered before
  * it trusted the request (bad signature, replay, ...): it is relayed as is.
  */
-import { pipeline } from 'node:stream';
 import type { Writable } from 'node:stream';
 import { hasBody, requestHeaders, responseHeaders } from '../forward-headers.ts';
 import { DEADLINE_HEADER, effectiveTimeout, NO_DEADLINE } from '../deadline.ts';
@@ -18,6 +17,7 @@ import { chooseEncoding, compressor, decompressor } from './body-compression.ts'
 import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
 import { HOP_HEADER, HOP_REPLY_HEADER, newNonce, signRequest, verifyReply } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
+import { chain } from './stream-chain.ts';
 
 /** Largest frame accepted from the ingress (its frameBytes may differ from ours). */
 const MAX_FRAME = 16 * 1024 * 1024;
@@ -37,11 +37,11 @@ export function forwardToIngress(r: ServiceParts, call: ServiceCall, fullPath: s
   const hop = new HopState(link.key, newNonce(), r.hop);
   call.hop = hop;
   call.bytesIn = len;
-  const encoder = new FrameEncoder(hop.requestKey(), hop.nonceBytes, r.hop.frameBytes);
+  // Uncompressed with a known length: the encoder marks the frame that completes it as the last one.
+  const encoder = new FrameEncoder(hop.requestKey(), hop.nonceBytes, r.hop.frameBytes, enc === 'n' ? len : -1);
   if (body) {
-    const zip = compressor(enc);
-    if (zip === null) pipeline(req, encoder, ignore);
-    else pipeline(req, zip, encoder, ignore);
+    const zip = compressor(enc, len);
+    chain(zip === null ? [req, encoder] : [req, zip, encoder], ignore);
   } else encoder.end();
   const headers = requestHeaders(req.headers, call.userId, true);
   headers[HOP_HEADER] = signRequest(link.key, hop.nonce, now, call.deadline, enc, call.userId, len, call.method, fullPath);
@@ -68,9 +68,8 @@ const startEgressReply: ResponseStart = (call, status, headers): Writable => {
   }
   call.res.writeHead(status, responseHeaders(headers, true));
   const decoder = new FrameDecoder(hop.replyKey(), hop.nonceBytes, MAX_FRAME);
-  const unzip = decompressor(enc);
-  if (unzip === null) pipeline(decoder, call.res, onReplyDone);
-  else pipeline(decoder, unzip, call.res, onReplyDone);
+  const unzip = decompressor(enc, -1);
+  chain(unzip === null ? [decoder, call.res] : [decoder, unzip, call.res], onReplyDone);
   return decoder;
 };
 

@@ -13,16 +13,19 @@
  * frame's additional authenticated data, so the last-frame mark cannot be
  * forged or stripped.
  */
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 const HEAD = 5;
 const TAG = 16;
 const LAST = 1;
 
-/** The key of one message direction. */
-export function messageKey(encKey: Buffer, nonce: Buffer, direction: 'req' | 'res'): Buffer {
-  return Buffer.from(hkdfSync('sha256', encKey, nonce, direction, 32));
+/**
+ * The key of one message direction, as a KeyObject: each frame's cipher is
+ * then created without importing raw key bytes again (about 3× cheaper per frame).
+ */
+export function messageKey(encKey: KeyObject, nonce: Buffer, direction: 'req' | 'res'): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', encKey, nonce, direction, 32)));
 }
 
 /** An error of the hop body (bad tag, malformed frame, cut stream). */
@@ -30,33 +33,46 @@ export class FrameError extends Error {
   readonly code = 'HOP_BAD_FRAME';
 }
 
-/** Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes. */
+/**
+ * Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes.
+ * With the length known (`expectedBytes` ≥ 0), the frame that completes it
+ * carries the last-frame mark, which saves the empty closing frame (one
+ * AES-GCM operation on each side); bytes past that length fail the stream.
+ */
 export class FrameEncoder extends Transform {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #iv: Buffer;
   readonly #frameBytes: number;
+  readonly #expected: number;
   #counter = 0n;
+  #sealedLast = false;
   /** Plaintext bytes encrypted so far. */
   plainBytes = 0;
 
-  constructor(key: Buffer, nonce: Buffer, frameBytes: number) {
+  constructor(key: KeyObject, nonce: Buffer, frameBytes: number, expectedBytes = -1) {
     super();
     this.#key = key;
     this.#iv = Buffer.alloc(12);
     nonce.copy(this.#iv, 0, 0, 4);
     this.#frameBytes = frameBytes;
+    this.#expected = expectedBytes;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) return done();
+    if (this.#sealedLast) return done(new FrameError('the body is longer than its declared length'));
     this.plainBytes += chunk.length;
+    const complete = this.plainBytes === this.#expected;
     for (let off = 0; off < chunk.length; off += this.#frameBytes) {
-      this.push(this.#seal(chunk.subarray(off, Math.min(chunk.length, off + this.#frameBytes)), 0));
+      const end = Math.min(chunk.length, off + this.#frameBytes);
+      this.push(this.#seal(chunk.subarray(off, end), complete && end === chunk.length ? LAST : 0));
     }
+    if (complete) this.#sealedLast = true;
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    this.push(this.#seal(Buffer.alloc(0), LAST));
+    if (!this.#sealedLast) this.push(this.#seal(Buffer.alloc(0), LAST));
     done();
   }
 
@@ -82,7 +98,7 @@ export class FrameEncoder extends Transform {
  * an end without the last frame.
  */
 export class FrameDecoder extends Transform {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #iv: Buffer;
   readonly #maxFrame: number;
   #counter = 0n;
@@ -94,7 +110,7 @@ export class FrameDecoder extends Transform {
   /** Plaintext bytes produced so far. */
   plainBytes = 0;
 
-  constructor(key: Buffer, nonce: Buffer, maxFrameBytes: number) {
+  constructor(key: KeyObject, nonce: Buffer, maxFrameBytes: number) {
     super();
     this.#key = key;
     this.#iv = Buffer.alloc(12);

@@ -3,6 +3,7 @@
  * request's nonce (text, and bytes for the frame IVs), and the hop settings
  * the reply is encoded with.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Config } from '../../config.ts';
 import type { LinkKey } from './link-key.ts';
 import { messageKey } from './frame-codec.ts';
@@ -21,12 +22,12 @@ export class HopState {
   }
 
   /** The request body's key. */
-  requestKey(): Buffer {
+  requestKey(): KeyObject {
     return messageKey(this.key.encKey, this.nonceBytes, 'req');
   }
 
   /** The reply body's key. */
-  replyKey(): Buffer {
+  replyKey(): KeyObject {
     return messageKey(this.key.encKey, this.nonceBytes, 'res');
   }
 }

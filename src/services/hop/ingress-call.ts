@@ -10,7 +10,7 @@
  * A frame that fails later in a long body aborts the upstream request
  * mid-body: the service sees a cut request, never a complete forged one.
  */
-import { pipeline, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { responseHeaders } from '../forward-headers.ts';
 import type { ResponseStart, ServiceCall } from '../service-call.ts';
 import { ServiceErrors } from '../service-errors.ts';
@@ -20,6 +20,7 @@ import { chooseEncoding, compressor, decompressor } from './body-compression.ts'
 import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
 import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
+import { chain } from './stream-chain.ts';
 
 /** Largest frame accepted from an egress. */
 const MAX_FRAME = 16 * 1024 * 1024;
@@ -48,7 +49,7 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   const decoder = new FrameDecoder(hop.requestKey(), hop.nonceBytes, MAX_FRAME);
   call.req.pipe(decoder);
   if (!(await firstFrame(decoder))) return call.fail(ServiceErrors.hopBadFrame);
-  const unzip = decompressor(f.enc);
+  const unzip = decompressor(f.enc, f.len);
   let body: Readable = decoder;
   if (unzip !== null) body = decoder.pipe(unzip);
   decoder.on('error', (err) => unzip?.destroy(err));
@@ -80,13 +81,16 @@ const startIngressReply: ResponseStart = (call, status, headers): Writable => {
   const out = responseHeaders(headers, true);
   out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
   call.res.writeHead(status, out);
-  const encoder = new FrameEncoder(hop.replyKey(), hop.nonceBytes, hop.settings.frameBytes);
-  const zip = compressor(enc);
+  const cl = headers['content-length'];
+  const length = cl === undefined ? -1 : Number(cl);
+  // Uncompressed with a known length: the encoder marks the frame that completes it as the last one.
+  const encoder = new FrameEncoder(hop.replyKey(), hop.nonceBytes, hop.settings.frameBytes, enc === 'n' ? length : -1);
+  const zip = compressor(enc, length);
   if (zip === null) {
-    pipeline(encoder, call.res, ignore);
+    chain([encoder, call.res], ignore);
     return encoder;
   }
-  pipeline(zip, encoder, call.res, ignore);
+  chain([zip, encoder, call.res], ignore);
   return zip;
 };
 

@@ -6,6 +6,7 @@ import { $ } from './dom.js';
 import { initManage, loadKeys, setManageUsers } from './manage.js';
 import { loadOverview } from './overview.js';
 import { initRequests, loadRequests, setRequestChoices } from './requests.js';
+import { loadServices } from './services.js';
 
 /**
  * Range → [span in ms, step of the time series (60 to 360 points), auto-refresh
@@ -18,7 +19,9 @@ const RANGES = {
   '7d': [604_800_000, '1h', 300_000],
   '30d': [2_592_000_000, '6h', 300_000],
 };
-const TABS = ['overview', 'requests', 'manage'];
+const TABS = ['overview', 'requests', 'services', 'manage'];
+/** Tabs that follow the range selector (and auto-refresh). */
+const RANGED = ['overview', 'services'];
 
 let users = new Map();
 let models = [];
@@ -69,6 +72,8 @@ async function refresh() {
       setRequestChoices(users, models);
     } else if (tab === 'requests') {
       await loadRequests();
+    } else if (tab === 'services') {
+      await loadServices(currentRange());
     } else {
       await loadKeys(report);
     }
@@ -83,14 +88,14 @@ async function refresh() {
 function autoRefresh() {
   const interval = (RANGES[$('#range').value] ?? RANGES['1h'])[2];
   const due = Date.now() - lastRefresh >= interval;
-  if (due && !refreshing && $('#auto-refresh').checked && document.visibilityState === 'visible' && currentTab() === 'overview') refresh();
+  if (due && !refreshing && $('#auto-refresh').checked && document.visibilityState === 'visible' && RANGED.includes(currentTab())) refresh();
 }
 
 function showTab() {
   const tab = currentTab();
   for (const name of TABS) $(`#tab-${name}`).hidden = name !== tab;
   for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
-  $('#range').disabled = tab !== 'overview';
+  $('#range').disabled = !RANGED.includes(tab);
   // A created key is shown once: leaving the tab takes it off the screen.
   if (tab !== 'manage') {
     $('#created-key').hidden = true;
