@@ -12,32 +12,23 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText, tool, stepCountIs } from 'ai';
 import { Agent, run, tool as agentTool, setDefaultOpenAIClient, setTracingDisabled, setOpenAIAPI } from '@openai/agents';
 import { ChatOpenAI } from '@langchain/openai';
-import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import type { MockUpstream } from '../src/mock/mock-upstream.ts';
+import type { Fixture } from './support/gateway-fixture.ts';
+import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 
+let gateway: TwoChannels;
 let fx: Fixture;
 let oaiUpstream: MockUpstream;
 let antUpstream: MockUpstream;
 
 before(async () => {
-  fx = await startFixture();
-  oaiUpstream = await startMockUpstream({ chunks: 4 });
-  antUpstream = await startMockUpstream({ chunks: 4 });
-  const oai = await fx.tg.store.channels.add({ name: 'oai', type: 'openai', baseUrl: `${oaiUpstream.url}/v1`, models: [{ model: 'gpt-x', upstreamModel: 'gpt-x' }] });
-  await fx.tg.store.channels.addKey(oai.id, 'sk-oai');
-  const ant = await fx.tg.store.channels.add({ name: 'ant', type: 'anthropic', baseUrl: antUpstream.url, models: [{ model: 'claude-x', upstreamModel: 'claude-x' }] });
-  await fx.tg.store.channels.addKey(ant.id, 'sk-ant');
-  for (const model of ['gpt-x', 'claude-x']) await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
-  await fx.tg.sync.pollNow();
+  gateway = await startTwoChannels();
+  ({ fx, oai: oaiUpstream, ant: antUpstream } = gateway);
   setTracingDisabled(true);
   setOpenAIAPI('responses');
   setDefaultOpenAIClient(new OpenAI({ apiKey: fx.key, baseURL: `${fx.url}/v1`, maxRetries: 0 }));
 });
-after(async () => {
-  await fx.close();
-  await oaiUpstream.close();
-  await antUpstream.close();
-});
+after(() => gateway.close());
 
 const upstreamOf = (model: string) => (model === 'gpt-x' ? oaiUpstream : antUpstream);
 const paths = (m: MockUpstream) => Object.keys(m.stats.byPath);

@@ -9,32 +9,17 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import type { Fixture } from './support/gateway-fixture.ts';
+import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 
+let gateway: TwoChannels;
 let fx: Fixture;
-let oaiUpstream: MockUpstream;
-let antUpstream: MockUpstream;
 
 before(async () => {
-  fx = await startFixture();
-  oaiUpstream = await startMockUpstream({ chunks: 5 });
-  antUpstream = await startMockUpstream({ chunks: 5 });
-  const oai = await fx.tg.store.channels.add({ name: 'oai', type: 'openai', baseUrl: `${oaiUpstream.url}/v1`, models: [{ model: 'gpt-x', upstreamModel: 'gpt-x' }] });
-  await fx.tg.store.channels.addKey(oai.id, 'sk-oai');
-  const ant = await fx.tg.store.channels.add({ name: 'ant', type: 'anthropic', baseUrl: antUpstream.url, models: [{ model: 'claude-x', upstreamModel: 'claude-x' }] });
-  await fx.tg.store.channels.addKey(ant.id, 'sk-ant');
-  for (const model of ['gpt-x', 'claude-x']) {
-    await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 3_000_000, outputMicrosPerMTok: 15_000_000, free: false });
-  }
-  await fx.tg.store.users.credit(fx.userId, 1_000_000_000);
-  await fx.tg.sync.pollNow();
+  gateway = await startTwoChannels({ chunks: 5, price: { inputMicrosPerMTok: 3_000_000, outputMicrosPerMTok: 15_000_000 }, credit: 1_000_000_000 });
+  fx = gateway.fx;
 });
-after(async () => {
-  await fx.close();
-  await oaiUpstream.close();
-  await antUpstream.close();
-});
+after(() => gateway.close());
 
 const SYSTEM = 'Answer briefly.';
 const USER = 'What is the capital of Norway?';

@@ -12,8 +12,10 @@ import { zodTextFormat } from 'openai/helpers/zod';
 import Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import type { Fixture } from './support/gateway-fixture.ts';
+import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 
+let gateway: TwoChannels;
 let fx: Fixture;
 let oaiUpstream: MockUpstream;
 let antUpstream: MockUpstream;
@@ -28,26 +30,12 @@ const weather = {
 };
 
 before(async () => {
-  fx = await startFixture();
-  oaiUpstream = await startMockUpstream({ chunks: 4 });
-  antUpstream = await startMockUpstream({ chunks: 4 });
-  const oai = await fx.tg.store.channels.add({ name: 'oai', type: 'openai', baseUrl: `${oaiUpstream.url}/v1`, models: [{ model: 'gpt-x', upstreamModel: 'gpt-upstream' }] });
-  await fx.tg.store.channels.addKey(oai.id, 'sk-oai-upstream');
-  const ant = await fx.tg.store.channels.add({ name: 'ant', type: 'anthropic', baseUrl: antUpstream.url, models: [{ model: 'claude-x', upstreamModel: 'claude-upstream' }] });
-  await fx.tg.store.channels.addKey(ant.id, 'sk-ant-upstream');
-  for (const model of ['gpt-x', 'claude-x']) {
-    await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 2_000_000, free: false });
-  }
-  await fx.tg.store.users.credit(fx.userId, 1_000_000_000);
-  await fx.tg.sync.pollNow();
+  gateway = await startTwoChannels({ upstreamModels: { oai: 'gpt-upstream', ant: 'claude-upstream' }, price: { inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 2_000_000 }, credit: 1_000_000_000 });
+  ({ fx, oai: oaiUpstream, ant: antUpstream } = gateway);
   openai = new OpenAI({ apiKey: fx.key, baseURL: `${fx.url}/v1`, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: fx.key, baseURL: fx.url, maxRetries: 0 });
 });
-after(async () => {
-  await fx.close();
-  await oaiUpstream.close();
-  await antUpstream.close();
-});
+after(() => gateway.close());
 
 const last = (m: MockUpstream) => m.stats.lastRequest!;
 

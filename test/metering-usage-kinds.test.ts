@@ -8,8 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { usageFromBody, usageFromObject } from '../src/providers/token-usage.ts';
 import { costMicros, type Price } from '../src/metering/pricing.ts';
-import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import type { Fixture } from './support/gateway-fixture.ts';
+import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 
 const kinds = (u: ReturnType<typeof usageFromObject>) => u && { prompt: u.promptTokens, completion: u.completionTokens, cached: u.cachedTokens, write: u.cacheWriteTokens, reasoning: u.reasoningTokens };
 
@@ -48,30 +48,17 @@ test('price per kind: cached and cache-write input, reasoning output; unset kind
   assert.equal(costMicros(price, 10, 5, 50, 50, 50), costMicros(price, 10, 5, 10, 0, 5), 'parts are clamped to their whole');
 });
 
+let gateway: TwoChannels;
 let fx: Fixture;
-let oaiUpstream: MockUpstream;
-let antUpstream: MockUpstream;
 const PRICE = { inputMicrosPerMTok: 3_000_000, outputMicrosPerMTok: 15_000_000, cachedInputMicrosPerMTok: 300_000, cacheWriteMicrosPerMTok: 3_750_000, reasoningMicrosPerMTok: 20_000_000 };
 
 before(async () => {
   // A generous overdraft: the mock adds reasoning tokens on top of max_tokens, past the reservation.
-  fx = await startFixture({ TOLLGATE_METERING_OVERDRAFT_MICROS: '1000000000' });
-  oaiUpstream = await startMockUpstream({ chunks: 4 });
-  antUpstream = await startMockUpstream({ chunks: 4 });
-  const oai = await fx.tg.store.channels.add({ name: 'oai', type: 'openai', baseUrl: `${oaiUpstream.url}/v1`, models: [{ model: 'gpt-x', upstreamModel: 'gpt-x' }] });
-  await fx.tg.store.channels.addKey(oai.id, 'sk-oai');
-  const ant = await fx.tg.store.channels.add({ name: 'ant', type: 'anthropic', baseUrl: antUpstream.url, models: [{ model: 'claude-x', upstreamModel: 'claude-x' }] });
-  await fx.tg.store.channels.addKey(ant.id, 'sk-ant');
-  for (const model of ['gpt-x', 'claude-x']) await fx.tg.store.prices.set({ model, channelId: null, ...PRICE, free: false });
-  await fx.tg.store.users.credit(fx.userId, 1_000_000_000);
-  await fx.tg.sync.pollNow();
-  for (const m of [oaiUpstream, antUpstream]) m.setUsage({ cached: 5, cacheWrite: 3, reasoning: 4 });
+  gateway = await startTwoChannels({ env: { TOLLGATE_METERING_OVERDRAFT_MICROS: '1000000000' }, price: PRICE, credit: 1_000_000_000 });
+  fx = gateway.fx;
+  for (const m of [gateway.oai, gateway.ant]) m.setUsage({ cached: 5, cacheWrite: 3, reasoning: 4 });
 });
-after(async () => {
-  await fx.close();
-  await oaiUpstream.close();
-  await antUpstream.close();
-});
+after(() => gateway.close());
 
 function call(client: 'chat' | 'responses' | 'messages', model: string, stream: boolean): { path: string; body: object } {
   if (client === 'chat') return { path: '/v1/chat/completions', body: { model, stream, max_tokens: 10, messages: [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'What is the capital of Norway?' }] } };

@@ -1,8 +1,9 @@
 /**
  * Stage 4: relay to an upstream, with failover. Each attempt picks a channel
  * and key, and speaks the client's protocol to it or, when the channel does not
- * speak it, translates the request and the answer (providers/translate/); a connect error, timeout, 401/403/429 or 5xx before any byte reached
- * the client cools that key or channel down and moves to the next candidate.
+ * speak it, translates the request and the answer (providers/translate/). A
+ * connect error, timeout, 401/403/429 or 5xx before any byte reached the client
+ * cools that key or channel down and moves to the next candidate.
  * Once a byte went to the client the request is committed and never retried.
  *
  * Bytes are streamed through as they arrive (see src/upstream/start-attempt.ts
