@@ -47,3 +47,17 @@ export class HealthBook {
     return out;
   }
 }
+
+/**
+ * Round-robin from `start` over `members`, skipping those cooling down unless all
+ * are (a cooldown is a preference, not an outage): upstream keys, outbound proxies.
+ */
+export function nextReady<T extends { readonly health: HealthState }>(members: readonly T[], start: number, now: number): T | null {
+  const n = members.length;
+  if (n === 0) return null;
+  for (let i = 0; i < n; i++) {
+    const member = members[(start + i) % n];
+    if (member.health.cooldownUntil <= now) return member;
+  }
+  return members[start % n];
+}

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import type { HealthBook, HealthState } from './channel-health.ts';
+import { nextReady, type HealthBook, type HealthState } from './channel-health.ts';
 import { proxyDispatcher, type ProxyDispatcherOptions } from './proxy-dispatcher.ts';
 
 /** A proxy as the store describes it (credentials opened). */
@@ -124,15 +124,7 @@ export class ProxyTable {
   /** The next proxy for unbound traffic to a channel, skipping cooling ones unless all are; null: direct. */
   pick(channelId: number, now: number): ProxyRoute | null {
     const pool = this.#byChannel.get(channelId) ?? this.#global;
-    const members = pool.members;
-    const n = members.length;
-    if (n === 0) return null;
-    const start = pool.cursor++;
-    for (let i = 0; i < n; i++) {
-      const proxy = members[(start + i) % n];
-      if (proxy.health.cooldownUntil <= now) return proxy;
-    }
-    return members[start % n];
+    return pool.members.length === 0 ? null : nextReady(pool.members, pool.cursor++, now);
   }
 
   /** Closes the dispatchers of `previous` that this table does not reuse; their requests in flight finish first. */

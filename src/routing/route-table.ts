@@ -4,7 +4,7 @@
  * reads. Selection is weighted round-robin with a plain counter: JavaScript runs
  * one callback at a time, so an increment is already atomic — no lock, no await.
  */
-import type { HealthBook, HealthState } from './channel-health.ts';
+import { nextReady, type HealthBook, type HealthState } from './channel-health.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import type { Protocol } from '../edge/endpoints.ts';
 import { providerFor } from '../providers/index.ts';
@@ -187,15 +187,7 @@ export function upstreamProtocol(channel: ChannelRoute, client: Protocol): Proto
 
 /** Round-robin over a channel's upstream keys, skipping keys in cooldown unless all are. */
 export function pickKey(channel: ChannelRoute, now: number): UpstreamKey | null {
-  const keys = channel.keys;
-  const n = keys.length;
-  if (n === 0) return null;
-  const start = channel.keyCursor++;
-  for (let i = 0; i < n; i++) {
-    const key = keys[(start + i) % n];
-    if (key.health.cooldownUntil <= now) return key;
-  }
-  return keys[start % n];
+  return channel.keys.length === 0 ? null : nextReady(channel.keys, channel.keyCursor++, now);
 }
 
 /**
