@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextFilter, type TextRule } from '../src/filters/text-filter.ts';
 import { ruleProblem, textRule, type FilterRuleInput } from '../src/filters/filter-rules.ts';
+import { streamRewriter } from '../src/filters/answer-filter.ts';
 
 const literal = (pattern: string, replacement = ''): TextRule => ({ pattern, regex: false, replacement, maxLength: pattern.length });
 const regex = (pattern: string, maxLength: number, replacement = ''): TextRule => ({ pattern, regex: true, replacement, maxLength });
@@ -132,4 +133,21 @@ test('rule checks: bad regexes and constructs that change meaning in pieces are 
   assert.match(ruleProblem(rule({ kind: 'literal', pattern: '' }))!, /empty/);
   assert.equal(ruleProblem(rule({ kind: 'strip_thinking', pattern: '' })), null);
   assert.equal(textRule({ id: 1, ...rule({ kind: 'literal', pattern: 'abcd', maxLength: 64 }) }).maxLength, 4, "a literal's own length");
+});
+
+test('chat events: escaped content (quotes, backslashes, unicode escapes) is filtered as text and re-encoded as valid JSON', () => {
+  const filter = new TextFilter([literal('secret', '[x]'), literal('"q"', 'Q')], false);
+  const rewriter = streamRewriter('openai', filter);
+  const texts = ['He said "the sec', 'ret" \\ and "q" \u00e9\n', 'done secret'];
+  let out = '';
+  for (const [i, text] of texts.entries()) {
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: text }, finish_reason: i === texts.length - 1 ? 'stop' : null }] };
+    // \u escapes as some servers write them: the marks still match, the value decodes.
+    out += rewriter.event(JSON.stringify(chunk).replace('\u00e9', '\\u00e9'), '');
+  }
+  out += rewriter.event('[DONE]', '');
+  const events = out.split('\n\n').filter((e) => e !== '' && e !== 'data: [DONE]').map((e) => JSON.parse(e.slice('data: '.length)));
+  const text = events.map((e) => e.choices[0].delta.content ?? '').join('');
+  assert.equal(text, filter.filter(texts.join('')));
+  assert.equal(text, 'He said "the [x]" \\ and Q \u00e9\ndone [x]');
 });

@@ -262,26 +262,29 @@ function indexField(data: string): number {
  */
 function spliceString(data: string, mark: string, transform: (text: string) => string): string | null {
   const at = data.indexOf(mark);
-  if (at === -1 || data.indexOf(mark, at + mark.length) !== -1) return null;
+  if (at === -1) return null;
   const from = at + mark.length;
-  let escaped = false;
-  let to = from;
-  for (; to < data.length; to++) {
-    const c = data.charCodeAt(to);
-    if (c === 0x5c /* \ */) {
-      escaped = true;
-      to++;
-    } else if (c === 0x22 /* " */) break;
-  }
-  if (to >= data.length) return null;
+  // The closing quote: the first one not escaped (an odd run of backslashes before it escapes it).
+  let to = data.indexOf('"', from);
+  while (to !== -1 && escapedAt(data, to)) to = data.indexOf('"', to + 1);
+  if (to === -1 || data.indexOf(mark, to + 1) !== -1) return null;
   const raw = data.slice(from, to);
-  let text: string;
-  try {
-    text = escaped ? JSON.parse('"' + raw + '"') : raw;
-  } catch {
-    return null;
+  let text = raw;
+  if (raw.includes('\\')) {
+    try {
+      text = JSON.parse('"' + raw + '"');
+    } catch {
+      return null;
+    }
   }
   return data.slice(0, from - 1) + JSON.stringify(transform(text)) + data.slice(to + 1);
+}
+
+/** True when the character at `i` is escaped by an odd run of backslashes before it. */
+function escapedAt(data: string, i: number): boolean {
+  let n = 0;
+  while (i - n - 1 >= 0 && data.charCodeAt(i - n - 1) === 0x5c) n++;
+  return n % 2 === 1;
 }
 
 const frame = (data: string, name: string): string => (name === '' ? sseData(data) : sseEvent(name, data));
