@@ -21,7 +21,7 @@ function intEdit(c, key, min) {
 
 function keyItem(c, k) {
   const state = !k.enabled ? badge('disabled') : k.health.cooling ? badge('cooling', 'bad') : badge('on', 'ok');
-  return el('li', { 'data-key': k.id }, el('code', {}, `…${k.hint}`), ' ', state, ' ', actionButton(k.enabled ? 'Disable' : 'Enable', {}, async () => {
+  return el('li', { 'data-key': k.id }, el('code', {}, k.hint), ' ', state, ' ', actionButton(k.enabled ? 'Disable' : 'Enable', {}, async () => {
     await api(`/admin/channels/${c.id}/keys/${k.id}`, { method: 'PATCH', body: { enabled: !k.enabled } });
     await channelsView.load();
   }));

@@ -18,6 +18,8 @@ export class Pager {
     /** `after` of each page shown so far: the last is the current page's. */
     this.stack = [null];
     this.next = null;
+    /** Answers can arrive out of order (typing, then paging): only the latest request's is drawn. */
+    this.seq = 0;
     this.table = el('table', { id: `${id}-table` });
     this.search = el('input', { id: `${id}-search`, type: 'search', placeholder: 'Search', maxlength: 200, autocomplete: 'off' });
     this.prev = el('button', { type: 'button', id: `${id}-prev`, class: 'secondary small' }, '‹ Previous');
@@ -58,8 +60,10 @@ export class Pager {
   async show() {
     const after = this.stack[this.stack.length - 1];
     const search = this.search.value.trim();
+    const seq = ++this.seq;
     try {
       const page = await api(withQuery(this.path, { ...this.query(), search, limit: PAGE, after }));
+      if (seq !== this.seq) return;
       this.error.textContent = '';
       renderTable(this.table, this.columns, page.data, search === '' ? this.empty : 'Nothing matches.');
       this.next = page.next_after;
@@ -67,6 +71,7 @@ export class Pager {
       this.more.disabled = !page.has_more;
       this.where.textContent = `Page ${this.stack.length}`;
     } catch (err) {
+      if (seq !== this.seq) return;
       this.error.textContent = err.message;
       throw err;
     }
