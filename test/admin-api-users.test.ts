@@ -140,3 +140,44 @@ test('a credit through the API reaches the live balance before the reply', async
   assert.equal(r.body.live_balance_micros, 3_000_000);
   assert.equal(fx.tg.gateway.ledger.snapshot(u.userId)?.balanceMicros, 3_000_000);
 });
+
+test('users and keys: search and pages by id, resumed with next_after', async () => {
+  const made = [];
+  for (const name of ['Page_Ann', 'page%bob', 'page-cyd', 'other']) made.push(await fx.newUser(name));
+  const names = (r: { body: any }) => r.body.data.map((x: any) => x.name);
+
+  const first = await admin(fx, 'GET', '/admin/users?search=PAGE&limit=2');
+  assert.equal(first.status, 200, JSON.stringify(first.body));
+  assert.deepEqual(names(first), ['Page_Ann', 'page%bob'], 'case-insensitive, oldest first');
+  assert.equal(first.body.has_more, true);
+  const second = await admin(fx, 'GET', `/admin/users?search=page&limit=2&after=${first.body.next_after}`);
+  assert.deepEqual(names(second), ['page-cyd']);
+  assert.equal(second.body.has_more, false);
+  assert.equal(second.body.next_after, null);
+  assert.deepEqual(names(await admin(fx, 'GET', '/admin/users?search=page&order=desc&limit=1')), ['page-cyd']);
+  // LIKE wildcards in the search are plain characters.
+  assert.deepEqual(names(await admin(fx, 'GET', '/admin/users?search=%25')), ['page%bob']);
+  assert.deepEqual(names(await admin(fx, 'GET', '/admin/users?search=_')), ['Page_Ann']);
+  const all = await admin(fx, 'GET', '/admin/users');
+  assert.equal(all.body.has_more, false, 'without limit: the whole list');
+  assert.ok(all.body.data.length >= 5);
+
+  const ann = first.body.data[0];
+  const labelled = (await admin(fx, 'POST', '/admin/keys', { user_id: ann.id, name: 'Laptop-Search' })).body;
+  const byLabel = await admin(fx, 'GET', '/admin/keys?search=laptop-s');
+  assert.deepEqual(byLabel.body.data.map((k: any) => k.id), [labelled.id]);
+  const byOwner = await admin(fx, 'GET', '/admin/keys?search=page_ann&order=desc');
+  assert.deepEqual(byOwner.body.data.map((k: any) => k.id), [labelled.id, made[0].keyId], 'by owner name, newest first');
+  assert.deepEqual((await admin(fx, 'GET', `/admin/keys?search=${labelled.prefix.slice(3, 9)}`)).body.data.map((k: any) => k.id), [labelled.id], 'by display prefix');
+  const keyPage = await admin(fx, 'GET', '/admin/keys?limit=1&order=desc');
+  assert.deepEqual(keyPage.body.data.map((k: any) => k.id), [labelled.id], 'newest first');
+  assert.equal(keyPage.body.next_after, labelled.id);
+  const next = await admin(fx, 'GET', `/admin/keys?limit=1&order=desc&after=${labelled.id}`);
+  assert.ok(next.body.data[0].id < labelled.id);
+
+  assertError(await admin(fx, 'GET', '/admin/users?limit=0'), 400, 'limit');
+  assertError(await admin(fx, 'GET', '/admin/users?limit=501'), 400, 'limit');
+  assertError(await admin(fx, 'GET', '/admin/keys?after=x'), 400, 'after');
+  assertError(await admin(fx, 'GET', '/admin/keys?order=sideways'), 400, 'order');
+  assertError(await admin(fx, 'GET', '/admin/users?search='), 400, 'search');
+});

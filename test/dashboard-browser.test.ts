@@ -10,19 +10,16 @@
  * routes it reads) needs no browser and always runs.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { request } from 'undici';
 import { ADMIN_TOKEN, startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { CHROMIUM_SKIP, openBrowser } from './support/dashboard-browser.ts';
 import { startTestService } from './support/service-upstream.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** No internet here and we run as root: no sandbox, nothing phoning home. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 async function chat(fx: Fixture, key: string, stream = false): Promise<number> {
@@ -78,6 +75,11 @@ test('dashboard assets and time-series routes', async (t) => {
     assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
     assert.match(page.text, /vendor\/uplot\.min\.js\?v=\d/);
     assert.ok(!page.text.includes(ADMIN_TOKEN));
+    assert.match(page.text, /<link rel="icon" href="favicon\.svg"/);
+    const icon = await get(fx, '/dashboard/favicon.svg', {});
+    assert.equal(icon.status, 200);
+    assert.equal(icon.headers['content-type'], 'image/svg+xml');
+    assert.match(icon.text, /^<svg /);
     const uplot = await get(fx, '/dashboard/vendor/uplot.min.js', {});
     assert.equal(uplot.status, 200);
     assert.match(String(uplot.headers['cache-control']), /immutable/);
@@ -155,7 +157,7 @@ test('dashboard assets and time-series routes', async (t) => {
 });
 
 test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium); .ci/run installs it`,
+  skip: CHROMIUM_SKIP,
   timeout: 60_000,
 }, async (t) => {
   const fx = await startFixture();
@@ -167,21 +169,10 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
   for (const stream of [false, true, false, true, false]) assert.equal(await chat(fx, fx.key, stream), 200);
   await waitForRecords(fx, 5);
 
-  const profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
-  let context: BrowserContext | undefined;
-  t.after(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport: { width: 1440, height: 900 } });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  // The wrong-token sign-in makes the browser log its 401; anything else is a bug.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
-  });
+  // The wrong-token sign-in makes the browser log its 401 (not counted as a problem); anything else is a bug.
+  const browser = await openBrowser();
+  t.after(() => browser.close());
+  const { page, problems } = browser;
 
   await page.goto(`${fx.url}/dashboard`);
   assert.ok(page.url().endsWith('/dashboard/'), page.url());
@@ -207,6 +198,8 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     assert.ok(Number(await page.getAttribute('#chart-credits', 'data-total')) > 0, 'credits plotted');
     assert.match(await text(page, '#tile-credits .value'), /^0\.\d+$/);
     assert.ok(Number(await page.getAttribute('#chart-latency', 'data-points')) >= 60, 'an hour of minutes');
+    // Five requests in one or two of sixty minutes: the token lines get a marker on each value.
+    assert.equal(await page.getAttribute('#chart-tokens', 'data-markers'), 'true');
     // The charts drew something: the requests chart has non-blank pixels in its plot area.
     const inked = await page.evaluate(() => {
       const canvas = document.querySelector<HTMLCanvasElement>('#chart-requests canvas')!;
@@ -236,7 +229,8 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     assert.match(await text(page, '#create-user-form .form-msg'), /Created user bob .* 2\.5 credits/);
     assert.match(await text(page, '#users-table'), /bob/);
 
-    // The new user is preselected in the key form.
+    // The new user is preselected in the key form, on the keys view.
+    await page.click('a[data-view=keys]');
     assert.match(await page.locator('#key-user option:checked').innerText(), /^bob /);
     await page.fill('#create-key-form input[name=name]', 'from-the-dashboard');
     await page.click('#create-key-form button[type=submit]');

@@ -144,6 +144,26 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.ok((await store.keys.listByUser(u.id)).every((k) => k.revokedAt === null));
     });
 
+    test('users and keys: case-insensitive search, keyset pages both ways', async () => {
+      const tag = uniq('Srch_');
+      const a = await store.users.create({ name: `${tag}-A` });
+      const b = await store.users.create({ name: `${tag.toLowerCase()}%b` });
+      const first = await store.users.page({ search: tag.toUpperCase(), limit: 1 });
+      assert.deepEqual([first.items.map((u) => u.id), first.hasMore], [[a.id], true]);
+      const rest = await store.users.page({ search: tag, limit: 1, after: a.id });
+      assert.deepEqual([rest.items.map((u) => u.id), rest.hasMore], [[b.id], false]);
+      assert.deepEqual((await store.users.page({ search: `${tag}%`.toLowerCase() })).items.map((u) => u.id), [b.id], "'%' is no wildcard");
+      assert.deepEqual((await store.users.page({ search: tag, order: 'desc' })).items.map((u) => u.id), [b.id, a.id]);
+      const k1 = await store.keys.insert({ userId: a.id, name: 'Build-Box', keyHash: uniq('hash-p1'), prefix: 'tg-Pq1' });
+      const k2 = await store.keys.insert({ userId: b.id, name: 'x', keyHash: uniq('hash-p2'), prefix: 'tg-Pq2' });
+      assert.deepEqual((await store.keys.page({ search: 'build-b', userId: a.id })).items.map((k) => k.id), [k1.id]);
+      assert.deepEqual((await store.keys.page({ search: tag, order: 'desc', limit: 5 })).items.map((k) => k.id), [k2.id, k1.id], "by owner's name");
+      assert.deepEqual((await store.keys.page({ prefix: 'tg-Pq', search: tag })).items.map((k) => k.id), [k1.id, k2.id]);
+      assert.deepEqual((await store.keys.page({ prefix: 'tg-pq', search: tag })).items, [], 'the prefix is case-sensitive');
+      await store.keys.revoke(k1.id);
+      assert.deepEqual((await store.keys.page({ search: tag, revoked: false })).items.map((k) => k.id), [k2.id]);
+    });
+
     test('channels: models, keys, enable flags, events', async () => {
       const start = await store.events.latestId();
       const name = uniq('openai-main');

@@ -97,6 +97,26 @@ export const listOf = (item: JsonSchema): JsonSchema => ({
   properties: { object: { const: 'list' }, data: { type: 'array', items: item } },
 });
 
+/** A keyset-paginated list: `next_after` (the last id) resumes it, null when `has_more` is false. */
+export const pageOf = (item: JsonSchema): JsonSchema => ({
+  type: 'object',
+  required: ['object', 'data', 'has_more', 'next_after'],
+  properties: { object: { const: 'list' }, data: { type: 'array', items: item }, has_more: { type: 'boolean' }, next_after: { type: ['integer', 'null'] } },
+});
+
+/** The query fields of a keyset-paginated list; `search` says what it matches. */
+export const pageQuery = (search: string): Record<string, JsonSchema> => ({
+  search: str(200, `case-insensitive substring of ${search}`),
+  limit: int(1, 500, 'page size; absent: the whole list'),
+  after: int(1, Number.MAX_SAFE_INTEGER, 'next_after of the previous page'),
+  order: { type: 'string', enum: ['asc', 'desc'], default: 'asc', description: 'by id: asc is oldest first' },
+});
+
+/** The `pageOf` envelope of a store page. */
+export function pageBody<T extends { id: number }, V>(page: { items: T[]; hasMore: boolean }, view: (item: T) => V) {
+  return { object: 'list', data: page.items.map(view), has_more: page.hasMore, next_after: page.hasMore ? page.items[page.items.length - 1].id : null };
+}
+
 /** A closed object: unknown fields are refused (a typo must not be silently ignored). */
 export function object(properties: Record<string, JsonSchema>, required: string[] = [], extra: JsonSchema = {}): JsonSchema {
   return { type: 'object', properties, required, additionalProperties: false, ...extra };

@@ -5,7 +5,7 @@
  */
 import { displayPrefix, generateClientKey, hashClientKey } from '../keys/client-key.ts';
 import type { User } from '../store/store.ts';
-import { AdminError, AdminErrors, badInput, bool, idParams, int, listOf, micros, notFound, object, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
+import { AdminError, AdminErrors, badInput, bool, idParams, int, micros, notFound, object, pageBody, pageOf, pageQuery, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
 import { keyView, userView } from './admin-views.ts';
 
 async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
@@ -39,13 +39,17 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     },
   },
   {
-    method: 'GET', url: '/admin/users', operationId: 'listUsers', tag: 'users', status: 200, response: listOf(USER),
-    summary: 'List users, oldest first',
-    querystring: object({ name: str(200, 'exact name'), disabled: bool('only disabled (true) or enabled (false) users') }),
+    method: 'GET', url: '/admin/users', operationId: 'listUsers', tag: 'users', status: 200, response: pageOf(USER),
+    summary: 'List users by id (oldest first unless order=desc), all at once or a page at a time (limit, then after=next_after)',
+    querystring: object({ name: str(200, 'exact name'), disabled: bool('only disabled (true) or enabled (false) users'), ...pageQuery('the name') }),
     async handler({ query }, ctx) {
-      let users = query.name !== undefined ? [await ctx.store.users.byName(query.name)].filter((u) => u !== undefined) : await ctx.store.users.list();
-      if (query.disabled !== undefined) users = users.filter((u) => u.disabled === query.disabled);
-      return { object: 'list', data: users.map((u) => userView(u, ctx.gw)) };
+      if (query.name !== undefined) {
+        const user = await ctx.store.users.byName(query.name);
+        const match = user !== undefined && (query.disabled === undefined || user.disabled === query.disabled) && (query.search === undefined || user.name.toLowerCase().includes(query.search.toLowerCase()));
+        return pageBody({ items: match ? [user] : [], hasMore: false }, (u) => userView(u, ctx.gw));
+      }
+      const page = await ctx.store.users.page({ search: query.search, disabled: query.disabled, after: query.after, limit: query.limit, order: query.order });
+      return pageBody(page, (u) => userView(u, ctx.gw));
     },
   },
   {
@@ -100,14 +104,12 @@ export const USER_ROUTES: readonly AdminRoute[] = [
     },
   },
   {
-    method: 'GET', url: '/admin/keys', operationId: 'listKeys', tag: 'keys', status: 200, response: listOf(KEY),
-    summary: 'List keys (display prefix only, never the key or its hash)',
-    querystring: object({ user_id: int(1), prefix: str(64, 'keys whose display prefix starts with this'), revoked: bool() }),
+    method: 'GET', url: '/admin/keys', operationId: 'listKeys', tag: 'keys', status: 200, response: pageOf(KEY),
+    summary: 'List keys (display prefix only, never the key or its hash) by id, all at once or a page at a time (limit, then after=next_after)',
+    querystring: object({ user_id: int(1), prefix: str(64, 'keys whose display prefix starts with this'), revoked: bool(), ...pageQuery("the label, the display prefix or the owner's name") }),
     async handler({ query }, ctx) {
-      let keys = query.user_id !== undefined ? await ctx.store.keys.listByUser(query.user_id) : await ctx.store.keys.list();
-      if (query.prefix !== undefined) keys = keys.filter((k) => k.prefix.startsWith(query.prefix));
-      if (query.revoked !== undefined) keys = keys.filter((k) => (k.revokedAt !== null) === query.revoked);
-      return { object: 'list', data: keys.map(keyView) };
+      const page = await ctx.store.keys.page({ userId: query.user_id, prefix: query.prefix, search: query.search, revoked: query.revoked, after: query.after, limit: query.limit, order: query.order });
+      return pageBody(page, keyView);
     },
   },
   {

@@ -3,9 +3,10 @@
  * stored (computed by the caller, like the display prefix); the key itself is
  * shown once at creation and never again.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { appendChange } from './change-feed.ts';
 import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './errors.ts';
+import { contains, toPage, type Page, type PageQuery } from './list-page.ts';
 import type { ClientKeysTable, Database, Dialect } from './schema.ts';
 
 /** A client key without its secret. */
@@ -129,5 +130,25 @@ export class KeyRepo {
   async list(): Promise<ClientKey[]> {
     const rows = await this.#db.selectFrom('client_keys').selectAll().orderBy('id').execute();
     return rows.map(toKey);
+  }
+
+  /**
+   * A page of keys whose label, display prefix or owner's name contains
+   * `search`, optionally of one user, only (not) revoked ones and only those
+   * whose display prefix starts with `prefix` (case-sensitive).
+   */
+  async page(q: PageQuery & { userId?: number; revoked?: boolean; prefix?: string }): Promise<Page<ClientKey>> {
+    const order = q.order ?? 'asc';
+    let query = this.#db.selectFrom('client_keys as k').innerJoin('users as u', 'u.id', 'k.user_id').selectAll('k').orderBy('k.id', order);
+    if (q.search !== undefined) {
+      const text = q.search;
+      query = query.where((eb) => eb.or([contains(eb.ref('k.name'), text), contains(eb.ref('k.prefix'), text), contains(eb.ref('u.name'), text)]));
+    }
+    if (q.userId !== undefined) query = query.where('k.user_id', '=', q.userId);
+    if (q.prefix !== undefined) query = query.where(sql<string>`substr(${sql.ref('k.prefix')}, 1, ${q.prefix.length})`, '=', q.prefix);
+    if (q.revoked !== undefined) query = query.where('k.revoked_at', q.revoked ? 'is not' : 'is', null);
+    if (q.after !== undefined) query = query.where('k.id', order === 'asc' ? '>' : '<', q.after);
+    if (q.limit !== undefined) query = query.limit(q.limit + 1);
+    return toPage((await query.execute()).map(toKey), q.limit);
   }
 }

@@ -4,6 +4,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { appendChange } from './change-feed.ts';
 import { StoreInputError, isUniqueViolation } from './errors.ts';
+import { contains, toPage, type Page, type PageQuery } from './list-page.ts';
 import type { Database, Dialect, UsersTable } from './schema.ts';
 
 /** A user as the rest of Tollgate sees it. */
@@ -80,6 +81,17 @@ export class UserRepo {
   async list(): Promise<User[]> {
     const rows = await this.#db.selectFrom('users').selectAll().orderBy('id').execute();
     return rows.map(toUser);
+  }
+
+  /** A page of users whose name contains `search`, optionally only (not) disabled ones. */
+  async page(q: PageQuery & { disabled?: boolean }): Promise<Page<User>> {
+    const order = q.order ?? 'asc';
+    let query = this.#db.selectFrom('users').selectAll().orderBy('id', order);
+    if (q.search !== undefined) query = query.where((eb) => contains(eb.ref('name'), q.search!));
+    if (q.disabled !== undefined) query = query.where('disabled', '=', q.disabled ? 1 : 0);
+    if (q.after !== undefined) query = query.where('id', order === 'asc' ? '>' : '<', q.after);
+    if (q.limit !== undefined) query = query.limit(q.limit + 1);
+    return toPage((await query.execute()).map(toUser), q.limit);
   }
 
   /**

@@ -3,7 +3,7 @@
 
 import { ApiError, api, clearToken, getToken, setToken, setUnauthorizedHandler } from './api.js';
 import { $ } from './dom.js';
-import { initManage, loadKeys, setManageUsers } from './manage.js';
+import { initManage, leaveManage, loadManage, setManageUsers, showManage } from './manage.js';
 import { loadOverview } from './overview.js';
 import { initRequests, loadRequests, setRequestChoices } from './requests.js';
 import { loadServices } from './services.js';
@@ -29,8 +29,9 @@ let timer = null;
 let lastRefresh = 0;
 let refreshing = false;
 
+/** `#manage/keys` is the keys view of the manage tab. */
 function currentTab() {
-  const tab = location.hash.slice(1);
+  const tab = location.hash.slice(1).split('/')[0];
   return TABS.includes(tab) ? tab : 'overview';
 }
 
@@ -75,7 +76,7 @@ async function refresh() {
     } else if (tab === 'services') {
       await loadServices(currentRange());
     } else {
-      await loadKeys(report);
+      await loadManage();
     }
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
@@ -96,11 +97,9 @@ function showTab() {
   for (const name of TABS) $(`#tab-${name}`).hidden = name !== tab;
   for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
   $('#range').disabled = !RANGED.includes(tab);
-  // A created key is shown once: leaving the tab takes it off the screen.
-  if (tab !== 'manage') {
-    $('#created-key').hidden = true;
-    $('#created-key-value').textContent = '';
-  }
+  // A created key is shown once: leaving its view takes it off the screen.
+  if (tab === 'manage') showManage();
+  else leaveManage();
 }
 
 function showLogin(message = '') {
@@ -158,7 +157,7 @@ function init() {
     refresh();
   });
   initRequests(report);
-  initManage(loadUsers, report);
+  initManage(loadUsers);
   if (getToken() === null) showLogin();
   else showApp();
 }

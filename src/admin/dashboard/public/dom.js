@@ -35,7 +35,8 @@ export function appendRows(tbody, columns, rows, empty = 'Nothing yet.') {
     tbody.append(el('tr', {}, el('td', { class: 'empty', colspan: columns.length }, empty)));
     return;
   }
-  for (const row of rows) tbody.append(el('tr', {}, ...columns.map((c) => el('td', { class: c.num ? 'num' : null }, c.cell(row)))));
+  // data-id: rows of objects with an id can be found (by tests, by inline edits).
+  for (const row of rows) tbody.append(el('tr', { 'data-id': row.id ?? row.name }, ...columns.map((c) => el('td', { class: c.num ? 'num' : null }, c.cell(row)))));
 }
 
 /** A small coloured label: kind is 'ok' | 'warn' | 'bad' | ''. */

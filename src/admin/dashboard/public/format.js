@@ -35,15 +35,17 @@ export function fmtCredits(micros) {
 }
 
 /**
- * "12.5" credits → 12500000 micro-credits, by string arithmetic so no float
- * ever touches the amount. Throws on anything else.
+ * "12.5" credits → 12500000 micro-credits (with `signed`, "-1" → -1000000),
+ * by string arithmetic so no float ever touches the amount. Throws on
+ * anything else.
  */
-export function parseCredits(text) {
+export function parseCredits(text, { signed = false } = {}) {
   const s = String(text).trim();
   if (s === '') return 0;
-  const m = /^(\d{1,9})(?:\.(\d{1,6}))?$/.exec(s);
-  if (m === null) throw new Error('Credits must be a number with at most 6 decimals, e.g. 5 or 0.25.');
-  return Number(m[1]) * MICROS + Number((m[2] ?? '').padEnd(6, '0'));
+  const m = /^(-?)(\d{1,9})(?:\.(\d{1,6}))?$/.exec(s);
+  if (m === null || (m[1] === '-' && !signed)) throw new Error(`Credits must be a number with at most 6 decimals, e.g. 5 or 0.25${signed ? ' (or -2 to remove)' : ''}.`);
+  const micros = Number(m[2]) * MICROS + Number((m[3] ?? '').padEnd(6, '0'));
+  return m[1] === '-' ? -micros : micros;
 }
 
 export function fmtMs(ms) {

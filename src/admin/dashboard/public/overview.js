@@ -12,8 +12,8 @@ let charts = null;
 function makeCharts() {
   const percentiles = [{ label: 'p50', color: COLORS.green }, { label: 'p95', color: COLORS.amber }, { label: 'p99', color: COLORS.red }];
   return {
-    requests: new TimeChart($('#chart-requests'), { format: fmtCompact, empty: 'No requests in this range.', series: [{ label: 'Requests', color: COLORS.blue, bars: true }, { label: 'Errors', color: COLORS.red }] }),
-    tokens: new TimeChart($('#chart-tokens'), { format: fmtCompact, empty: 'No tokens in this range.', series: [{ label: 'Prompt', color: COLORS.blue }, { label: 'Completion', color: COLORS.violet }] }),
+    requests: new TimeChart($('#chart-requests'), { format: fmtCompact, whole: true, empty: 'No requests in this range.', series: [{ label: 'Requests', color: COLORS.blue, bars: true }, { label: 'Errors', color: COLORS.red }] }),
+    tokens: new TimeChart($('#chart-tokens'), { format: fmtCompact, whole: true, empty: 'No tokens in this range.', series: [{ label: 'Prompt', color: COLORS.blue }, { label: 'Completion', color: COLORS.violet }] }),
     // Plotted in credits (display only): axis labels in micro-credits would be unreadable.
     credits: new TimeChart($('#chart-credits'), { format: fmtCompact, empty: 'No credits spent in this range.', series: [{ label: 'Credits', color: COLORS.green, bars: true }] }),
     latency: new TimeChart($('#chart-latency'), { format: fmtMs, sparse: true, empty: 'No requests in this range.', series: percentiles }),
