@@ -1,14 +1,12 @@
 /**
- * Admin routes for users (create, list, get, update, disable/enable, credit)
- * and their client keys (create — the key is returned once —, list by
- * prefix, get, revoke).
+ * Admin routes for users (create, list, get, update, disable/enable, credit);
+ * their client keys are in admin-keys.ts.
  */
-import { displayPrefix, generateClientKey, hashClientKey } from '../keys/client-key.ts';
 import type { User } from '../store/store.ts';
-import { AdminError, AdminErrors, badInput, bool, idParams, int, listOf, micros, notFound, object, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
-import { keyView, userView } from './admin-views.ts';
+import { badInput, bool, idParams, listOf, micros, notFound, object, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
+import { userView } from './admin-views.ts';
 
-async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
+export async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
   const user = await ctx.store.users.byId(id);
   if (user === undefined) throw notFound('user', id, param);
   return user;
@@ -23,9 +21,8 @@ async function setDisabled(ctx: AdminContext, id: number, disabled: boolean) {
 }
 
 const USER = ref('User');
-const KEY = ref('Key');
 
-/** Users and client keys. */
+/** Users. */
 export const USER_ROUTES: readonly AdminRoute[] = [
   {
     method: 'POST', url: '/admin/users', operationId: 'createUser', tag: 'users', status: 201, response: USER,
@@ -85,53 +82,6 @@ export const USER_ROUTES: readonly AdminRoute[] = [
       // exactly once (the ledger orders it against its own loads by event id).
       await ctx.applied();
       return userView(await userOr404(ctx, params.id), ctx.gw);
-    },
-  },
-
-  {
-    method: 'POST', url: '/admin/keys', operationId: 'createKey', tag: 'keys', status: 201, response: ref('CreatedKey'),
-    summary: 'Create a client key; the response is the only time the key is shown',
-    body: object({ user_id: int(1), name: { ...str(100, 'a label'), default: 'default' } }, ['user_id']),
-    async handler({ body }, ctx) {
-      await userOr404(ctx, body.user_id, 'user_id');
-      const secret = generateClientKey();
-      const key = await ctx.store.keys.insert({ userId: body.user_id, name: body.name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) });
-      return { ...keyView(key), key: secret };
-    },
-  },
-  {
-    method: 'GET', url: '/admin/keys', operationId: 'listKeys', tag: 'keys', status: 200, response: listOf(KEY),
-    summary: 'List keys (display prefix only, never the key or its hash)',
-    querystring: object({ user_id: int(1), prefix: str(64, 'keys whose display prefix starts with this'), revoked: bool() }),
-    async handler({ query }, ctx) {
-      let keys = query.user_id !== undefined ? await ctx.store.keys.listByUser(query.user_id) : await ctx.store.keys.list();
-      if (query.prefix !== undefined) keys = keys.filter((k) => k.prefix.startsWith(query.prefix));
-      if (query.revoked !== undefined) keys = keys.filter((k) => (k.revokedAt !== null) === query.revoked);
-      return { object: 'list', data: keys.map(keyView) };
-    },
-  },
-  {
-    method: 'GET', url: '/admin/keys/:id', operationId: 'getKey', tag: 'keys', status: 200, response: KEY, notFound: true,
-    summary: 'Get a key (prefix only)', params: idParams(),
-    async handler({ params }, ctx) {
-      const key = await ctx.store.keys.byId(params.id);
-      if (key === undefined) throw notFound('key', params.id);
-      return keyView(key);
-    },
-  },
-  {
-    method: 'POST', url: '/admin/keys/:id/revoke', operationId: 'revokeKey', tag: 'keys', status: 200, response: KEY, notFound: true,
-    summary: 'Revoke a key: refused from the very next request (409 when already revoked)', params: idParams(),
-    async handler({ params }, ctx) {
-      const key = await ctx.store.keys.byId(params.id);
-      if (key === undefined) throw notFound('key', params.id);
-      if (key.revokedAt !== null || !(await ctx.store.keys.revoke(params.id))) {
-        throw new AdminError(AdminErrors.conflict, `The key with id ${params.id} is already revoked.`, 'id');
-      }
-      // Forget it here at once; the change feed does the same on every other node.
-      ctx.gw.keys.forget(key.keyHash);
-      await ctx.applied();
-      return keyView((await ctx.store.keys.byId(params.id))!);
     },
   },
 ];
