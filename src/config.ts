@@ -102,7 +102,11 @@ export const ConfigSchema = z.object({
   /** CIDRs of the proxies allowed to set trustedProxyHeader (empty: any peer); in env, comma-separated. */
   trustedProxies: z.preprocess(
     (v) => (typeof v === 'string' ? v.split(',').map((c) => c.trim()).filter((c) => c !== '') : v),
-    z.array(z.string().refine(isCidr, 'must be a CIDR such as 10.0.0.0/8 or ::1/128')),
+    // Checked as a whole, so the message names the field (and its env), not an index into the env string.
+    z.array(z.string()).superRefine((list, ctx) => {
+      const bad = list.find((c) => !isCidr(c));
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `'${bad}' is not a CIDR such as 10.0.0.0/8 or ::1/128` });
+    }),
   ).default([]),
   /** How often a server polls the store's change feed (revocations, channels, prices, limits). */
   changePollMs: int(250, 10, 60_000),
