@@ -36,6 +36,13 @@ function revokeButton(key, report, after) {
   return button;
 }
 
+/** Revoked, expired, or active (until its expiry, if it has one). */
+function keyStatus(k) {
+  if (k.revoked) return badge(`revoked ${fmtTime(k.revoked_at)}`, 'bad');
+  if (k.expires_at !== null && k.expires_at <= Date.now()) return badge(`expired ${fmtTime(k.expires_at)}`, 'bad');
+  return badge(k.expires_at === null ? 'active' : `active until ${fmtTime(k.expires_at)}`, 'ok');
+}
+
 /** Reloads the keys table (newest first). */
 export async function loadKeys(report) {
   const keys = (await api('/admin/keys')).data.sort((a, b) => b.id - a.id);
@@ -45,7 +52,9 @@ export async function loadKeys(report) {
     { label: 'Label', cell: (k) => k.name },
     { label: 'Prefix', cell: (k) => el('code', {}, `${k.prefix}…`) },
     { label: 'Created', cell: (k) => fmtTime(k.created_at) },
-    { label: 'Status', cell: (k) => (k.revoked ? badge(`revoked ${fmtTime(k.revoked_at)}`, 'bad') : badge('active', 'ok')) },
+    { label: 'Status', cell: keyStatus },
+    { label: 'Models', cell: (k) => (k.models === null ? 'all' : k.models.join(', ')) },
+    { label: 'Addresses', cell: (k) => (k.ips === null ? 'any' : k.ips.join(', ')) },
     { label: '', cell: (k) => (k.revoked ? '' : revokeButton(k, report, () => loadKeys(report))) },
   ], keys, 'No keys yet.');
 }
