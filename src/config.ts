@@ -8,6 +8,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isCidr } from './keys/key-rules.ts';
 
 /** Env values are strings; accept the usual spellings of booleans ("false" must be false). */
 const bool = (fallback: boolean) =>
@@ -92,6 +93,21 @@ export const ConfigSchema = z.object({
     /** How often loaded balances are re-read from the store, so spending on other nodes is seen (0 = never). */
     balanceRefreshMs: int(1_000, 0),
   }).prefault({}),
+  /**
+   * Where the client address for key address allow-lists comes from. null: the
+   * TCP peer (a header is ignored). A header name (e.g. x-forwarded-for): its
+   * right-most entry not in `trustedProxies` (src/gateway/client-address.ts).
+   */
+  trustedProxyHeader: z.preprocess((v) => (v === '' ? null : typeof v === 'string' ? v.trim().toLowerCase() : v), z.string().regex(/^[a-z0-9-]+$/, 'must be a header name').nullable()).default(null),
+  /** CIDRs of the proxies allowed to set trustedProxyHeader (empty: any peer); in env, comma-separated. */
+  trustedProxies: z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((c) => c.trim()).filter((c) => c !== '') : v),
+    // Checked as a whole, so the message names the field (and its env), not an index into the env string.
+    z.array(z.string()).superRefine((list, ctx) => {
+      const bad = list.find((c) => !isCidr(c));
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `'${bad}' is not a CIDR such as 10.0.0.0/8 or ::1/128` });
+    }),
+  ).default([]),
   /** How often a server polls the store's change feed (revocations, channels, prices, limits). */
   changePollMs: int(250, 10, 60_000),
   /** The built-in mock channel: an in-process mock upstream so a fresh install answers at once. */
@@ -221,6 +237,9 @@ export function loadConfig(opts: { file?: string | null; env?: NodeJS.ProcessEnv
     throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`);
   }
   const config = result.data;
+  if (config.trustedProxies.length > 0 && config.trustedProxyHeader === null) {
+    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}: trustedProxies (env TOLLGATE_TRUSTED_PROXIES) applies only with trustedProxyHeader (env TOLLGATE_TRUSTED_PROXY_HEADER); set both or neither`);
+  }
   if (root !== null && env.TOLLGATE_DATA_DIR === undefined && !isAbsolute(config.dataDir)) config.dataDir = resolve(root, config.dataDir);
   return config;
 }

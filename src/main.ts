@@ -10,6 +10,8 @@ import { openStore, type Store } from './store/store.ts';
 import { loadKeyRing } from './secrets/master-key.ts';
 import { SecretBox } from './secrets/secret-box.ts';
 import { KeyCache } from './keys/key-cache.ts';
+import { identityOf } from './keys/key-rules.ts';
+import { ClientAddress } from './gateway/client-address.ts';
 import { HealthBook } from './routing/channel-health.ts';
 import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
 import { upstreamConnector } from './routing/upstream-connector.ts';
@@ -112,7 +114,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const gateway = new Gateway({
     config,
-    keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : { keyId: k.id, userId: k.userId, keyName: k.name, userName: k.userName, revoked: k.revoked, userDisabled: k.userDisabled }))),
+    keys: new KeyCache((hash) => store.keys.findByHash(hash).then((k) => (k === undefined ? undefined : identityOf(k)))),
+    clientAddress: new ClientAddress(config.trustedProxyHeader, config.trustedProxies),
     health,
     routes: await loadRoutes(),
     filters: new FilterBook(await store.filters.list()),
@@ -147,6 +150,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
 
   const sync = new ChangeSync(store, {
     keyRevoked: (hash) => gateway.keys.forget(hash),
+    // The next request reads the key's new rules from the store.
+    keyChanged: (hash) => gateway.keys.forget(hash),
     userDisabled: () => gateway.keys.clear(),
     balanceChanged: (userId, delta, eventId) => gateway.ledger.applyExternalDelta(userId, delta, eventId),
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },

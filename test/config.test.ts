@@ -56,6 +56,18 @@ test('invalid values are refused with the field, its env name and the value', ()
   assert.throws(() => loadConfig({ file: '/nonexistent/tollgate.yaml', env: {} }), ConfigError);
 });
 
+test('trusted proxy header and proxies: lower-cased header, CIDR list from env, bad CIDR named, proxies without a header refused', () => {
+  const c = loadConfig({ file: null, env: { TOLLGATE_TRUSTED_PROXY_HEADER: 'X-Forwarded-For', TOLLGATE_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' } });
+  assert.equal(c.trustedProxyHeader, 'x-forwarded-for');
+  assert.deepEqual(c.trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
+  const off = loadConfig({ file: null, env: {} });
+  assert.deepEqual([off.trustedProxyHeader, off.trustedProxies], [null, []]);
+  assert.throws(() => loadConfig({ file: null, env: { TOLLGATE_TRUSTED_PROXY_HEADER: 'x-forwarded-for', TOLLGATE_TRUSTED_PROXIES: '10.0.0.0/33' } }),
+    (err: unknown) => err instanceof ConfigError && /trustedProxies \(env TOLLGATE_TRUSTED_PROXIES\) = "10\.0\.0\.0\/33": '10\.0\.0\.0\/33' is not a CIDR/.test(err.message));
+  assert.throws(() => loadConfig({ file: null, env: { TOLLGATE_TRUSTED_PROXY_HEADER: 'x forwarded' } }), (err: unknown) => err instanceof ConfigError && /trustedProxyHeader/.test(err.message));
+  assert.throws(() => loadConfig({ file: null, env: { TOLLGATE_TRUSTED_PROXIES: '10.0.0.0/8' } }), (err: unknown) => err instanceof ConfigError && /trustedProxies .*only with trustedProxyHeader/.test(err.message));
+});
+
 test('tollgate.example.yaml lists every field with its default', () => {
   const file = new URL('../../tollgate.example.yaml', import.meta.url).pathname;
   const defaults = loadConfig({ file: null, env: {} });

@@ -32,8 +32,11 @@ function manualStore(): {
   };
 }
 
+/** A key without expiry, model or address rules. */
+const NO_RULES = { expiresAt: Number.POSITIVE_INFINITY, models: null, ips: null } as const;
+
 function identity(keyId: number, userId = 1): KeyIdentity {
-  return { keyId, userId, keyName: 'default', userName: `user${userId}`, revoked: false, userDisabled: false };
+  return { keyId, userId, keyName: 'default', userName: `user${userId}`, revoked: false, userDisabled: false, ...NO_RULES };
 }
 
 /** A lookup that answers at once from a table. */
@@ -63,8 +66,8 @@ test('a known key stays cached with no expiry: only forget/clear drop it', async
 });
 
 test('revoked keys and disabled users are cached as the store reports them; the caller refuses them', async () => {
-  const revoked: KeyIdentity = { keyId: 1, userId: 1, keyName: 'default', userName: 'u1', revoked: true, userDisabled: false };
-  const disabled: KeyIdentity = { keyId: 2, userId: 2, keyName: 'default', userName: 'u2', revoked: false, userDisabled: true };
+  const revoked: KeyIdentity = { keyId: 1, userId: 1, keyName: 'default', userName: 'u1', revoked: true, userDisabled: false, ...NO_RULES };
+  const disabled: KeyIdentity = { keyId: 2, userId: 2, keyName: 'default', userName: 'u2', revoked: false, userDisabled: true, ...NO_RULES };
   const store = tableStore({ r: revoked, d: disabled });
   const cache = new KeyCache(store.lookup);
   assert.equal(await cache.load('r'), revoked);
@@ -180,7 +183,7 @@ test('clear also stops lookups in flight from filling the cache, and a new load 
   cache.clear(); // the user was disabled
   const late = cache.load('h');
   assert.deepEqual(store.asked, ['h', 'h'], 'the load after clear asks afresh');
-  const disabled: KeyIdentity = { keyId: 1, userId: 1, keyName: 'default', userName: 'u1', revoked: false, userDisabled: true };
+  const disabled: KeyIdentity = { keyId: 1, userId: 1, keyName: 'default', userName: 'u1', revoked: false, userDisabled: true, ...NO_RULES };
   store.answer('h', disabled, 'newest');
   assert.equal(await late, disabled);
   assert.equal(cache.peek('h', Date.now()), disabled);

@@ -115,7 +115,7 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       const k1 = await store.keys.insert({ userId: u.id, name: 'laptop', keyHash: hash1, prefix: prefix1 });
       const k2 = await store.keys.insert({ userId: u.id, name: 'ci', keyHash: hash2, prefix: uniq('tg-k2').slice(0, 10) });
       assert.equal(k1.revokedAt, null);
-      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, name: k1.name, userName: u.name, revoked: false, userDisabled: false });
+      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, name: k1.name, userName: u.name, revoked: false, userDisabled: false, expiresAt: null, models: null, ips: null });
       assert.equal(await store.keys.findByHash('f'.repeat(64)), undefined);
       assert.deepEqual((await store.keys.listByUser(u.id)).map((k) => k.id), [k1.id, k2.id]);
       assert.ok((await store.keys.list()).some((k) => k.id === k2.id));
@@ -162,6 +162,39 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       assert.deepEqual((await store.keys.page({ prefix: 'tg-pq', search: tag })).items, [], 'the prefix is case-sensitive');
       await store.keys.revoke(k1.id);
       assert.deepEqual((await store.keys.page({ search: tag, revoked: false })).items.map((k) => k.id), [k2.id]);
+    });
+
+    test('keys: expiry, model and address rules stored, read back, changed by patch with a key.changed event', async () => {
+      const u = await store.users.create({ name: uniq('gina') });
+      const hash = 'd'.repeat(60) + String(seq).padStart(4, '0');
+      const prefix = uniq('tg-gov').slice(0, 10);
+      const expiresAt = 1_900_000_000_000;
+      const k = await store.keys.insert({ userId: u.id, name: 'gov', keyHash: hash, prefix, expiresAt, models: ['gpt-4o', 'mock-gpt'], ips: ['10.0.0.0/8', '::1/128'] });
+      assert.deepEqual([k.expiresAt, k.models, k.ips], [expiresAt, ['gpt-4o', 'mock-gpt'], ['10.0.0.0/8', '::1/128']]);
+      const found = await store.keys.findByHash(hash);
+      assert.deepEqual([found?.expiresAt, found?.models, found?.ips], [expiresAt, ['gpt-4o', 'mock-gpt'], ['10.0.0.0/8', '::1/128']]);
+      assert.deepEqual((await store.keys.byId(k.id))?.models, ['gpt-4o', 'mock-gpt']);
+
+      const start = await store.events.latestId();
+      const changed = await store.keys.update(prefix, { models: ['mock-gpt'], ips: null });
+      assert.deepEqual([changed?.expiresAt, changed?.models, changed?.ips], [expiresAt, ['mock-gpt'], null], 'fields not given keep their value');
+      const lifted = await store.keys.update(k.id, { expiresAt: null });
+      assert.deepEqual([lifted?.expiresAt, lifted?.models], [null, ['mock-gpt']]);
+      assert.deepEqual((await store.events.since(start)).map((e) => [e.kind, e.subject]), [['key.changed', hash], ['key.changed', hash]]);
+
+      assert.equal(await store.keys.update(999_999_999, { models: null }), undefined);
+      await assertInputError(store.keys.update(k.id, {}), 'invalid');
+      await assertInputError(store.keys.update(k.id, { models: [] }), 'invalid');
+      await assertInputError(store.keys.insert({ userId: u.id, name: 'x', keyHash: uniq('hash-x'), prefix: 'x', ips: [] }), 'invalid');
+      assert.equal(await store.keys.revoke(k.id), true);
+      assert.equal(await store.keys.update(k.id, { models: null }), undefined, 'a revoked key keeps its rules');
+      assert.equal((await store.events.since(start)).length, 3, 'no event without a change');
+
+      const dup = uniq('tg-dup2').slice(0, 10);
+      await store.keys.insert({ userId: u.id, name: 'a', keyHash: uniq('hash-da'), prefix: dup });
+      await store.keys.insert({ userId: u.id, name: 'b', keyHash: uniq('hash-db'), prefix: dup });
+      await assertInputError(store.keys.update(dup, { expiresAt: expiresAt }), 'conflict');
+      assert.ok((await store.keys.listByUser(u.id)).filter((x) => x.prefix === dup).every((x) => x.expiresAt === null), 'an ambiguous prefix changes nothing');
     });
 
     test('channels: models, keys, enable flags, events', async () => {

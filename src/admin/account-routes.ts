@@ -15,7 +15,7 @@ import { usageRecordView } from './admin-views.ts';
 const MAX_PAGE = 1000;
 
 async function caller(gw: Gateway, req: FastifyRequest, reply: FastifyReply): Promise<KeyIdentity | null> {
-  const identity = await identifyCaller(gw, req.headers, Date.now());
+  const identity = await identifyCaller(gw, req.raw, Date.now());
   if ('status' in identity) {
     if (identity === Errors.storeUnavailable) reply.header('retry-after', '1');
     reply.code(identity.status).type('application/json').send(errorBody(identity));

@@ -150,7 +150,8 @@ export function checkRange(from: number | undefined, to: number | undefined): vo
  * path and query parameters arrive as strings, so they are coerced.
  */
 export function adminValidatorCompiler(): FastifySchemaCompiler<JsonSchema> {
-  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false });
+  // allowUnionTypes: a field may take several JSON types (expires_at: epoch ms or a text time).
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, allowUnionTypes: true });
   const coercing = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false });
   return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema);
 }

@@ -1,14 +1,12 @@
 /**
- * Admin routes for users (create, list, get, update, disable/enable, credit)
- * and their client keys (create — the key is returned once —, list by
- * prefix, get, revoke).
+ * Admin routes for users (create, list, get, update, disable/enable, credit);
+ * their client keys are in admin-keys.ts.
  */
-import { displayPrefix, generateClientKey, hashClientKey } from '../keys/client-key.ts';
 import type { User } from '../store/store.ts';
-import { AdminError, AdminErrors, badInput, bool, idParams, int, micros, notFound, object, pageBody, pageOf, pageQuery, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
-import { keyView, userView } from './admin-views.ts';
+import { badInput, bool, idParams, int, micros, notFound, object, pageBody, pageOf, pageQuery, ref, str, type AdminContext, type AdminRoute } from './admin-schema.ts';
+import { userView } from './admin-views.ts';
 
-async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
+export async function userOr404(ctx: AdminContext, id: number, param = 'id'): Promise<User> {
   const user = await ctx.store.users.byId(id);
   if (user === undefined) throw notFound('user', id, param);
   return user;
@@ -23,9 +21,8 @@ async function setDisabled(ctx: AdminContext, id: number, disabled: boolean) {
 }
 
 const USER = ref('User');
-const KEY = ref('Key');
 
-/** Users and client keys. */
+/** Users. */
 export const USER_ROUTES: readonly AdminRoute[] = [
   {
     method: 'POST', url: '/admin/users', operationId: 'createUser', tag: 'users', status: 201, response: USER,
@@ -89,51 +86,6 @@ export const USER_ROUTES: readonly AdminRoute[] = [
       // exactly once (the ledger orders it against its own loads by event id).
       await ctx.applied();
       return userView(await userOr404(ctx, params.id), ctx.gw);
-    },
-  },
-
-  {
-    method: 'POST', url: '/admin/keys', operationId: 'createKey', tag: 'keys', status: 201, response: ref('CreatedKey'),
-    summary: 'Create a client key; the response is the only time the key is shown',
-    body: object({ user_id: int(1), name: { ...str(100, 'a label'), default: 'default' } }, ['user_id']),
-    async handler({ body }, ctx) {
-      await userOr404(ctx, body.user_id, 'user_id');
-      const secret = generateClientKey();
-      const key = await ctx.store.keys.insert({ userId: body.user_id, name: body.name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) });
-      return { ...keyView(key), key: secret };
-    },
-  },
-  {
-    method: 'GET', url: '/admin/keys', operationId: 'listKeys', tag: 'keys', status: 200, response: pageOf(KEY),
-    summary: 'List keys (display prefix only, never the key or its hash) by id, all at once or a page at a time (limit, then after=next_after)',
-    querystring: object({ user_id: int(1), prefix: str(64, 'keys whose display prefix starts with this'), revoked: bool(), ...pageQuery("the label, the display prefix or the owner's name") }),
-    async handler({ query }, ctx) {
-      const page = await ctx.store.keys.page({ userId: query.user_id, prefix: query.prefix, search: query.search, revoked: query.revoked, after: query.after, limit: query.limit, order: query.order });
-      return pageBody(page, keyView);
-    },
-  },
-  {
-    method: 'GET', url: '/admin/keys/:id', operationId: 'getKey', tag: 'keys', status: 200, response: KEY, notFound: true,
-    summary: 'Get a key (prefix only)', params: idParams(),
-    async handler({ params }, ctx) {
-      const key = await ctx.store.keys.byId(params.id);
-      if (key === undefined) throw notFound('key', params.id);
-      return keyView(key);
-    },
-  },
-  {
-    method: 'POST', url: '/admin/keys/:id/revoke', operationId: 'revokeKey', tag: 'keys', status: 200, response: KEY, notFound: true,
-    summary: 'Revoke a key: refused from the very next request (409 when already revoked)', params: idParams(),
-    async handler({ params }, ctx) {
-      const key = await ctx.store.keys.byId(params.id);
-      if (key === undefined) throw notFound('key', params.id);
-      if (key.revokedAt !== null || !(await ctx.store.keys.revoke(params.id))) {
-        throw new AdminError(AdminErrors.conflict, `The key with id ${params.id} is already revoked.`, 'id');
-      }
-      // Forget it here at once; the change feed does the same on every other node.
-      ctx.gw.keys.forget(key.keyHash);
-      await ctx.applied();
-      return keyView((await ctx.store.keys.byId(params.id))!);
     },
   },
 ];

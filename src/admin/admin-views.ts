@@ -33,6 +33,12 @@ export interface KeyView {
   revoked: boolean;
   revoked_at: number | null;
   created_at: number;
+  /** Epoch ms from which the key is refused; null: never. */
+  expires_at: number | null;
+  /** The only models the key may use; null: every model. */
+  models: string[] | null;
+  /** CIDRs the key may be used from; null: any address. */
+  ips: string[] | null;
 }
 
 /** Health of a channel or upstream key on this node. */
@@ -132,7 +138,10 @@ export function userView(u: User, gw: Gateway): UserView {
 
 /** The key as the API shows it. */
 export function keyView(k: Omit<ClientKey, 'keyHash'>): KeyView {
-  return { object: 'key', id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null, revoked_at: k.revokedAt, created_at: k.createdAt };
+  return {
+    object: 'key', id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null, revoked_at: k.revokedAt, created_at: k.createdAt,
+    expires_at: k.expiresAt, models: k.models, ips: k.ips,
+  };
 }
 
 /** Currently cooling targets by health id (`channel:<id>`, `key:<id>`), read once per response. */
@@ -204,6 +213,8 @@ const NI = { type: ['integer', 'null'] } as const;
 const S = { type: 'string' } as const;
 const NS = { type: ['string', 'null'] } as const;
 const B = { type: 'boolean' } as const;
+/** A list of strings, or null. */
+const NSA = { type: ['array', 'null'], items: S } as const;
 const KIND_SCHEMAS = {
   key: S, int: I, 'int-or-null': NI, uint: I, 'uint-or-null': NI, string: S, 'string-or-null': NS, outcome: S,
 } as const satisfies Record<UsageColumnKind, JsonSchema>;
@@ -213,7 +224,7 @@ const health: JsonSchema = { type: 'object', properties: { cooling: B, failures:
 /** `components.schemas` of the OpenAPI document. */
 export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
   User: obj('user', { id: I, name: S, balance_micros: I, live_balance_micros: NI, reserved_micros: NI, disabled: B, created_at: I }),
-  Key: obj('key', { id: I, user_id: I, name: S, prefix: S, revoked: B, revoked_at: NI, created_at: I }),
+  Key: obj('key', { id: I, user_id: I, name: S, prefix: S, revoked: B, revoked_at: NI, created_at: I, expires_at: NI, models: NSA, ips: NSA }),
   CreatedKey: {
     allOf: [{ $ref: '#/components/schemas/Key' }, { type: 'object', properties: { key: { type: 'string', description: 'The key itself; shown once, only here.' } }, required: ['key'] }],
   },

@@ -2,7 +2,7 @@
  * Operator commands that act on the store directly: the same store `serve`
  * uses given the same config/env. They work while a server runs — the server
  * notices through the change feed (revocations, channels, prices, limits,
- * credits) within its poll interval.
+ * credits) within its poll interval. Key commands are in key-commands.ts.
  *
  * With `--url` (or TOLLGATE_URL) the same commands call that Tollgate's admin
  * API instead (remote-store.ts), with `--admin-token` / TOLLGATE_ADMIN_TOKEN;
@@ -10,77 +10,17 @@
  */
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import type { Store, StoredPrice, UsageGroupBy } from '../store/store.ts';
-import { openChangeSignal } from '../sync/change-signal.ts';
-import { generateClientKey, hashClientKey, displayPrefix } from '../keys/client-key.ts';
+import type { StoredPrice, UsageGroupBy } from '../store/store.ts';
 import type { LimitRowScope } from '../store/limit-repo.ts';
 import type { ChannelType } from '../store/channel-repo.ts';
 import { checkUpstreamUrl, DEFAULT_ADDRESS_POLICY } from '../routing/upstream-address-policy.ts';
-import { announceStore, print, UsageError, type OutputOptions } from './output.ts';
-import { openLocalStore } from './local-store.ts';
+import { print, UsageError, type OutputOptions } from './output.ts';
 import { loadNames } from './names.ts';
-import { RemoteApiError } from './remote-client.ts';
-import { remoteStore, type AdminStore } from './remote-store.ts';
+import type { AdminStore } from './remote-store.ts';
+import { userByName, withStore } from './admin-store.ts';
+import { registerKeyCommands } from './key-commands.ts';
 
 type Opts = OutputOptions & Record<string, any>;
-
-/** The local store as an `AdminStore`: keys are generated and hashed here. */
-function localAdmin(store: Store): AdminStore {
-  return {
-    ...store,
-    keys: {
-      list: () => store.keys.list(),
-      listByUser: (userId) => store.keys.listByUser(userId),
-      revoke: (idOrPrefix) => store.keys.revoke(idOrPrefix),
-      async create(userId, name) {
-        const secret = generateClientKey();
-        return { key: await store.keys.insert({ userId, name, keyHash: hashClientKey(secret), prefix: displayPrefix(secret) }), secret };
-      },
-    },
-    close: () => store.close(),
-  };
-}
-
-/**
- * Runs `fn` against the admin API of a running Tollgate when `--url` /
- * TOLLGATE_URL is set (that node applies each change before answering).
- */
-async function withRemote<T>(url: string, globals: Record<string, any>, fn: (store: AdminStore) => Promise<T>): Promise<T | undefined> {
-  const token: string | undefined = globals.adminToken ?? (process.env.TOLLGATE_ADMIN_TOKEN || undefined);
-  if (token === undefined) throw new UsageError('remote mode (--url) needs --admin-token or TOLLGATE_ADMIN_TOKEN');
-  if (!/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--url must be http(s)://host:port, got '${url}'`);
-  announceStore(`admin API ${url}`);
-  try {
-    return await fn(remoteStore(url, token));
-  } catch (err) {
-    // Unreachable server, refused token, 5xx: a plain message and exit 1, not a stack trace.
-    if (!(err instanceof RemoteApiError)) throw err;
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exitCode = 1;
-    return undefined;
-  }
-}
-
-/** Runs `fn` remotely (see `withRemote`) or on the store named by the config, which it opens and closes. */
-async function withStore<T>(cmd: Command, fn: (store: AdminStore) => Promise<T>): Promise<T | undefined> {
-  const globals = cmd.optsWithGlobals();
-  const url: string | undefined = globals.url ?? (process.env.TOLLGATE_URL || undefined);
-  if (url !== undefined) return withRemote(url, globals, fn);
-  const config = loadConfig({ file: globals.config ?? null });
-  const store = await openLocalStore(config);
-  try {
-    const result = await fn(localAdmin(store));
-    if (config.redisUrl !== null) {
-      // Running servers apply the change at once instead of at their next poll.
-      const signal = openChangeSignal(config.redisUrl, config.redis.keyPrefix);
-      await signal.publish();
-      await signal.close();
-    }
-    return result;
-  } finally {
-    await store.close();
-  }
-}
 
 /**
  * The SSRF policy at config time: the local config's, or in remote mode the
@@ -123,12 +63,6 @@ async function warnUnpriced(s: AdminStore, channelId: number, models: string[]):
     if (prices.some((p) => p.model === model && (p.channelId === null || p.channelId === channelId))) continue;
     process.stderr.write(`note: '${model}' has no price, so clients get 403 model_not_priced for it: tollgate price set --model ${model} --input <micros per 1M> --output <micros per 1M> (or --free)\n`);
   }
-}
-
-async function userByName(store: AdminStore, name: string) {
-  const user = await store.users.byName(name);
-  if (user === undefined) throw new UsageError(`no user named '${name}'`);
-  return user;
 }
 
 /** A limit flag: absent (keep), 'none' (lift: null) or an integer ≥ 0. */
@@ -176,26 +110,7 @@ export function registerAdminCommands(program: Command): void {
       }));
   }
 
-  const key = program.command('key').description('manage client API keys');
-  json(key.command('create').description('create a key; it is printed once and stored only as a hash').requiredOption('--user <name>').option('--name <label>', 'a label for the key', 'default'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      const u = await userByName(s, o.user);
-      const { key: k, secret } = await s.keys.create(u.id, o.name);
-      if (o.json) print({ id: k.id, user: u.name, name: k.name, prefix: k.prefix, key: secret }, o);
-      else process.stdout.write(`${secret}\n(key ${k.id} for ${u.name}; shown once — store it now)\n`);
-    }));
-  json(key.command('list').description('list keys (prefix only)').option('--user <name>'))
-    .action(async (o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      const keys = o.user ? await s.keys.listByUser((await userByName(s, o.user)).id) : await s.keys.list();
-      const names = await loadNames(s);
-      print(keys.map((k) => ({ id: k.id, user: names.user(k.userId), ...(o.json ? { user_id: k.userId } : {}), name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null })), o);
-    }));
-  json(key.command('revoke').description('revoke a key by id or prefix').argument('<idOrPrefix>'))
-    .action(async (target: string, o: Opts, cmd: Command) => withStore(cmd, async (s) => {
-      const ok = await s.keys.revoke(/^\d+$/.test(target) ? Number(target) : target);
-      if (!ok) throw new UsageError(`no live key matches '${target}'`);
-      print({ revoked: target }, o);
-    }));
+  registerKeyCommands(program, json);
 
   const channel = program.command('channel').description('manage upstream channels');
   json(channel.command('add').description('add an upstream channel')

@@ -7,7 +7,7 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, LimitInput, LimitPatch, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, KeyRulesPatch, LimitInput, LimitPatch, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../admin/admin-views.ts';
@@ -31,8 +31,10 @@ export interface AdminStore {
     setDisabled(id: number, disabled: boolean): Promise<void>;
   };
   keys: {
-    /** Creates a key; `secret` is the key itself, shown once. */
-    create(userId: number, name: string): Promise<{ key: KeyInfo; secret: string }>;
+    /** Creates a key with the rules given; `secret` is the key itself, shown once. */
+    create(userId: number, name: string, rules: KeyRulesPatch): Promise<{ key: KeyInfo; secret: string }>;
+    /** Changes the rules of a live key (by id or display prefix, like revoke); undefined when no live key matched. */
+    update(idOrPrefix: number | string, patch: KeyRulesPatch): Promise<KeyInfo | undefined>;
     list(): Promise<KeyInfo[]>;
     listByUser(userId: number): Promise<KeyInfo[]>;
     /** False when no live key matched; a prefix matching several live keys is a conflict. */
@@ -60,7 +62,9 @@ export interface AdminStore {
 interface List<T> { data: T[] }
 
 const toUser = (u: UserView): User => ({ id: u.id, name: u.name, balanceMicros: u.balance_micros, disabled: u.disabled, createdAt: u.created_at });
-const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at });
+const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at, expiresAt: k.expires_at, models: k.models, ips: k.ips });
+/** A rules patch as the API's JSON: absent fields stay out (kept), null lifts a rule. */
+const rulesBody = (r: KeyRulesPatch) => ({ expires_at: r.expiresAt, models: r.models, ips: r.ips });
 const toChannelKey = (k: ChannelKeyView): ChannelKeyInfo => ({ id: k.id, channelId: k.channel_id, enabled: k.enabled, createdAt: k.created_at });
 const toChannel = (c: ChannelView): ChannelInfo => ({
   id: c.id, name: c.name, type: c.type as Channel['type'], baseUrl: c.base_url, weight: c.weight, priority: c.priority, enabled: c.enabled, createdAt: c.created_at, firstTokenTimeoutMs: c.first_token_timeout_ms,
@@ -72,12 +76,15 @@ const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, chan
 const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
 const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
 
-/** A 404 from a by-id route means "no such object", which the local store reports as false/undefined. */
-async function orMissing<T>(p: Promise<T>, missing: T): Promise<T> {
+/**
+ * A 404 from a by-id route means "no such object", which the local store
+ * reports as false/undefined; so does `also` (e.g. 409: the key is revoked).
+ */
+async function orMissing<T>(p: Promise<T>, missing: T, also?: 'conflict'): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof StoreInputError && err.code === 'not_found') return missing;
+    if (err instanceof StoreInputError && (err.code === 'not_found' || err.code === also)) return missing;
     throw err;
   }
 }
@@ -86,6 +93,13 @@ async function orMissing<T>(p: Promise<T>, missing: T): Promise<T> {
 export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
   const api = new AdminClient(baseUrl, adminToken);
   const list = async <V, T>(path: string, map: (v: V) => T, query?: Query) => (await api.call<List<V>>('GET', path, { query })).data.map(map);
+  /** A key id, or the id of the one live key with this display prefix (several: a conflict, as locally). */
+  const liveKeyId = async (idOrPrefix: number | string, verb: string): Promise<number | undefined> => {
+    if (typeof idOrPrefix === 'number') return idOrPrefix;
+    const live = (await list('/admin/keys', toKey, { prefix: idOrPrefix, revoked: false })).filter((k) => k.prefix === idOrPrefix);
+    if (live.length > 1) throw new StoreInputError('conflict', `prefix "${idOrPrefix}" matches ${live.length} keys; ${verb} by id`);
+    return live[0]?.id;
+  };
   const self: AdminStore = {
     users: {
       create: async ({ name }) => toUser(await api.call<UserView>('POST', '/admin/users', { body: { name } })),
@@ -97,28 +111,23 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
       },
     },
     keys: {
-      create: async (userId, name) => {
-        const created = await api.call<KeyView & { key: string }>('POST', '/admin/keys', { body: { user_id: userId, name } });
+      create: async (userId, name, rules) => {
+        const created = await api.call<KeyView & { key: string }>('POST', '/admin/keys', { body: { user_id: userId, name, ...rulesBody(rules) } });
         return { key: toKey(created), secret: created.key };
       },
       list: () => list('/admin/keys', toKey),
       listByUser: (userId) => list('/admin/keys', toKey, { user_id: userId }),
+      async update(idOrPrefix, patch) {
+        const id = await liveKeyId(idOrPrefix, 'update');
+        if (id === undefined) return undefined;
+        // Unknown or revoked meanwhile: "no live key matched", as locally.
+        return orMissing(api.call<KeyView>('PATCH', `/admin/keys/${id}`, { body: rulesBody(patch) }).then(toKey), undefined, 'conflict');
+      },
       async revoke(idOrPrefix) {
-        let id = idOrPrefix;
-        if (typeof idOrPrefix === 'string') {
-          const live = (await list('/admin/keys', toKey, { prefix: idOrPrefix, revoked: false })).filter((k) => k.prefix === idOrPrefix);
-          if (live.length > 1) throw new StoreInputError('conflict', `prefix "${idOrPrefix}" matches ${live.length} keys; revoke by id`);
-          if (live.length === 0) return false;
-          id = live[0].id;
-        }
-        try {
-          await api.call('POST', `/admin/keys/${id}/revoke`);
-          return true;
-        } catch (err) {
-          // Unknown or already revoked: "no live key matched", as locally.
-          if (err instanceof StoreInputError && (err.code === 'not_found' || err.code === 'conflict')) return false;
-          throw err;
-        }
+        const id = await liveKeyId(idOrPrefix, 'revoke');
+        if (id === undefined) return false;
+        // Unknown or already revoked: "no live key matched", as locally.
+        return orMissing(api.call('POST', `/admin/keys/${id}/revoke`).then(() => true), false, 'conflict');
       },
     },
     channels: {

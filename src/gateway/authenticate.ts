@@ -1,17 +1,20 @@
 /**
  * Stage 1: who is calling. One SHA-256 of the presented key and a cache lookup;
- * the store is asked only on a cache miss.
+ * the store is asked only on a cache miss. Then the key's own rules, each O(1)
+ * on the cached entry: expiry (a time compare, so a cached key stops at its
+ * expiry) and the client address allow-list. The model allow-list waits for
+ * the model (handle-request.ts).
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { hashClientKey, presentedKey } from '../keys/client-key.ts';
 import type { KeyIdentity } from '../keys/key-cache.ts';
 import { Errors, type ErrorSpec } from '../errors.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 
-/** The caller's identity from its headers, or the error to answer with. Also used by the account API. */
-export async function identifyCaller(gw: Gateway, headers: IncomingHttpHeaders, now: number): Promise<KeyIdentity | ErrorSpec> {
-  const key = presentedKey(headers.authorization, headers['x-api-key']);
+/** The caller's identity from its request, or the error to answer with. Also used by the account API and service routes. */
+export async function identifyCaller(gw: Gateway, req: IncomingMessage, now: number): Promise<KeyIdentity | ErrorSpec> {
+  const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
   if (key === '') return Errors.missingKey;
   const hash = hashClientKey(key);
   let identity = gw.keys.peek(hash, now);
@@ -29,17 +32,20 @@ export async function identifyCaller(gw: Gateway, headers: IncomingHttpHeaders, 
   } else gw.metrics?.cacheLookup('keys', true);
   if (identity === null) return Errors.invalidKey;
   if (identity.revoked) return Errors.revokedKey;
+  if (now >= identity.expiresAt) return Errors.keyExpired;
   if (identity.userDisabled) return Errors.userDisabled;
+  if (identity.ips !== null && !gw.clientAddress.allowed(req, identity.ips)) return Errors.ipNotAllowed;
   return identity;
 }
 
-/** Fills ctx.userId/keyId, or returns the error to send. */
+/** Fills ctx.userId/keyId (and the key's model allow-list), or returns the error to send. */
 export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<ErrorSpec | null> {
-  const identity = await identifyCaller(gw, ctx.req.headers, ctx.ts);
+  const identity = await identifyCaller(gw, ctx.req, ctx.ts);
   if ('status' in identity) return identity;
   ctx.userId = identity.userId;
   ctx.keyId = identity.keyId;
   ctx.userName = identity.userName;
   ctx.keyName = identity.keyName;
+  ctx.allowedModels = identity.models;
   return null;
 }

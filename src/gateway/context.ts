@@ -60,6 +60,8 @@ export class RequestContext implements RequestOutcome {
   /** From the key cache entry, for messages. */
   userName = '';
   keyName = '';
+  /** The models the key may use, from its cache entry; null: any. */
+  allowedModels: ReadonlySet<string> | null = null;
 
   // Request
   body: Buffer | null = null;

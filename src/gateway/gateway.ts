@@ -21,10 +21,13 @@ import type { RequestContext } from './context.ts';
 import type { StoreHealth } from './store-health.ts';
 import type { FilterBook } from '../filters/filter-book.ts';
 import type { RequestTracer } from '../observability/tracing.ts';
+import type { ClientAddress } from './client-address.ts';
 
 export interface GatewayParts {
   config: Config;
   keys: KeyCache;
+  /** Where a request's client address comes from, for key address allow-lists. */
+  clientAddress: ClientAddress;
   health: HealthBook;
   routes: RouteTable;
   /** Response filters by scope; swapped whole when rules change. */
@@ -54,6 +57,7 @@ export interface GatewayParts {
 export class Gateway implements GatewayParts {
   readonly config: Config;
   readonly keys: KeyCache;
+  readonly clientAddress: ClientAddress;
   readonly health: HealthBook;
   routes: RouteTable;
   filters: FilterBook;
@@ -80,6 +84,7 @@ export class Gateway implements GatewayParts {
   constructor(parts: GatewayParts) {
     this.config = parts.config;
     this.keys = parts.keys;
+    this.clientAddress = parts.clientAddress;
     this.health = parts.health;
     this.routes = parts.routes;
     this.filters = parts.filters;

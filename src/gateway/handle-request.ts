@@ -1,7 +1,7 @@
 /**
  * The hot path: one client API request, stage by stage, top to bottom.
  *
- *   authenticate → read request → resolve model (any channel that serves it, natively
+ *   authenticate → read request → key may use the model? → resolve model (any channel that serves it, natively
  *   or by translation) → admit (limits + credits)
  *   → relay (pick channel/key, failover, stream) → finishRequest (settle, record, metrics)
  *
@@ -48,6 +48,9 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
 
   const bad = await readModelRequest(ctx, gw.config.bodyLimitBytes, gw.config.server.bodyIdleTimeoutMs);
   if (bad !== null) return reject(ctx, bad.error, 'bad_request', bad.message, bad.param);
+  if (ctx.allowedModels !== null && !ctx.allowedModels.has(ctx.model)) {
+    return reject(ctx, Errors.modelNotAllowed, 'refused', `This API key may not use the model '${ctx.model}'; it may use: ${[...ctx.allowedModels].join(', ')}.`, 'model');
+  }
 
   ctx.modelRoute = gw.routes.routeFor(ctx.endpoint, ctx.model);
   if (ctx.modelRoute === null) {

@@ -1,7 +1,8 @@
 /**
  * GET /v1/models and GET /v1/models/{id}: the models this gateway routes, whichever
  * protocol serves them, in OpenAI's shape — or Anthropic's when the request carries
- * `anthropic-version` (the Anthropic SDK always sends it).
+ * `anthropic-version` (the Anthropic SDK always sends it). A key with a model
+ * allow-list sees only the models it may use.
  */
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
@@ -16,15 +17,19 @@ export function listModels(gw: Gateway, ctx: RequestContext): void {
   const anthropic = typeof ctx.req.headers['anthropic-version'] === 'string';
   if (path.startsWith(MODEL_PATH_PREFIX)) {
     const id = decodeModelId(path.slice(MODEL_PATH_PREFIX.length));
-    if (id === null || !routes.models.has(id)) {
+    if (id === null || !routes.models.has(id) || (ctx.allowedModels !== null && !ctx.allowedModels.has(id))) {
       writeErrorResponse(ctx, Errors.modelNotFound, `The model '${id ?? path.slice(MODEL_PATH_PREFIX.length)}' does not exist or you do not have access to it.`, 404, 'model');
       ctx.outcome = 'not_found';
       return;
     }
     return send(ctx, JSON.stringify(anthropic ? anthropicModel(id, routes.builtAt) : openaiModel(id, routes.builtAt)));
   }
-  if (!anthropic) return send(ctx, routes.modelsJson);
-  const data = routes.modelIds.map((id) => anthropicModel(id, routes.builtAt));
+  const allowed = ctx.allowedModels;
+  // Unrestricted keys get the list serialised once per route table.
+  if (!anthropic && allowed === null) return send(ctx, routes.modelsJson);
+  const ids = allowed === null ? routes.modelIds : routes.modelIds.filter((id) => allowed.has(id));
+  if (!anthropic) return send(ctx, JSON.stringify({ object: 'list', data: ids.map((id) => openaiModel(id, routes.builtAt)) }));
+  const data = ids.map((id) => anthropicModel(id, routes.builtAt));
   send(ctx, JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null }));
 }
 

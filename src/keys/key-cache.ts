@@ -3,12 +3,29 @@
  * one Map lookup. Lookups go by hash, not by comparing secrets: an attacker cannot
  * steer a hash-table probe by timing, so no constant-time compare is needed here.
  *
- * Revocation reaches the cache two ways: the server that revokes calls `forget`
- * (the very next request fails), and every server's change-feed poller calls
- * `forget` for 'key.revoked' / 'user.disabled' events (bounded by the poll interval).
+ * Revocation and rule changes reach the cache two ways: the server that makes
+ * them calls `forget` (the very next request sees them), and every server's
+ * change-feed poller calls `forget` for 'key.revoked' / 'key.changed' /
+ * 'user.disabled' events (bounded by the poll interval, or at once with the
+ * Redis doorbell). Expiry needs neither: the entry carries its expiry time.
  */
+import type { BlockList } from 'node:net';
+
 /** A cached key. The names are there for messages, so a refusal can name the caller without asking the store. */
-export interface KeyIdentity { readonly keyId: number; readonly userId: number; readonly keyName: string; readonly userName: string; readonly revoked: boolean; readonly userDisabled: boolean }
+export interface KeyIdentity {
+  readonly keyId: number;
+  readonly userId: number;
+  readonly keyName: string;
+  readonly userName: string;
+  readonly revoked: boolean;
+  readonly userDisabled: boolean;
+  /** Epoch ms from which the key is refused; Infinity: never. */
+  readonly expiresAt: number;
+  /** The models the key may use; null: any. */
+  readonly models: ReadonlySet<string> | null;
+  /** The client addresses the key may be used from; null: any. */
+  readonly ips: BlockList | null;
+}
 export type KeyLookup = (hash: string) => Promise<KeyIdentity | undefined>;
 
 interface Negative { readonly until: number }

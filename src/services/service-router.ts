@@ -77,7 +77,7 @@ async function serve(r: ServiceRouter, call: ServiceCall): Promise<void> {
   call.path = nameEnd === url.length ? '/' : url[nameEnd] === '?' ? '/' + url.slice(nameEnd) : url.slice(nameEnd);
   if (call.req.headers[HOP_HEADER] !== undefined) return acceptHop(r, call, name, url);
   if (r.gw.draining) return call.fail(Errors.shuttingDown);
-  const identity = await identifyCaller(r.gw, call.req.headers, call.ts);
+  const identity = await identifyCaller(r.gw, call.req, call.ts);
   if ('status' in identity) {
     call.status = identity.status;
     call.req.resume();

@@ -9,8 +9,21 @@ import { StoreInputError, isForeignKeyViolation, isUniqueViolation } from './err
 import { contains, toPage, type Page, type PageQuery } from './list-page.ts';
 import type { ClientKeysTable, Database, Dialect } from './schema.ts';
 
+/** What a key is limited to; a null field limits nothing. */
+export interface KeyRules {
+  /** Epoch ms from which the key is refused. */
+  expiresAt: number | null;
+  /** The models the key may use (never empty). */
+  models: string[] | null;
+  /** CIDRs the key may be used from (never empty; checked by the caller). */
+  ips: string[] | null;
+}
+
+/** A change of rules: absent fields keep their value, null lifts the rule. */
+export type KeyRulesPatch = Partial<KeyRules>;
+
 /** A client key without its secret. */
-export interface ClientKey {
+export interface ClientKey extends KeyRules {
   id: number;
   userId: number;
   name: string;
@@ -21,7 +34,7 @@ export interface ClientKey {
 }
 
 /** What the authenticator needs on a cache miss. */
-export interface KeyRow {
+export interface KeyRow extends KeyRules {
   id: number;
   userId: number;
   /** Names for messages (a 429 names the user and key), read in the same lookup. */
@@ -40,7 +53,30 @@ function toKey(row: Selectable<ClientKeysTable>): ClientKey {
     prefix: row.prefix,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
+    ...rulesOf(row),
   };
+}
+
+function rulesOf(row: Pick<Selectable<ClientKeysTable>, 'expires_at' | 'models' | 'ips'>): KeyRules {
+  return { expiresAt: row.expires_at, models: decodeList(row.models), ips: decodeList(row.ips) };
+}
+
+const decodeList = (text: string | null): string[] | null => (text === null ? null : (JSON.parse(text) as string[]));
+
+/** The columns of a rules patch; an empty list would lock the key out unseen, so it is refused. */
+function ruleColumns(patch: KeyRulesPatch): Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> {
+  const out: Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> = {};
+  if (patch.expiresAt !== undefined) {
+    if (patch.expiresAt !== null && !Number.isSafeInteger(patch.expiresAt)) throw new StoreInputError('invalid', 'expiresAt must be epoch milliseconds');
+    out.expires_at = patch.expiresAt;
+  }
+  for (const field of ['models', 'ips'] as const) {
+    const list = patch[field];
+    if (list === undefined) continue;
+    if (list !== null && list.length === 0) throw new StoreInputError('invalid', `${field} must name at least one entry (null: no restriction)`);
+    out[field] = list === null ? null : JSON.stringify(list);
+  }
+  return out;
 }
 
 /** Client keys. */
@@ -54,7 +90,8 @@ export class KeyRepo {
   }
 
   /** Stores a key; unknown user is `not_found`, a duplicate hash is `conflict`. */
-  async insert(input: { userId: number; name: string; keyHash: string; prefix: string }): Promise<ClientKey> {
+  async insert(input: { userId: number; name: string; keyHash: string; prefix: string } & KeyRulesPatch): Promise<ClientKey> {
+    const rules = ruleColumns(input);
     try {
       const row = await this.#db
         .insertInto('client_keys')
@@ -64,6 +101,7 @@ export class KeyRepo {
           key_hash: input.keyHash,
           prefix: input.prefix,
           created_at: Date.now(),
+          ...rules,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -83,11 +121,35 @@ export class KeyRepo {
     const row = await this.#db
       .selectFrom('client_keys as k')
       .innerJoin('users as u', 'u.id', 'k.user_id')
-      .select(['k.id', 'k.user_id', 'k.name', 'u.name as user_name', 'k.revoked_at', 'u.disabled'])
+      .select(['k.id', 'k.user_id', 'k.name', 'u.name as user_name', 'k.revoked_at', 'u.disabled', 'k.expires_at', 'k.models', 'k.ips'])
       .where('k.key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row) return undefined;
-    return { id: row.id, userId: row.user_id, name: row.name, userName: row.user_name, revoked: row.revoked_at !== null, userDisabled: row.disabled === 1 };
+    return { id: row.id, userId: row.user_id, name: row.name, userName: row.user_name, revoked: row.revoked_at !== null, userDisabled: row.disabled === 1, ...rulesOf(row) };
+  }
+
+  /**
+   * Changes the rules of a live key, by id (number) or display prefix
+   * (string), like `revoke`. Returns the key, or undefined when no live key
+   * matched. Appends 'key.changed' with the key hash as subject so servers
+   * drop the cached entry and read the new rules.
+   */
+  async update(idOrPrefix: number | string, patch: KeyRulesPatch): Promise<ClientKey | undefined> {
+    const columns = ruleColumns(patch);
+    if (Object.keys(columns).length === 0) throw new StoreInputError('invalid', 'nothing to change');
+    return this.#db.transaction().execute(async (trx) => {
+      // Write first, like revoke (SQLite: no read-then-write upgrade).
+      const base = trx.updateTable('client_keys').set(columns).where('revoked_at', 'is', null);
+      const rows = await (typeof idOrPrefix === 'number' ? base.where('id', '=', idOrPrefix) : base.where('prefix', '=', idOrPrefix))
+        .returningAll()
+        .execute();
+      if (rows.length > 1) {
+        throw new StoreInputError('conflict', `prefix "${String(idOrPrefix)}" matches ${rows.length} keys; update by id`);
+      }
+      if (rows.length === 0) return undefined;
+      await appendChange(trx, this.#dialect, 'key.changed', rows[0].key_hash);
+      return toKey(rows[0]);
+    });
   }
 
   /**

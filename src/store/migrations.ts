@@ -40,6 +40,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0007_proxies': {
       up: (db: Kysely<any>) => proxiesUp(db, dialect),
     },
+    '0008_key_governance': {
+      up: (db: Kysely<any>) => keyGovernanceUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -300,4 +303,11 @@ async function proxiesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('proxy_bindings_pk', ['scope', 'subject_id'])
     .execute();
+}
+
+/** Per-key expiry, model allow-list and client address allow-list (null: no restriction). */
+async function keyGovernanceUp(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('client_keys').addColumn('expires_at', 'bigint').execute();
+  await db.schema.alterTable('client_keys').addColumn('models', 'text').execute();
+  await db.schema.alterTable('client_keys').addColumn('ips', 'text').execute();
 }

@@ -31,6 +31,12 @@ export interface ClientKeysTable {
   prefix: string;
   revoked_at: number | null;
   created_at: number;
+  /** Epoch ms after which the key is refused; null: never. */
+  expires_at: number | null;
+  /** JSON array of the models the key may use; null: every model. */
+  models: string | null;
+  /** JSON array of the CIDRs the key may be used from; null: any address. */
+  ips: string | null;
 }
 
 /** Table `channels`. */

@@ -29,7 +29,7 @@ export type { Database, Dialect } from './schema.ts';
 export { StoreInputError, type StoreInputCode } from './errors.ts';
 export { EventRepo, type ChangeEvent, type ChangeKind } from './change-feed.ts';
 export { UserRepo, type User } from './user-repo.ts';
-export { KeyRepo, type ClientKey, type KeyRow } from './key-repo.ts';
+export { KeyRepo, type ClientKey, type KeyRow, type KeyRules, type KeyRulesPatch } from './key-repo.ts';
 export {
   ChannelRepo,
   type Channel,

@@ -1,6 +1,6 @@
 /**
  * Keeps a running server in step with the store's change feed: revocations,
- * disabled users, credits, channels, prices, limits and response filters written by another
+ * key rule changes, disabled users, credits, channels, prices, limits and response filters written by another
  * process (the CLI, another node) reach this one within one poll interval.
  * Table reloads are coalesced: one reload per kind per poll, however many
  * events arrived.
@@ -10,6 +10,8 @@ import type { ChangeEvent } from '../store/change-feed.ts';
 
 export interface ChangeHandlers {
   keyRevoked(keyHash: string): void;
+  /** A key's expiry, model or address rules changed. */
+  keyChanged(keyHash: string): void;
   userDisabled(userId: number): void;
   balanceChanged(userId: number, delta: number, eventId: number): void;
   reloadChannels(): Promise<void>;
@@ -96,6 +98,7 @@ export class ChangeSync {
     for (const e of events) {
       switch (e.kind) {
         case 'key.revoked': h.keyRevoked(e.subject); break;
+        case 'key.changed': h.keyChanged(e.subject); break;
         case 'user.disabled': h.userDisabled(Number(e.subject)); break;
         case 'user.balance': h.balanceChanged(Number(e.subject), e.delta, e.id); break;
         case 'channels': channels = true; break;

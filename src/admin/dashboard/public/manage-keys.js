@@ -10,13 +10,22 @@ import { Pager } from './pager.js';
 let users = new Map();
 let pager = null;
 
+/** Revoked, expired, or active (until its expiry, if it has one). */
+function keyStatus(k) {
+  if (k.revoked) return badge(`revoked ${fmtTime(k.revoked_at)}`, 'bad');
+  if (k.expires_at !== null && k.expires_at <= Date.now()) return badge(`expired ${fmtTime(k.expires_at)}`, 'bad');
+  return badge(k.expires_at === null ? 'active' : `active until ${fmtTime(k.expires_at)}`, 'ok');
+}
+
 const COLUMNS = [
   { label: 'Id', num: true, cell: (k) => `#${k.id}` },
   { label: 'User', cell: (k) => users.get(k.user_id)?.name ?? `#${k.user_id}` },
   { label: 'Label', cell: (k) => k.name },
   { label: 'Prefix', cell: (k) => el('code', {}, `${k.prefix}…`) },
   { label: 'Created', cell: (k) => fmtTime(k.created_at) },
-  { label: 'Status', cell: (k) => (k.revoked ? badge(`revoked ${fmtTime(k.revoked_at)}`, 'bad') : badge('active', 'ok')) },
+  { label: 'Status', cell: keyStatus },
+  { label: 'Models', cell: (k) => (k.models === null ? 'all' : k.models.join(', ')) },
+  { label: 'Addresses', cell: (k) => (k.ips === null ? 'any' : k.ips.join(', ')) },
   {
     label: '',
     cell: (k) => (k.revoked ? '' : confirmButton('Revoke', { 'data-revoke': k.id }, async () => {
