@@ -81,6 +81,35 @@ export function usageFromObject(u: any): TokenUsage | null {
   };
 }
 
+/**
+ * Folds a later Anthropic stream usage (message_delta) into the usage so far, as
+ * usage-normalized.ts's mergeAnthropicUsage does: the delta's counts are cumulative,
+ * output_tokens replaces the output, and each input field it carries (input_tokens,
+ * cache_read_input_tokens, cache_creation_input_tokens) replaces that part of the
+ * prompt while the parts it leaves out stay, so a delta restating only
+ * `input_tokens` neither drops nor double-counts message_start's cache counts.
+ * The caller has already checked `u` with usageFromObject (no unusable count).
+ */
+export function mergeAnthropicStreamUsage(into: TokenUsage, u: any): void {
+  if (u === null || typeof u !== 'object') return;
+  if (u.output_tokens != null) {
+    into.completionTokens = tokenCount(u.output_tokens);
+    into.completionReported = true;
+  }
+  const hasInput = u.input_tokens != null;
+  const hasRead = u.cache_read_input_tokens != null;
+  const hasWrite = u.cache_creation_input_tokens != null;
+  if (!hasInput && !hasRead && !hasWrite) return;
+  const uncached = hasInput ? tokenCount(u.input_tokens) : into.promptTokens - into.cachedTokens - into.cacheWriteTokens;
+  if (hasRead) into.cachedTokens = kindCount(u.cache_read_input_tokens);
+  if (hasWrite) into.cacheWriteTokens = kindCount(u.cache_creation_input_tokens);
+  into.promptTokens = Math.min(MAX_USAGE_TOKENS, uncached + into.cachedTokens + into.cacheWriteTokens);
+  // A part never exceeds its whole (only a clamped, absurd prompt gets here).
+  into.cachedTokens = Math.min(into.cachedTokens, into.promptTokens);
+  into.cacheWriteTokens = Math.min(into.cacheWriteTokens, into.promptTokens - into.cachedTokens);
+  if (hasInput) into.promptReported = true;
+}
+
 /** A kind count (cached, cache write, reasoning): like tokenCount, but unusable is 0. */
 function kindCount(v: unknown): number {
   const n = tokenCount(v);
