@@ -263,6 +263,20 @@ test('dashboard: sign in, charts from real traffic, create/use/revoke a key', {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-manage.png'), fullPage: true });
   });
 
+  await t.test('a price set through the form is listed per kind; a blank kind stays unset', async () => {
+    await page.fill('#set-price-form input[name=model]', 'priced-gpt');
+    await page.fill('#set-price-form input[name=input]', '3');
+    await page.fill('#set-price-form input[name=output]', '15');
+    await page.fill('#set-price-form input[name=cached_input]', '0.3');
+    await page.fill('#set-price-form input[name=reasoning]', '20');
+    await page.click('#set-price-form button[type=submit]');
+    await page.locator('#set-price-form .form-msg.ok').waitFor();
+    const row = (await page.locator('#prices-table tr', { hasText: 'priced-gpt' }).innerText()).split('\t').map((c) => c.trim());
+    assert.deepEqual(row, ['priced-gpt', 'any', '3', '0.3', '= input', '15', '20']);
+    const stored = (await fx.tg.store.prices.list()).find((p) => p.model === 'priced-gpt')!;
+    assert.deepEqual([stored.inputMicrosPerMTok, stored.cachedInputMicrosPerMTok, stored.cacheWriteMicrosPerMTok, stored.outputMicrosPerMTok, stored.reasoningMicrosPerMTok], [3_000_000, 300_000, null, 15_000_000, 20_000_000]);
+  });
+
   await t.test('the requests tab filters by user; the overview counts the new requests', async () => {
     await waitForRecords(fx, 7);
     await page.click('a[data-tab=requests]');

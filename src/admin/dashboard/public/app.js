@@ -4,6 +4,7 @@
 import { ApiError, api, clearToken, getToken, setToken, setUnauthorizedHandler } from './api.js';
 import { $ } from './dom.js';
 import { initManage, loadKeys, setManageUsers } from './manage.js';
+import { initPrices, loadPrices } from './prices.js';
 import { loadOverview } from './overview.js';
 import { initRequests, loadRequests, setRequestChoices } from './requests.js';
 import { loadServices } from './services.js';
@@ -75,7 +76,7 @@ async function refresh() {
     } else if (tab === 'services') {
       await loadServices(currentRange());
     } else {
-      await loadKeys(report);
+      await Promise.all([loadKeys(report), loadPrices()]);
     }
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
@@ -159,6 +160,7 @@ function init() {
   });
   initRequests(report);
   initManage(loadUsers, report);
+  initPrices();
   if (getToken() === null) showLogin();
   else showApp();
 }

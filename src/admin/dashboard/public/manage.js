@@ -2,7 +2,7 @@
 // and users, revoke keys.
 
 import { api } from './api.js';
-import { $, badge, el, formMessage, renderTable } from './dom.js';
+import { $, badge, el, onSubmit, renderTable } from './dom.js';
 import { fmtCredits, fmtTime, parseCredits } from './format.js';
 
 /** A revoke button arms on the first click and acts on the second within this long. */
@@ -65,22 +65,6 @@ export function setManageUsers(userMap) {
   const selected = select.value;
   select.replaceChildren(...list.map((u) => el('option', { value: u.id }, `${u.name} (#${u.id})`)));
   if (userMap.has(Number(selected))) select.value = selected;
-}
-
-/** Runs a form's submit: disables it meanwhile and shows the outcome under it. */
-function onSubmit(form, action) {
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const button = form.querySelector('button[type=submit]');
-    button.disabled = true;
-    try {
-      formMessage(form, await action(new FormData(form)), true);
-    } catch (err) {
-      formMessage(form, err.message, false);
-    } finally {
-      button.disabled = false;
-    }
-  });
 }
 
 /**
