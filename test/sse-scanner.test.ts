@@ -117,3 +117,21 @@ test('Anthropic stream with prompt caching: cache counts from message_start kept
     checkEverySplit(name, input, anthropic, false, input, usage, counted);
   }
 });
+
+test('OpenAI chat and Responses streams: cached and reasoning tokens read from the usage event, inside the prompt and completion', () => {
+  const chatStream = Buffer.from(
+    'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Oslo"},"finish_reason":null}],"usage":null}\n\n' +
+    'data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,' +
+    '"prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":192,"audio_tokens":0}}}\n\n' +
+    'data: [DONE]\n\n',
+  );
+  const expected = { promptTokens: 2006, completionTokens: 300, cachedTokens: 1920, cacheWriteTokens: 0, reasoningTokens: 192, invalid: false, promptReported: true, completionReported: true };
+  assert.deepEqual(scan(openai, false, [chatStream]).usage, expected);
+  const responsesStream = Buffer.from(
+    'event: response.created\ndata: {"type":"response.created","response":{"id":"r","status":"in_progress","usage":null}}\n\n' +
+    'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Oslo"}\n\n' +
+    'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","status":"completed","usage":{"input_tokens":2006,' +
+    '"input_tokens_details":{"cached_tokens":1920},"output_tokens":300,"output_tokens_details":{"reasoning_tokens":192},"total_tokens":2306}}}\n\n',
+  );
+  assert.deepEqual(scan(dialectFor('responses').streamEvents, false, [responsesStream]).usage, expected);
+});
