@@ -125,3 +125,11 @@ for (const [model, reasoning] of [['gpt-x', 4], ['claude-x', 0]] as const) {
     assert.deepEqual(stats.body.data[0], { ...stats.body.totals, key: model, errors: 0, avg_latency_ms: stats.body.data[0].avg_latency_ms });
   });
 }
+
+test('the account API totals the kinds of the caller\'s records', async () => {
+  const r = await fetch(`${fx.url}/api/v1/usage?limit=1`, { headers: { authorization: `Bearer ${fx.key}` } });
+  assert.equal(r.status, 200);
+  const { requests, cached_tokens, cache_write_tokens, reasoning_tokens } = (await r.json()).totals;
+  // Both models' tests: 6 records with the kinds and 2 without each; reasoning on gpt-x only.
+  assert.deepEqual({ requests, cached_tokens, cache_write_tokens, reasoning_tokens }, { requests: 16, cached_tokens: 60, cache_write_tokens: 36, reasoning_tokens: 24 });
+});
