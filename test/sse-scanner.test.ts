@@ -108,6 +108,8 @@ test('Anthropic stream with prompt caching: cache counts from message_start kept
     ['delta restating every input field (cumulative usage)', cachedStart, { input_tokens: 6, cache_creation_input_tokens: 1000, cache_read_input_tokens: 2000, output_tokens: 15 }, expected],
     ['delta restating input_tokens only: the start\'s cache counts stay', cachedStart, { input_tokens: 6, output_tokens: 15 }, expected],
     ['delta with null input fields', cachedStart, { input_tokens: null, cache_read_input_tokens: null, output_tokens: 15 }, expected],
+    // Seen from Anthropic-compatible servers: zeros in message_delta for what they do not restate.
+    ['delta with placeholder zeros: the start\'s counts stay', cachedStart, { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 15 }, expected],
     ['delta with a cache count only: that part replaced, the uncached input kept', cachedStart, { cache_read_input_tokens: 2500, output_tokens: 15 }, { ...expected, promptTokens: 3506, cachedTokens: 2500 }],
     // Anthropic-compatible servers over OpenAI-style upstreams know the input only at the end.
     ['input known only at the end', { input_tokens: 0, output_tokens: 0 }, { input_tokens: 6, cache_creation_input_tokens: 1000, cache_read_input_tokens: 2000, output_tokens: 15 }, expected],
