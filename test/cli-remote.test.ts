@@ -114,6 +114,46 @@ test('channels, prices and limits through the API take effect without restart', 
   assert.equal(json(await remote('limit', 'remove', '--user', 'remote-limited', '--json')).removed, false);
 });
 
+test('price set with the kind prices, locally and through the API: stored, listed, and charged per kind', async () => {
+  const ch = await fx.tg.store.channels.add({ name: 'kinds-up', type: 'openai', baseUrl: `${upstream.url}/v1`, models: [{ model: 'gpt-kinds', upstreamModel: 'gpt-kinds' }] });
+  await fx.tg.store.channels.addKey(ch.id, 'sk-kinds');
+  const kinds = (p: any) => [p.input_micros_per_mtok, p.output_micros_per_mtok, p.cached_input, p.cache_write, p.reasoning];
+  const set = json(await local('price', 'set', '--model', 'gpt-kinds', '--input', '3000000', '--output', '15000000', '--cached-input', '300000', '--cache-write', '3750000', '--reasoning', '20000000', '--json'));
+  assert.deepEqual(kinds(set), [3_000_000, 15_000_000, 300_000, 3_750_000, 20_000_000]);
+  // Through the API a kind left out is unset (null): it costs the input / output price.
+  const viaApi = json(await remote('price', 'set', '--model', 'gpt-kinds', '--input', '3000000', '--output', '15000000', '--cached-input', '300000', '--json'));
+  assert.deepEqual(kinds(viaApi), [3_000_000, 15_000_000, 300_000, null, null]);
+  for (const list of [await remote('price', 'list', '--json'), await local('price', 'list', '--json')]) {
+    assert.deepEqual(kinds(json(list).find((p: any) => p.model === 'gpt-kinds')), [3_000_000, 15_000_000, 300_000, null, null]);
+  }
+  const human = await local('price', 'list');
+  assert.match(human.stdout.split('\n')[0], /\bcached_input\s+cache_write\s+reasoning\b/);
+  for (const run of [local, remote]) {
+    const bad = await run('price', 'set', '--model', 'gpt-kinds', '--input', '1', '--output', '1', '--cache-write', 'cheap');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--cache-write must be an integer/);
+    assert.equal((await run('price', 'set', '--model', 'gpt-kinds', '--input', '1', '--output', '1', '--reasoning', '-1')).code, 2);
+  }
+
+  // The price set through the API applies to the next request: 5 of its prompt tokens cached, 4 of its completion tokens reasoning.
+  await fx.tg.store.users.credit(fx.userId, 1_000_000);
+  await fx.tg.sync.pollNow();
+  // The gateway does not forward the client's x-mock-* headers: the mock is switched instead.
+  upstream.setUsage({ cached: 5, reasoning: 4 });
+  const r = await fetch(`${fx.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': 'cli-kinds' },
+    body: JSON.stringify({ model: 'gpt-kinds', max_tokens: 5, messages: [{ role: 'user', content: 'hi there' }] }),
+  }).finally(() => upstream.setUsage(null));
+  assert.equal(r.status, 200);
+  const usage = (await r.json()).usage;
+  await fx.tg.gateway.writer.flush();
+  const rec = (await fx.tg.store.usage.page({ model: 'gpt-kinds', limit: 5 })).records.find((x) => x.requestId.startsWith('cli-kinds'))!;
+  assert.deepEqual([rec.promptTokens, rec.completionTokens, rec.cachedTokens, rec.reasoningTokens], [usage.prompt_tokens, usage.completion_tokens, 5, 4]);
+  const expected = Math.ceil(((rec.promptTokens - 5) * 3_000_000 + 5 * 300_000 + rec.completionTokens * 15_000_000) / 1_000_000);
+  assert.equal(rec.costMicros, expected, 'cached tokens at the cached price, reasoning (unset) at the output price');
+});
+
 test('remote and local modes print the same thing', async () => {
   await fx.tg.gateway.writer.flush();
   await fx.tg.store.limits.set({ scope: 'model', subject: 'gpt-r', rpm: 99, tpm: null, concurrency: null });

@@ -10,6 +10,7 @@ import { usageFromBody, usageFromObject } from '../src/providers/token-usage.ts'
 import { costMicros, type Price } from '../src/metering/pricing.ts';
 import type { Fixture } from './support/gateway-fixture.ts';
 import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
+import { admin } from './admin-api-support.ts';
 
 const kinds = (u: ReturnType<typeof usageFromObject>) => u && { prompt: u.promptTokens, completion: u.completionTokens, cached: u.cachedTokens, write: u.cacheWriteTokens, reasoning: u.reasoningTokens };
 
@@ -60,6 +61,8 @@ before(async () => {
 });
 after(() => gateway.close());
 
+const upstream = (model: string) => (model === 'gpt-x' ? gateway.oai : gateway.ant);
+
 function call(client: 'chat' | 'responses' | 'messages', model: string, stream: boolean): { path: string; body: object } {
   if (client === 'chat') return { path: '/v1/chat/completions', body: { model, stream, max_tokens: 10, messages: [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'What is the capital of Norway?' }] } };
   if (client === 'responses') return { path: '/v1/responses', body: { model, stream, max_output_tokens: 10, instructions: 'Answer briefly.', input: 'What is the capital of Norway?' } };
@@ -94,5 +97,39 @@ for (const [model, reasoning] of [['gpt-x', 4], ['claude-x', 0]] as const) {
       (first.completion - reasoning) * PRICE.outputMicrosPerMTok + reasoning * PRICE.reasoningMicrosPerMTok) / 1_000_000);
     assert.equal(first.cost, expected);
     for (const row of rows) assert.deepEqual({ ...row, id: first.id }, first, `${row.id} is billed like ${first.id}`);
+
+    // The cached and cache-written tokens are parts of the same prompt: without them the prompt
+    // counts the same (an Anthropic cache count dropped or added twice would show here), streamed or not.
+    // The mock's 4 reasoning tokens were on top of the visible output (inside Anthropic's output_tokens too).
+    upstream(model).setUsage(null);
+    try {
+      for (const [client, stream] of [['messages', true], ['chat', false]] as const) {
+        const { path, body } = call(client, model, stream);
+        const id = `plain-${model}-${client}-${stream}`;
+        const r = await fetch(`${fx.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify(body) });
+        assert.equal(r.status, 200);
+        await r.text();
+        await fx.tg.gateway.writer.flush();
+        const rec = (await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 50 })).records.find((x) => x.requestId.startsWith(`${id}~`))!;
+        assert.deepEqual([rec.promptTokens, rec.completionTokens, rec.cachedTokens, rec.cacheWriteTokens, rec.reasoningTokens], [first.prompt, first.completion - 4, 0, 0, 0], id);
+      }
+    } finally {
+      upstream(model).setUsage({ cached: 5, cacheWrite: 3, reasoning: 4 });
+    }
+
+    // The running totals (all time: usage_totals) and the stats per model sum the kinds of the 6 + 2 records.
+    const stats = await admin(fx, 'GET', `/admin/usage/stats?group_by=model&model=${model}`);
+    assert.equal(stats.status, 200);
+    const { requests, cached_tokens, cache_write_tokens, reasoning_tokens } = stats.body.totals;
+    assert.deepEqual({ requests, cached_tokens, cache_write_tokens, reasoning_tokens }, { requests: 8, cached_tokens: 30, cache_write_tokens: 18, reasoning_tokens: 6 * reasoning });
+    assert.deepEqual(stats.body.data[0], { ...stats.body.totals, key: model, errors: 0, avg_latency_ms: stats.body.data[0].avg_latency_ms });
   });
 }
+
+test('the account API totals the kinds of the caller\'s records', async () => {
+  const r = await fetch(`${fx.url}/api/v1/usage?limit=1`, { headers: { authorization: `Bearer ${fx.key}` } });
+  assert.equal(r.status, 200);
+  const { requests, cached_tokens, cache_write_tokens, reasoning_tokens } = (await r.json()).totals;
+  // Both models' tests: 6 records with the kinds and 2 without each; reasoning on gpt-x only.
+  assert.deepEqual({ requests, cached_tokens, cache_write_tokens, reasoning_tokens }, { requests: 16, cached_tokens: 60, cache_write_tokens: 36, reasoning_tokens: 24 });
+});

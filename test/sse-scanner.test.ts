@@ -94,3 +94,46 @@ test('a stream cut before its usage event is metered by the deltas it carried', 
   assert.equal(r.counted, chars(OPENAI_DELTAS));
   assert.equal(r.forwarded.toString(), cut);
 });
+
+test('Anthropic stream with prompt caching: cache counts from message_start kept, restated or replaced by message_delta, never double-counted', () => {
+  const start = (usage: object) => `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', content: [], model: 'claude-x', usage } })}\n\n`;
+  const delta = (usage: object) => `event: message_delta\ndata: ${JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage })}\n\n`;
+  const stream = (a: object, b: object) => Buffer.from(start(a) + ANTHROPIC_DELTAS.map((t) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${JSON.stringify(t)}}}\n\n`).join('') + delta(b));
+  const cachedStart = { input_tokens: 6, cache_creation_input_tokens: 1000, cache_read_input_tokens: 2000, output_tokens: 1 };
+  // Prompt = input_tokens + cache reads + cache writes (Anthropic counts both outside input_tokens).
+  const expected = { promptTokens: 3006, completionTokens: 15, cachedTokens: 2000, cacheWriteTokens: 1000, reasoningTokens: 0, invalid: false, promptReported: true, completionReported: true };
+  const counted = chars(ANTHROPIC_DELTAS);
+  const cases: Array<[string, object, object, object]> = [
+    ['delta with output only (Anthropic\'s classic shape)', cachedStart, { output_tokens: 15 }, expected],
+    ['delta restating every input field (cumulative usage)', cachedStart, { input_tokens: 6, cache_creation_input_tokens: 1000, cache_read_input_tokens: 2000, output_tokens: 15 }, expected],
+    ['delta restating input_tokens only: the start\'s cache counts stay', cachedStart, { input_tokens: 6, output_tokens: 15 }, expected],
+    ['delta with null input fields', cachedStart, { input_tokens: null, cache_read_input_tokens: null, output_tokens: 15 }, expected],
+    // Seen from Anthropic-compatible servers: zeros in message_delta for what they do not restate.
+    ['delta with placeholder zeros: the start\'s counts stay', cachedStart, { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 15 }, expected],
+    ['delta with a cache count only: that part replaced, the uncached input kept', cachedStart, { cache_read_input_tokens: 2500, output_tokens: 15 }, { ...expected, promptTokens: 3506, cachedTokens: 2500 }],
+    // Anthropic-compatible servers over OpenAI-style upstreams know the input only at the end.
+    ['input known only at the end', { input_tokens: 0, output_tokens: 0 }, { input_tokens: 6, cache_creation_input_tokens: 1000, cache_read_input_tokens: 2000, output_tokens: 15 }, expected],
+  ];
+  for (const [name, a, b, usage] of cases) {
+    const input = stream(a, b);
+    checkEverySplit(name, input, anthropic, false, input, usage, counted);
+  }
+});
+
+test('OpenAI chat and Responses streams: cached and reasoning tokens read from the usage event, inside the prompt and completion', () => {
+  const chatStream = Buffer.from(
+    'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Oslo"},"finish_reason":null}],"usage":null}\n\n' +
+    'data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,' +
+    '"prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":192,"audio_tokens":0}}}\n\n' +
+    'data: [DONE]\n\n',
+  );
+  const expected = { promptTokens: 2006, completionTokens: 300, cachedTokens: 1920, cacheWriteTokens: 0, reasoningTokens: 192, invalid: false, promptReported: true, completionReported: true };
+  assert.deepEqual(scan(openai, false, [chatStream]).usage, expected);
+  const responsesStream = Buffer.from(
+    'event: response.created\ndata: {"type":"response.created","response":{"id":"r","status":"in_progress","usage":null}}\n\n' +
+    'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Oslo"}\n\n' +
+    'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","status":"completed","usage":{"input_tokens":2006,' +
+    '"input_tokens_details":{"cached_tokens":1920},"output_tokens":300,"output_tokens_details":{"reasoning_tokens":192},"total_tokens":2306}}}\n\n',
+  );
+  assert.deepEqual(scan(dialectFor('responses').streamEvents, false, [responsesStream]).usage, expected);
+});

@@ -426,15 +426,17 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
 
     test('usage: totals', async () => {
       const u = await store.users.create({ name: uniq('tot') });
-      assert.deepEqual(await store.usage.totals({ userId: u.id }), { requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+      const sums = (requests: number, promptTokens: number, completionTokens: number, costMicros: number, cachedTokens = 0, cacheWriteTokens = 0, reasoningTokens = 0) =>
+        ({ requests, promptTokens, completionTokens, cachedTokens, cacheWriteTokens, reasoningTokens, costMicros });
+      assert.deepEqual(await store.usage.totals({ userId: u.id }), sums(0, 0, 0, 0));
       await store.usage.applyBatch([
-        record(u.id, { model: 'a', ts: 1000, promptTokens: 1, completionTokens: 2, costMicros: 3 }),
-        record(u.id, { model: 'a', ts: 2000, promptTokens: 10, completionTokens: 20, costMicros: 30 }),
+        record(u.id, { model: 'a', ts: 1000, promptTokens: 1, completionTokens: 2, costMicros: 3, cachedTokens: 1 }),
+        record(u.id, { model: 'a', ts: 2000, promptTokens: 10, completionTokens: 20, costMicros: 30, cacheWriteTokens: 4, reasoningTokens: 5 }),
         record(u.id, { model: 'b', ts: 3000, promptTokens: 100, completionTokens: 200, costMicros: 300 }),
       ]);
-      assert.deepEqual(await store.usage.totals({ userId: u.id }), { requests: 3, promptTokens: 111, completionTokens: 222, costMicros: 333 });
-      assert.deepEqual(await store.usage.totals({ userId: u.id, model: 'a' }), { requests: 2, promptTokens: 11, completionTokens: 22, costMicros: 33 });
-      assert.deepEqual(await store.usage.totals({ userId: u.id, from: 2000, to: 3000 }), { requests: 1, promptTokens: 10, completionTokens: 20, costMicros: 30 });
+      assert.deepEqual(await store.usage.totals({ userId: u.id }), sums(3, 111, 222, 333, 1, 4, 5));
+      assert.deepEqual(await store.usage.totals({ userId: u.id, model: 'a' }), sums(2, 11, 22, 33, 1, 4, 5));
+      assert.deepEqual(await store.usage.totals({ userId: u.id, from: 2000, to: 3000 }), sums(1, 10, 20, 30, 0, 4, 5));
     });
 
     test('services: traffic per service over a range (counts, 5xx, 4xx, median latency, bytes)', async () => {

@@ -10,7 +10,7 @@ import type { KeyIdentity } from '../keys/key-cache.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { StoreInputError, type Store } from '../store/store.ts';
 import { AdminError, checkRange, parseTime } from './admin-schema.ts';
-import { usageRecordView } from './admin-views.ts';
+import { usageRecordView, usageTotalsView } from './admin-views.ts';
 
 const MAX_PAGE = 1000;
 
@@ -65,7 +65,7 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
         data: page.records.map(usageRecordView),
         next_cursor: nextCursor,
         has_more: nextCursor !== null,
-        totals: { requests: totals.requests, prompt_tokens: totals.promptTokens, completion_tokens: totals.completionTokens, cost_micros: totals.costMicros },
+        totals: usageTotalsView(totals),
       };
     } catch (err) {
       if (err instanceof StoreInputError) return badQuery(reply, err.message, 'cursor');

@@ -5,7 +5,7 @@
  */
 import { StoreInputError } from '../store/store.ts';
 import { AdminError, AdminErrors, checkRange, int, object, parseTime, ref, str, timeParam, type AdminRoute } from './admin-schema.ts';
-import { usageBucketView, usageRecordView } from './admin-views.ts';
+import { usageBucketView, usageRecordView, usageTotalsView } from './admin-views.ts';
 
 const PAGE_MAX = 1000;
 
@@ -53,7 +53,7 @@ export const USAGE_ROUTES: readonly AdminRoute[] = [
         object: { const: 'list' },
         group_by: { type: 'string' },
         data: { type: 'array', items: ref('UsageBucket') },
-        totals: { type: 'object', properties: { requests: { type: 'integer' }, prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, cost_micros: { type: 'integer' } } },
+        totals: ref('UsageTotals'),
       },
       required: ['object', 'group_by', 'data', 'totals'],
     },
@@ -78,7 +78,7 @@ export const USAGE_ROUTES: readonly AdminRoute[] = [
         object: 'list',
         group_by: query.group_by,
         data: buckets.map(usageBucketView),
-        totals: { requests: totals.requests, prompt_tokens: totals.promptTokens, completion_tokens: totals.completionTokens, cost_micros: totals.costMicros },
+        totals: usageTotalsView(totals),
       };
     },
   },

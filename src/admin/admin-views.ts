@@ -5,7 +5,7 @@
  * same types back.
  */
 import type { Gateway } from '../gateway/gateway.ts';
-import type { Channel, ChannelFull, ClientKey, LimitRow, StoredPrice, UsageBucket, UsageRecord, User } from '../store/store.ts';
+import type { Channel, ChannelFull, ClientKey, LimitRow, StoredPrice, UsageBucket, UsageRecord, UsageTotals, User } from '../store/store.ts';
 import { USAGE_COLUMNS, usageRow, type UsageColumnKind, type UsageRecordRow } from '../store/usage-columns.ts';
 import type { JsonSchema } from './admin-schema.ts';
 
@@ -117,9 +117,15 @@ export interface UsageBucketView {
   errors: number;
   prompt_tokens: number;
   completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   cost_micros: number;
   avg_latency_ms: number;
 }
+
+/** Sums over usage records as the API shows them. */
+export type UsageTotalsView = Omit<UsageBucketView, 'key' | 'errors' | 'avg_latency_ms'>;
 
 /** The user as the API shows it, with this node's live balance when loaded. */
 export function userView(u: User, gw: Gateway): UserView {
@@ -203,7 +209,15 @@ export function usageRecordView(r: UsageRecord): UsageRecordView {
 
 /** The aggregate group as the API shows it. */
 export function usageBucketView(b: UsageBucket): UsageBucketView {
-  return { key: b.key, requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens, completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs };
+  return { key: b.key, errors: b.errors, ...usageTotalsView(b), avg_latency_ms: b.avgLatencyMs };
+}
+
+/** The sums as the API shows them (the kinds are parts of prompt and completion tokens). */
+export function usageTotalsView(t: UsageTotals): UsageTotalsView {
+  return {
+    requests: t.requests, prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens,
+    cached_tokens: t.cachedTokens, cache_write_tokens: t.cacheWriteTokens, reasoning_tokens: t.reasoningTokens, cost_micros: t.costMicros,
+  };
 }
 
 // ---- schemas of the views, for the OpenAPI document -------------------------
@@ -220,6 +234,8 @@ const KIND_SCHEMAS = {
 } as const satisfies Record<UsageColumnKind, JsonSchema>;
 const obj = (name: string, properties: Record<string, JsonSchema>): JsonSchema => ({ type: 'object', properties: { object: { const: name }, ...properties }, required: ['object', ...Object.keys(properties)] });
 const health: JsonSchema = { type: 'object', properties: { cooling: B, failures: I, cooldown_remaining_ms: I }, required: ['cooling', 'failures', 'cooldown_remaining_ms'] };
+
+const TOTALS = { requests: I, prompt_tokens: I, completion_tokens: I, cached_tokens: I, cache_write_tokens: I, reasoning_tokens: I, cost_micros: I };
 
 /** `components.schemas` of the OpenAPI document. */
 export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
@@ -240,9 +256,10 @@ export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
   UsageRecord: obj('usage_record', { id: I, ...Object.fromEntries(USAGE_COLUMNS.map((c) => [c.column, KIND_SCHEMAS[c.kind]])) }),
   UsageBucket: {
     type: 'object',
-    properties: { key: { type: ['integer', 'string'] }, requests: I, errors: I, prompt_tokens: I, completion_tokens: I, cost_micros: I, avg_latency_ms: I },
-    required: ['key', 'requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_micros', 'avg_latency_ms'],
+    properties: { key: { type: ['integer', 'string'] }, errors: I, ...TOTALS, avg_latency_ms: I },
+    required: ['key', 'errors', ...Object.keys(TOTALS), 'avg_latency_ms'],
   },
+  UsageTotals: { type: 'object', properties: TOTALS, required: Object.keys(TOTALS) },
   Deleted: { type: 'object', properties: { object: S, id: I, deleted: { const: true } }, required: ['object', 'id', 'deleted'] },
   Error: {
     type: 'object',

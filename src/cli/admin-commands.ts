@@ -275,7 +275,7 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
       const rows = page.records.map((r) => ({
         id: r.id, time: new Date(r.ts).toISOString(), user: names.user(r.userId), key: names.key(r.keyId), ...(o.json ? { user_id: r.userId, key_id: r.keyId } : {}),
         model: r.model, channel_id: r.channelId, status: r.status,
-        prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, cost_micros: r.costMicros, latency_ms: r.latencyMs,
+        prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, cached: r.cachedTokens, cache_write: r.cacheWriteTokens, reasoning: r.reasoningTokens, cost_micros: r.costMicros, latency_ms: r.latencyMs,
       }));
       if (o.json) return print({ data: rows, next_cursor: page.nextCursor ?? null }, o);
       print(rows, o);
@@ -296,7 +296,7 @@ function registerUsageCommands(program: Command, json: (c: Command) => Command):
       const names = by === 'user' ? await loadNames(s) : null;
       print(buckets.map((b) => ({
         ...(names === null ? { [by]: groupLabel(by, b.key) } : { user: names.user(Number(b.key)), ...(o.json ? { user_id: b.key } : {}) }), requests: b.requests, errors: b.errors, prompt_tokens: b.promptTokens,
-        completion_tokens: b.completionTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs,
+        completion_tokens: b.completionTokens, cached: b.cachedTokens, cache_write: b.cacheWriteTokens, reasoning: b.reasoningTokens, cost_micros: b.costMicros, avg_latency_ms: b.avgLatencyMs,
       })), o);
     }));
 }

@@ -74,7 +74,12 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
 const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok,
   cachedInputMicrosPerMTok: p.cached_input_micros_per_mtok ?? null, cacheWriteMicrosPerMTok: p.cache_write_micros_per_mtok ?? null, reasoningMicrosPerMTok: p.reasoning_micros_per_mtok ?? null, free: p.free });
 const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
-const toBucket = (b: UsageBucketView): UsageBucket => ({ key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens, costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms });
+const toBucket = (b: UsageBucketView): UsageBucket => ({
+  key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens,
+  // 0 from a server that predates the kinds
+  cachedTokens: b.cached_tokens ?? 0, cacheWriteTokens: b.cache_write_tokens ?? 0, reasoningTokens: b.reasoning_tokens ?? 0,
+  costMicros: b.cost_micros, avgLatencyMs: b.avg_latency_ms,
+});
 
 /**
  * A 404 from a by-id route means "no such object", which the local store

@@ -34,6 +34,12 @@ export interface StreamEvents {
   readonly deltaMarks: readonly string[];
   /** The usage a parsed event carries, or null. */
   usageOf(event: any): TokenUsage | null;
+  /**
+   * Folds the usage of a later event into the usage so far, for protocols that
+   * report it in parts (Anthropic: message_start, then message_delta). Called only
+   * when usageOf found usable counts in the event. Absent: later non-zero counts win.
+   */
+  mergeUsage?(into: TokenUsage, event: any): void;
   /** True for the usage-only event that asking for stream usage adds (the one to hide from a client that did not ask). */
   isUsageOnly(event: any): boolean;
   /** The text of a content delta in a parsed event, if any. */

@@ -148,8 +148,9 @@ export class SseScanner {
     const usage = events.usageOf(event);
     if (usage !== null && usage.invalid) this.usageInvalid = true;
     else if (usage !== null) {
-      // Usage may come in parts (Anthropic: input in message_start, output in message_delta): later non-zero counts win.
+      // Usage may come in parts (Anthropic: input in message_start, output in message_delta).
       if (this.usage === null) this.usage = usage;
+      else if (events.mergeUsage !== undefined) events.mergeUsage(this.usage, event);
       else {
         const into = this.usage;
         if (usage.promptTokens > 0) into.promptTokens = usage.promptTokens;

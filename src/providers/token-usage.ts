@@ -81,6 +81,39 @@ export function usageFromObject(u: any): TokenUsage | null {
   };
 }
 
+/**
+ * Folds a later Anthropic stream usage (message_delta) into the usage so far. Its
+ * counts are cumulative, as usage-normalized.ts's mergeAnthropicUsage reads them:
+ * output_tokens replaces the output, and each input field it carries (input_tokens,
+ * cache_read_input_tokens, cache_creation_input_tokens) replaces that part of the
+ * prompt while the parts it leaves out stay, so a delta restating only
+ * `input_tokens` neither drops nor double-counts message_start's cache counts.
+ * Unlike that mapper, a 0 never replaces a count already known: some
+ * Anthropic-compatible servers fill message_delta's fields with placeholder zeros,
+ * and a cumulative count does not fall to 0. The caller has already checked `u`
+ * with usageFromObject (no unusable count).
+ */
+export function mergeAnthropicStreamUsage(into: TokenUsage, u: any): void {
+  if (u === null || typeof u !== 'object') return;
+  const output = tokenCount(u.output_tokens);
+  if (output > 0) {
+    into.completionTokens = output;
+    into.completionReported = true;
+  }
+  const input = tokenCount(u.input_tokens);
+  const read = kindCount(u.cache_read_input_tokens);
+  const write = kindCount(u.cache_creation_input_tokens);
+  if (input <= 0 && read === 0 && write === 0) return;
+  const uncached = input > 0 ? input : into.promptTokens - into.cachedTokens - into.cacheWriteTokens;
+  if (read > 0) into.cachedTokens = read;
+  if (write > 0) into.cacheWriteTokens = write;
+  into.promptTokens = Math.min(MAX_USAGE_TOKENS, uncached + into.cachedTokens + into.cacheWriteTokens);
+  // A part never exceeds its whole (only a clamped, absurd prompt gets here).
+  into.cachedTokens = Math.min(into.cachedTokens, into.promptTokens);
+  into.cacheWriteTokens = Math.min(into.cacheWriteTokens, into.promptTokens - into.cachedTokens);
+  if (input > 0) into.promptReported = true;
+}
+
 /** A kind count (cached, cache write, reasoning): like tokenCount, but unusable is 0. */
 function kindCount(v: unknown): number {
   const n = tokenCount(v);

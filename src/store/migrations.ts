@@ -43,6 +43,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0008_key_governance': {
       up: (db: Kysely<any>) => keyGovernanceUp(db),
     },
+    '0009_usage_totals_kinds': {
+      up: (db: Kysely<any>) => usageTotalsKindsUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -310,4 +313,17 @@ async function keyGovernanceUp(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('client_keys').addColumn('expires_at', 'bigint').execute();
   await db.schema.alterTable('client_keys').addColumn('models', 'text').execute();
   await db.schema.alterTable('client_keys').addColumn('ips', 'text').execute();
+}
+
+/** The usage kinds in the running totals too, backfilled from the log (one day's records per row). */
+async function usageTotalsKindsUp(db: Kysely<any>): Promise<void> {
+  for (const column of ['cached_tokens', 'cache_write_tokens', 'reasoning_tokens']) {
+    await db.schema.alterTable('usage_totals').addColumn(column, 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  }
+  // A row-value update (SQLite >= 3.15, PostgreSQL): one pass over each day's records for the three sums.
+  await sql`update usage_totals set (cached_tokens, cache_write_tokens, reasoning_tokens) = (
+      select coalesce(sum(r.cached_tokens), 0), coalesce(sum(r.cache_write_tokens), 0), coalesce(sum(r.reasoning_tokens), 0)
+      from usage_records r
+      where r.user_id = usage_totals.user_id and r.model = usage_totals.model
+        and r.ts >= usage_totals.day and r.ts < usage_totals.day + 86400000)`.execute(db);
 }

@@ -117,6 +117,9 @@ export interface UsageTotalsTable {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   cost_micros: number;
 }
 

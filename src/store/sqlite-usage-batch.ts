@@ -35,10 +35,12 @@ export class SqliteUsageBatch {
         if (changes === 0) continue; // already stored: a replayed batch debits nothing twice
         inserted++;
         balanceDeltas.set(r.userId, (balanceDeltas.get(r.userId) ?? 0) - r.costMicros);
-        totals.add(r.userId, r.model, r.ts, r.promptTokens, r.completionTokens, r.costMicros);
+        totals.add(r);
       }
       for (const [userId, delta] of balanceDeltas) if (delta !== 0) this.#debit.run(delta, userId);
-      for (const t of totals.deltas()) this.#totals.run(t.userId, t.model, t.day, t.requests, t.promptTokens, t.completionTokens, t.costMicros);
+      for (const t of totals.deltas()) {
+        this.#totals.run(t.userId, t.model, t.day, t.requests, t.promptTokens, t.completionTokens, t.cachedTokens, t.cacheWriteTokens, t.reasoningTokens, t.costMicros);
+      }
       return { inserted, balanceDeltas };
     });
   }

@@ -58,6 +58,10 @@ export interface UsageTotals {
   requests: number;
   promptTokens: number;
   completionTokens: number;
+  /** Parts of promptTokens read from / written to the prompt cache, and of completionTokens spent on reasoning. */
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   costMicros: number;
 }
 
@@ -76,12 +80,18 @@ function totalsColumns(requests: RawBuilder<unknown>) {
     sql<number>`cast(${requests} as bigint)`.as('requests'),
     sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
     sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
+    sql<number>`cast(coalesce(sum(cached_tokens), 0) as bigint)`.as('cached_tokens'),
+    sql<number>`cast(coalesce(sum(cache_write_tokens), 0) as bigint)`.as('cache_write_tokens'),
+    sql<number>`cast(coalesce(sum(reasoning_tokens), 0) as bigint)`.as('reasoning_tokens'),
     sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
   ];
 }
 
-function toTotals(row: { requests: number; prompt_tokens: number; completion_tokens: number; cost_micros: number }): UsageTotals {
-  return { requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens, costMicros: row.cost_micros };
+function toTotals(row: Record<'requests' | 'prompt_tokens' | 'completion_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'cost_micros', number>): UsageTotals {
+  return {
+    requests: row.requests, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens,
+    cachedTokens: row.cached_tokens, cacheWriteTokens: row.cache_write_tokens, reasoningTokens: row.reasoning_tokens, costMicros: row.cost_micros,
+  };
 }
 
 function checkOptionalInt(name: string, v: number | undefined): void {
@@ -127,22 +137,31 @@ export class UsageRepo {
           .insertInto('usage_records')
           .values(chunk.map(usageRow))
           .onConflict((oc) => oc.column('request_id').doNothing())
-          .returning(['user_id', 'cost_micros', 'model', 'ts', 'prompt_tokens', 'completion_tokens'])
+          .returning(['user_id', 'cost_micros', 'model', 'ts', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens'])
           .execute();
         count += rows.length;
         for (const row of rows) {
           balanceDeltas.set(row.user_id, (balanceDeltas.get(row.user_id) ?? 0) - row.cost_micros);
-          totals.add(row.user_id, row.model, row.ts, row.prompt_tokens, row.completion_tokens, row.cost_micros);
+          totals.add({
+            userId: row.user_id, model: row.model, ts: row.ts, promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens,
+            cachedTokens: row.cached_tokens, cacheWriteTokens: row.cache_write_tokens, reasoningTokens: row.reasoning_tokens, costMicros: row.cost_micros,
+          });
         }
       }
       for (const t of totals.deltas()) {
         await trx
           .insertInto('usage_totals')
-          .values({ user_id: t.userId, model: t.model, day: t.day, requests: t.requests, prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens, cost_micros: t.costMicros })
+          .values({
+            user_id: t.userId, model: t.model, day: t.day, requests: t.requests, prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens,
+            cached_tokens: t.cachedTokens, cache_write_tokens: t.cacheWriteTokens, reasoning_tokens: t.reasoningTokens, cost_micros: t.costMicros,
+          })
           .onConflict((oc) => oc.columns(['user_id', 'model', 'day']).doUpdateSet((eb) => ({
             requests: eb('usage_totals.requests', '+', eb.ref('excluded.requests')),
             prompt_tokens: eb('usage_totals.prompt_tokens', '+', eb.ref('excluded.prompt_tokens')),
             completion_tokens: eb('usage_totals.completion_tokens', '+', eb.ref('excluded.completion_tokens')),
+            cached_tokens: eb('usage_totals.cached_tokens', '+', eb.ref('excluded.cached_tokens')),
+            cache_write_tokens: eb('usage_totals.cache_write_tokens', '+', eb.ref('excluded.cache_write_tokens')),
+            reasoning_tokens: eb('usage_totals.reasoning_tokens', '+', eb.ref('excluded.reasoning_tokens')),
             cost_micros: eb('usage_totals.cost_micros', '+', eb.ref('excluded.cost_micros')),
           })))
           .execute();

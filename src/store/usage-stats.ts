@@ -31,6 +31,10 @@ export interface UsageBucket {
   errors: number;
   promptTokens: number;
   completionTokens: number;
+  /** Parts of the prompt read from / written to the prompt cache, and of the completion spent on reasoning. */
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   costMicros: number;
   /** Mean latency, rounded to whole ms. */
   avgLatencyMs: number;
@@ -76,6 +80,9 @@ export async function aggregateUsage(db: Kysely<Database>, q: UsageAggregateQuer
       sql<number>`cast(coalesce(sum(case when status >= 400 then 1 else 0 end), 0) as bigint)`.as('errors'),
       sql<number>`cast(coalesce(sum(prompt_tokens), 0) as bigint)`.as('prompt_tokens'),
       sql<number>`cast(coalesce(sum(completion_tokens), 0) as bigint)`.as('completion_tokens'),
+      sql<number>`cast(coalesce(sum(cached_tokens), 0) as bigint)`.as('cached_tokens'),
+      sql<number>`cast(coalesce(sum(cache_write_tokens), 0) as bigint)`.as('cache_write_tokens'),
+      sql<number>`cast(coalesce(sum(reasoning_tokens), 0) as bigint)`.as('reasoning_tokens'),
       sql<number>`cast(coalesce(sum(cost_micros), 0) as bigint)`.as('cost_micros'),
       sql<number>`cast(coalesce(sum(latency_ms), 0) as bigint)`.as('latency_ms'),
     ]);
@@ -94,6 +101,9 @@ export async function aggregateUsage(db: Kysely<Database>, q: UsageAggregateQuer
     errors: r.errors,
     promptTokens: r.prompt_tokens,
     completionTokens: r.completion_tokens,
+    cachedTokens: r.cached_tokens,
+    cacheWriteTokens: r.cache_write_tokens,
+    reasoningTokens: r.reasoning_tokens,
     costMicros: r.cost_micros,
     avgLatencyMs: r.requests === 0 ? 0 : Math.round(r.latency_ms / r.requests),
   }));

@@ -4,7 +4,7 @@
  * output tokens in `message_delta` — so the gateway never has to ask for it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { usageFromBody, usageFromObject } from '../token-usage.ts';
+import { mergeAnthropicStreamUsage, usageFromBody, usageFromObject } from '../token-usage.ts';
 import { jsonErrorMessage } from '../error-body.ts';
 import type { Dialect, Provider, StreamEvents } from '../provider.ts';
 
@@ -15,6 +15,7 @@ const streamEvents: StreamEvents = {
   // content_block_delta: {"delta":{"type":"text_delta","text":"…"}}
   deltaMarks: ['"text":"'],
   usageOf: (event) => usageFromObject(event.usage ?? event.message?.usage),
+  mergeUsage: (into, event) => mergeAnthropicStreamUsage(into, event.usage ?? event.message?.usage),
   isUsageOnly: () => false,
   deltaText: (event) => event.delta?.text,
 };

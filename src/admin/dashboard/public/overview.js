@@ -55,6 +55,8 @@ function usageColumns(first) {
     { label: 'Errors', num: true, cell: (b) => fmtPercent(b.errors, b.requests) },
     { label: 'Tokens in', num: true, cell: (b) => fmtInt(b.prompt_tokens) },
     { label: 'Tokens out', num: true, cell: (b) => fmtInt(b.completion_tokens) },
+    // The priced parts of the two: cached and cache-written input, reasoning output.
+    { label: 'Cached / written / reasoning', num: true, cell: (b) => `${fmtInt(b.cached_tokens)} / ${fmtInt(b.cache_write_tokens)} / ${fmtInt(b.reasoning_tokens)}` },
     { label: 'Credits', num: true, cell: (b) => fmtCredits(b.cost_micros) },
     { label: 'Avg latency', num: true, cell: (b) => fmtMs(b.avg_latency_ms) },
   ];
