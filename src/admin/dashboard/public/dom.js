@@ -57,19 +57,3 @@ export function formMessage(form, text, ok) {
   p.textContent = text;
   p.className = `form-msg ${ok ? 'ok' : 'bad'}`;
 }
-
-/** Runs a form's submit: disables it meanwhile and shows the outcome under it. */
-export function onSubmit(form, action) {
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const button = form.querySelector('button[type=submit]');
-    button.disabled = true;
-    try {
-      formMessage(form, await action(new FormData(form)), true);
-    } catch (err) {
-      formMessage(form, err.message, false);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
