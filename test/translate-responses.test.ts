@@ -102,6 +102,9 @@ describe('normalised usage', () => {
     assert.deepEqual(start, { inputTokens: 125, cachedInputTokens: 100, cacheWriteTokens: 5, outputTokens: 30, reasoningTokens: 0 });
     mergeAnthropicUsage(start, { input_tokens: 22, cache_read_input_tokens: 100, output_tokens: 31 });
     assert.deepEqual(start, { inputTokens: 127, cachedInputTokens: 100, cacheWriteTokens: 5, outputTokens: 31, reasoningTokens: 0 });
+    // Placeholder zeros (some Anthropic-compatible servers) never erase a known count, as in the billed usage.
+    mergeAnthropicUsage(start, { input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 });
+    assert.deepEqual(start, { inputTokens: 127, cachedInputTokens: 100, cacheWriteTokens: 5, outputTokens: 31, reasoningTokens: 0 });
   });
 
   test('non-usage values give null; negative or fractional counts are cleaned', () => {

@@ -110,19 +110,23 @@ export function usageFromAnthropic(u: unknown): NormalizedUsage | null {
 
 /**
  * Folds a later Anthropic stream usage (message_delta) into the one from message_start:
- * message_delta's counts are cumulative, and its input fields, when present, replace the
- * start's. Mutates and returns `into`.
+ * message_delta's counts are cumulative, and its non-zero input fields replace the start's.
+ * Mutates and returns `into`.
  */
 export function mergeAnthropicUsage(into: NormalizedUsage, delta: unknown): NormalizedUsage {
   if (!isRecord(delta)) return into;
-  if (delta.output_tokens !== undefined && delta.output_tokens !== null) into.outputTokens = count(delta.output_tokens);
-  const hasInput = delta.input_tokens !== undefined && delta.input_tokens !== null;
-  const hasRead = delta.cache_read_input_tokens !== undefined && delta.cache_read_input_tokens !== null;
-  const hasWrite = delta.cache_creation_input_tokens !== undefined && delta.cache_creation_input_tokens !== null;
-  if (hasInput || hasRead || hasWrite) {
-    const uncached = hasInput ? count(delta.input_tokens) : into.inputTokens - into.cachedInputTokens - into.cacheWriteTokens;
-    if (hasRead) into.cachedInputTokens = count(delta.cache_read_input_tokens);
-    if (hasWrite) into.cacheWriteTokens = count(delta.cache_creation_input_tokens);
+  // A 0 never replaces a count already known: some Anthropic-compatible servers send placeholder
+  // zeros, and a cumulative count does not fall. The billed usage follows the same rule
+  // (token-usage.ts, mergeAnthropicStreamUsage), so what the client is shown matches it.
+  const output = count(delta.output_tokens);
+  if (output > 0) into.outputTokens = output;
+  const input = count(delta.input_tokens);
+  const read = count(delta.cache_read_input_tokens);
+  const write = count(delta.cache_creation_input_tokens);
+  if (input > 0 || read > 0 || write > 0) {
+    const uncached = input > 0 ? input : into.inputTokens - into.cachedInputTokens - into.cacheWriteTokens;
+    if (read > 0) into.cachedInputTokens = read;
+    if (write > 0) into.cacheWriteTokens = write;
     into.inputTokens = uncached + into.cachedInputTokens + into.cacheWriteTokens;
   }
   return into;
