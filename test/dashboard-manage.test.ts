@@ -40,9 +40,10 @@ async function admin(fx: Fixture, method: 'GET' | 'POST' | 'PUT', path: string, 
 /** The newest usage record of a key, once the batched writer has stored `n` records in all. */
 async function lastRecord(fx: Fixture, n: number): Promise<any> {
   for (let i = 0; i < 200; i++) {
-    const page = await admin(fx, 'GET', '/admin/usage?limit=1');
+    // The count first, then the page: read the other way round, a record committed in between
+    // would be counted while the page still showed the one before it.
     const total = (await admin(fx, 'GET', '/admin/usage/stats?group_by=model')).totals.requests;
-    if (total >= n) return page.data[0];
+    if (total >= n) return (await admin(fx, 'GET', '/admin/usage?limit=1')).data[0];
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.fail(`usage records never reached ${n}`);
