@@ -114,31 +114,26 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
   return out;
 }
 
-/** Ratios a/b of one figure between two targets, run by run. */
-function runRatios(measurements: Measurement[], scenario: ScenarioName, a: string, b: string, pick: (m: Measurement) => number | null): Spread | null {
-  const values: Array<number | null> = [];
-  for (const m of measurements) {
-    if (m.target !== a || m.scenario !== scenario) continue;
-    const other = measurements.find((o) => o.target === b && o.scenario === scenario && o.run === m.run);
-    const x = pick(m);
-    const y = other === undefined ? null : pick(other);
-    values.push(x === null || y === null || y === 0 ? null : x / y);
-  }
-  return spread(values);
-}
+type Side = { readonly target: string; readonly scenario: ScenarioName };
 
-/** Per run, `combine` of one target's figure in scenario `a` and in scenario `b`; their spread. */
-function scenarioRatios(measurements: Measurement[], target: string, a: ScenarioName, b: ScenarioName, pick: (m: Measurement) => number | null, combine: (x: number, y: number) => number): Spread | null {
+/**
+ * Per run, `combine` of one figure measured on side `a` and on side `b` (two targets in one
+ * scenario, or one target in two scenarios); their spread. A run without both, or with b = 0, is left out.
+ */
+function pairedRuns(measurements: Measurement[], a: Side, b: Side, pick: (m: Measurement) => number | null, combine: (x: number, y: number) => number): Spread | null {
   const values: Array<number | null> = [];
   for (const m of measurements) {
-    if (m.target !== target || m.scenario !== a) continue;
-    const other = measurements.find((o) => o.target === target && o.scenario === b && o.run === m.run);
+    if (m.target !== a.target || m.scenario !== a.scenario) continue;
+    const other = measurements.find((o) => o.target === b.target && o.scenario === b.scenario && o.run === m.run);
     const x = pick(m);
     const y = other === undefined ? null : pick(other);
     values.push(x === null || y === null || y === 0 ? null : combine(x, y));
   }
   return spread(values);
 }
+
+const quotient = (x: number, y: number) => x / y;
+const difference = (x: number, y: number) => x - y;
 
 function describe(value: Spread | null, unit: string, digits: number): string {
   if (value === null) return 'not measured';
@@ -229,17 +224,17 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
   const goals: GoalStatus[] = [];
   const ratio = get('tollgate', 'chat')?.cpuRatioToBaseline ?? null;
   goals.push({ goal: 'Tollgate full chain CPU/request ≤ 1.25 × bare baseline (same run)', actual: describe(ratio, '×', 2), met: ratio === null ? null : ratio.median <= 1.25 });
-  const perCore = runRatios(measurements, 'chat', 'tollgate', 'peer', (m) => m.perSecond);
+  const perCore = pairedRuns(measurements, { target: 'tollgate', scenario: 'chat' }, { target: 'peer', scenario: 'chat' }, (m) => m.perSecond, quotient);
   goals.push({ goal: 'Throughput per core ≥ 10 × the peer gateway', actual: describe(perCore, '×', 1), met: perCore === null ? null : perCore.median >= 10 });
   const ttft = get('tollgate', 'stream')?.ttftOverheadP50Ms ?? null;
   goals.push({ goal: 'Streaming TTFT overhead p50 ≤ 0.5 ms over direct', actual: describe(ttft, ' ms', 2), met: ttft === null ? null : ttft.median <= 0.5 });
-  const translatedCpu = scenarioRatios(measurements, 'tollgate', 'translated', 'stream', (m) => m.cpuUsPerRequest, (x, y) => x / y);
+  const translatedCpu = pairedRuns(measurements, { target: 'tollgate', scenario: 'translated' }, { target: 'tollgate', scenario: 'stream' }, (m) => m.cpuUsPerRequest, quotient);
   goals.push({ goal: 'Translated stream (chat client → Anthropic channel) CPU/stream ≤ 1.3 × native stream (same run)', actual: describe(translatedCpu, '×', 2), met: translatedCpu === null ? null : translatedCpu.median <= 1.3 });
-  const translatedTtft = scenarioRatios(measurements, 'tollgate', 'translated', 'stream', (m) => m.p50Ms, (x, y) => x - y);
+  const translatedTtft = pairedRuns(measurements, { target: 'tollgate', scenario: 'translated' }, { target: 'tollgate', scenario: 'stream' }, (m) => m.p50Ms, difference);
   goals.push({ goal: 'Translated stream TTFT p50 ≤ native + 0.3 ms (same run)', actual: describe(translatedTtft, ' ms', 2), met: translatedTtft === null ? null : translatedTtft.median <= 0.3 });
-  const filteredCpu = scenarioRatios(measurements, 'tollgate', 'filtered', 'stream', (m) => m.cpuUsPerRequest, (x, y) => x / y);
+  const filteredCpu = pairedRuns(measurements, { target: 'tollgate', scenario: 'filtered' }, { target: 'tollgate', scenario: 'stream' }, (m) => m.cpuUsPerRequest, quotient);
   goals.push({ goal: 'Stream with 30 response filter rules CPU/stream ≤ 1.10 × no rules (same run)', actual: describe(filteredCpu, '×', 2), met: filteredCpu === null ? null : filteredCpu.median <= 1.1 });
-  const filteredTtft = scenarioRatios(measurements, 'tollgate', 'filtered', 'stream', (m) => m.p50Ms, (x, y) => x - y);
+  const filteredTtft = pairedRuns(measurements, { target: 'tollgate', scenario: 'filtered' }, { target: 'tollgate', scenario: 'stream' }, (m) => m.p50Ms, difference);
   goals.push({ goal: 'Stream with 30 response filter rules TTFT p50 ≤ no rules + 0.2 ms (same run)', actual: describe(filteredTtft, ' ms', 2), met: filteredTtft === null ? null : filteredTtft.median <= 0.2 });
   const hopCpu = get('tollgate-hop', 'hop')?.cpuRatioToBaseline ?? null;
   goals.push({
@@ -267,7 +262,7 @@ export function judgeGoals(measurements: Measurement[], summaries: ScenarioSumma
     // Background commands (change feed, pub/sub) are amortised into the figure: allow 2 %.
     met: probe === undefined ? null : probe.sentPerRequest <= 1.02,
   });
-  const redisShare = runRatios(measurements, 'chat', 'tollgate-redis', 'tollgate', (m) => m.perSecond);
+  const redisShare = pairedRuns(measurements, { target: 'tollgate-redis', scenario: 'chat' }, { target: 'tollgate', scenario: 'chat' }, (m) => m.perSecond, quotient);
   goals.push({
     goal: 'Redis mode throughput ≥ 80 % of memory mode',
     actual: redisShare === null ? 'not measured' : describe(percent(redisShare), ' %', 0),
