@@ -50,12 +50,17 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
   return { getMigrations: () => Promise.resolve(migrations) };
 }
 
+/** The type of ids and id-valued columns (see the header). */
+const idTypeOf = (dialect: Dialect): IdType => (dialect === 'sqlite' ? 'integer' : 'bigint');
+
+/** The identity column definition of a dialect (see the header). */
+function identityOf(dialect: Dialect): (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder {
+  return (col) => (dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity());
+}
+
 async function initialUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
-  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
-    dialect === 'sqlite'
-      ? col.primaryKey().autoIncrement()
-      : col.primaryKey().generatedByDefaultAsIdentity();
+  const idType = idTypeOf(dialect);
+  const identity = identityOf(dialect);
 
   await db.schema
     .createTable('users')
@@ -179,7 +184,7 @@ async function initialUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
 
 /** Per (user, model, day) running totals, backfilled from the log (see usage-totals.ts). */
 async function usageTotalsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  const idType = idTypeOf(dialect);
   await db.schema
     .createTable('usage_totals')
     .addColumn('user_id', idType, (c) => c.notNull())
@@ -198,9 +203,8 @@ async function usageTotalsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
 
 /** Services, their caller rules and the per-call records (see store/service-repo.ts). */
 async function serviceRoutesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
-  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
-    dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity();
+  const idType = idTypeOf(dialect);
+  const identity = identityOf(dialect);
   await db.schema
     .createTable('services')
     .addColumn('id', idType, identity)
@@ -253,10 +257,10 @@ async function tokenColumnsBigintUp(db: Kysely<any>, dialect: Dialect): Promise<
 }
 
 async function responseFiltersUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
+  const idType = idTypeOf(dialect);
   await db.schema
     .createTable('response_filters')
-    .addColumn('id', idType, (col) => (dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity()))
+    .addColumn('id', idType, identityOf(dialect))
     .addColumn('scope', 'text', (c) => c.notNull())
     .addColumn('subject', 'text', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
@@ -282,9 +286,8 @@ async function usageKindsUp(db: Kysely<any>): Promise<void> {
  * and the channels' first-token timeout (null: none).
  */
 async function proxiesUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  const idType: IdType = dialect === 'sqlite' ? 'integer' : 'bigint';
-  const identity = (col: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
-    dialect === 'sqlite' ? col.primaryKey().autoIncrement() : col.primaryKey().generatedByDefaultAsIdentity();
+  const idType = idTypeOf(dialect);
+  const identity = identityOf(dialect);
   await db.schema.alterTable('channels').addColumn('first_token_timeout_ms', 'integer').execute();
   await db.schema
     .createTable('proxies')
