@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { usageFromBody, usageFromObject } from '../src/providers/token-usage.ts';
 import { costMicros, type Price } from '../src/metering/pricing.ts';
 import type { Fixture } from './support/gateway-fixture.ts';
-import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
+import { CLIENT_PROTOCOLS, sendAndRecord, startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 import { admin } from './admin-api-support.ts';
 
 const kinds = (u: ReturnType<typeof usageFromObject>) => u && { prompt: u.promptTokens, completion: u.completionTokens, cached: u.cachedTokens, write: u.cacheWriteTokens, reasoning: u.reasoningTokens };
@@ -63,32 +63,16 @@ after(() => gateway.close());
 
 const upstream = (model: string) => (model === 'gpt-x' ? gateway.oai : gateway.ant);
 
-function call(client: 'chat' | 'responses' | 'messages', model: string, stream: boolean): { path: string; body: object } {
-  if (client === 'chat') return { path: '/v1/chat/completions', body: { model, stream, max_tokens: 10, messages: [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'What is the capital of Norway?' }] } };
-  if (client === 'responses') return { path: '/v1/responses', body: { model, stream, max_output_tokens: 10, instructions: 'Answer briefly.', input: 'What is the capital of Norway?' } };
-  return { path: '/v1/messages', body: { model, stream, max_tokens: 10, system: 'Answer briefly.', messages: [{ role: 'user', content: 'What is the capital of Norway?' }] } };
-}
-
 for (const [model, reasoning] of [['gpt-x', 4], ['claude-x', 0]] as const) {
   test(`${model}: each kind recorded and priced, the same for chat, Responses and Messages, streamed and not${reasoning === 0 ? ' (Anthropic reports no reasoning count)' : ''}`, async () => {
-    const ids: string[] = [];
-    for (const client of ['chat', 'responses', 'messages'] as const) {
+    const rows = [];
+    for (const client of CLIENT_PROTOCOLS) {
       for (const stream of [false, true]) {
-        const { path, body } = call(client, model, stream);
         const id = `kinds-${model}-${client}-${stream}`;
-        const r = await fetch(`${fx.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify(body) });
-        assert.equal(r.status, 200);
-        await r.text();
-        ids.push(id);
+        const rec = await sendAndRecord(fx, id, client, model, stream, 10);
+        rows.push({ id, prompt: rec.promptTokens, completion: rec.completionTokens, cached: rec.cachedTokens, write: rec.cacheWriteTokens, reasoning: rec.reasoningTokens, cost: rec.costMicros });
       }
     }
-    await fx.tg.gateway.writer.flush();
-    const page = await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 50 });
-    const rows = ids.map((id) => {
-      const rec = page.records.find((r) => r.requestId.startsWith(`${id}~`))!;
-      assert.ok(rec !== undefined, id);
-      return { id, prompt: rec.promptTokens, completion: rec.completionTokens, cached: rec.cachedTokens, write: rec.cacheWriteTokens, reasoning: rec.reasoningTokens, cost: rec.costMicros };
-    });
     const first = rows[0];
     assert.equal(first.cached, 5);
     assert.equal(first.write, 3);
@@ -104,13 +88,8 @@ for (const [model, reasoning] of [['gpt-x', 4], ['claude-x', 0]] as const) {
     upstream(model).setUsage(null);
     try {
       for (const [client, stream] of [['messages', true], ['chat', false]] as const) {
-        const { path, body } = call(client, model, stream);
         const id = `plain-${model}-${client}-${stream}`;
-        const r = await fetch(`${fx.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify(body) });
-        assert.equal(r.status, 200);
-        await r.text();
-        await fx.tg.gateway.writer.flush();
-        const rec = (await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 50 })).records.find((x) => x.requestId.startsWith(`${id}~`))!;
+        const rec = await sendAndRecord(fx, id, client, model, stream, 10);
         assert.deepEqual([rec.promptTokens, rec.completionTokens, rec.cachedTokens, rec.cacheWriteTokens, rec.reasoningTokens], [first.prompt, first.completion - 4, 0, 0, 0], id);
       }
     } finally {

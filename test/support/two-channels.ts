@@ -4,8 +4,9 @@
  * claude-x). The protocol, translation, billing and client-library tests all
  * start from it.
  */
+import assert from 'node:assert/strict';
 import { startMockUpstream, type MockUpstream } from '../../src/mock/mock-upstream.ts';
-import type { PriceInput } from '../../src/store/store.ts';
+import type { PriceInput, UsageRecord } from '../../src/store/store.ts';
 import { startFixture, type Fixture } from './gateway-fixture.ts';
 
 export interface TwoChannels {
@@ -53,4 +54,28 @@ export async function startTwoChannels(opts: TwoChannelOptions = {}): Promise<Tw
       await ant.close();
     },
   };
+}
+
+export type ClientProtocol = 'chat' | 'responses' | 'messages';
+export const CLIENT_PROTOCOLS: readonly ClientProtocol[] = ['chat', 'responses', 'messages'];
+
+/** The same short conversation (a system prompt, one question) in each client protocol. */
+export function conversation(client: ClientProtocol, model: string, stream: boolean, maxTokens: number): { path: string; body: object } {
+  const system = 'Answer briefly.';
+  const user = 'What is the capital of Norway?';
+  if (client === 'chat') return { path: '/v1/chat/completions', body: { model, stream, max_tokens: maxTokens, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] } };
+  if (client === 'responses') return { path: '/v1/responses', body: { model, stream, max_output_tokens: maxTokens, instructions: system, input: user } };
+  return { path: '/v1/messages', body: { model, stream, max_tokens: maxTokens, system, messages: [{ role: 'user', content: user }] } };
+}
+
+/** Sends `conversation(...)` with `requestId` (expects 200), then returns its usage record once written. */
+export async function sendAndRecord(fx: Fixture, requestId: string, client: ClientProtocol, model: string, stream: boolean, maxTokens: number): Promise<UsageRecord> {
+  const { path, body } = conversation(client, model, stream, maxTokens);
+  const r = await fetch(`${fx.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) });
+  assert.equal(r.status, 200, `${requestId}: ${r.status}`);
+  await r.text();
+  await fx.tg.gateway.writer.flush();
+  const record = (await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 50 })).records.find((x) => x.requestId.startsWith(`${requestId}~`));
+  assert.ok(record !== undefined, `a record for ${requestId}`);
+  return record;
 }
