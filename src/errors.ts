@@ -24,6 +24,7 @@ export const Errors = {
   adminTokenRequired: spec(401, 'invalid_request_error', 'invalid_admin_token', 'A valid admin token is required.'),
   adminDisabled: spec(403, 'permission_error', 'admin_disabled', 'The admin API is disabled: set TOLLGATE_ADMIN_TOKEN.'),
   insufficientCredits: spec(402, 'insufficient_quota', 'insufficient_quota', 'You do not have enough credits for this request.'),
+  budgetExceeded: spec(402, 'insufficient_quota', 'budget_exceeded', 'The spend budget for this period is used up.'),
   modelNotFound: spec(404, 'invalid_request_error', 'model_not_found', 'The model does not exist or you do not have access to it.'),
   modelNotPriced: spec(403, 'permission_error', 'model_not_priced', 'The model has no price configured; ask the operator to set one.'),
   routeNotFound: spec(404, 'invalid_request_error', 'unknown_url', 'Unknown request URL.'),

@@ -7,6 +7,7 @@ import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
+import { NO_BUDGETS } from '../limiter/policy-book.ts';
 import { refusalMessage } from '../limiter/refusal.ts';
 import { boundFieldOf, largestCompletionBound, withCompletionBound } from '../providers/completion-bound.ts';
 import { promptKind } from '../edge/endpoints.ts';
@@ -28,14 +29,18 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
   if (needsEstimate) ctx.promptEstimate = promptEstimate;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
+  // The credit reservation, also held against the caller's spend budgets (a free model spends nothing: no budget applies).
+  const needed = price.free ? 0 : reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
+  const budgets = needed === 0 ? NO_BUDGETS : gw.policies.budgetsFor(ctx.userId, ctx.keyId);
 
-  if (policies.length > 0) {
-    const request = { policies, tokens: ctx.estimatedTokens };
+  if (policies.length > 0 || budgets.length > 0) {
+    const request = { policies, tokens: ctx.estimatedTokens, budgets, micros: needed };
     const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
     gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
     ctx.rateLimit = admission.state;
     if (!admission.allowed) {
-      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
+      if (admission.budget !== undefined) gw.metrics?.budgetRefused(admission.scope, admission.budget.period);
+      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : admission.kind === 'budget' ? Errors.budgetExceeded : Errors.rateLimited;
       return { error, limit: admission, message: refusalMessage(admission, ctx) };
     }
     ctx.lease = admission.lease;
@@ -52,7 +57,6 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
         return { error: Errors.storeUnavailable };
       }
     }
-    const needed = reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
     const reservation = gw.ledger.reserve(ctx.userId, needed);
     if (reservation === null) {
       releaseLease(gw, ctx);

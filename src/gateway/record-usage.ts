@@ -44,7 +44,7 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   }
 
   if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
-  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens);
+  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
 
   // One record per request that reached an upstream, and one per refusal after authentication.
   if (reachedUpstream || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));

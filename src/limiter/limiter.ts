@@ -5,6 +5,8 @@
 // them. A denial is a typed result, never an exception; exceptions are kept
 // for programming errors.
 
+import type { BudgetPolicy, BudgetRefusal, BudgetUsage } from './budget.ts';
+
 /** What a limit is attached to. */
 export type LimitScope = 'global' | 'user' | 'key' | 'model' | 'user_model';
 
@@ -33,6 +35,10 @@ export interface AdmissionRequest {
   policies: readonly LimitPolicy[];
   /** Estimated tokens, reserved against every TPM limit until settlement. */
   tokens: number;
+  /** Spend budgets of the caller (budget.ts); absent: none. */
+  budgets?: readonly BudgetPolicy[];
+  /** Micro-credits reserved against every budget until settlement (the request's credit reservation). */
+  micros?: number;
 }
 
 /**
@@ -82,7 +88,7 @@ export interface Lease {
 }
 
 /** Which limit refused. 'unavailable' = the shared store failed and the policy is fail-closed (HTTP 503). */
-export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable';
+export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable' | 'budget';
 
 /** An admitted request: settle the lease on every exit path. */
 export interface Admitted {
@@ -106,6 +112,8 @@ export interface Refused {
    */
   retryAfterMs: number;
   state: RateLimitState;
+  /** Set when kind is 'budget' (then `limit` is the budget's micro-credits). */
+  budget?: BudgetRefusal;
 }
 
 /** The outcome of `admit`. */
@@ -139,16 +147,20 @@ export interface Limiter {
   readonly admitSync?: (req: AdmissionRequest) => Admission;
   /**
    * Ends an admission: corrects every TPM reservation by
-   * (actualTokens - estimated) and releases concurrency. Call exactly once
-   * per lease on every exit path; later calls are ignored.
+   * (actualTokens - estimated), every budget reservation by
+   * (actualMicros - reserved), and releases concurrency. Call exactly once
+   * per lease on every exit path; later calls are ignored. `actualMicros`
+   * is what the request was charged (default 0: it spent nothing).
    */
-  settle(lease: Lease, actualTokens: number): void;
+  settle(lease: Lease, actualTokens: number, actualMicros?: number): void;
+  /** What each budget has spent (and holds in flight) in its current period, as this limiter counts it. */
+  budgetUsage(budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]>;
   /** Flushes pending settlements and releases connections the limiter owns. */
   close(): Promise<void>;
 }
 
 /** Wire-level code of each refusal kind (the Redis script returns these). */
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable', 'budget'];
 
 /** Retry hint for a concurrency refusal: a slot frees when some request ends, which no clock predicts. */
 export const CONCURRENCY_RETRY_MS = 1000;

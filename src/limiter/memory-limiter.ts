@@ -14,6 +14,10 @@
 // so the default cap of 100,000 bounds the tables to about 18 MB.
 
 import { drainedLevel, remainingUnits, resetMs, retryAfterMs } from './bucket-math.ts';
+import type { BudgetPolicy, BudgetUsage } from './budget.ts';
+import { BudgetCalendar } from './budget-calendar.ts';
+import { BudgetTallies, type BudgetHold } from './budget-tally.ts';
+import { Entry, isIdle, scopeIndex } from './memory-entry.ts';
 import {
   CONCURRENCY_RETRY_MS,
   DEFAULT_WINDOW_MS,
@@ -23,7 +27,6 @@ import {
   type AdmissionRequest,
   type Lease,
   type LimitPolicy,
-  type LimitScope,
   type Limiter,
   type LimiterStats,
   type RefusalKind,
@@ -37,6 +40,8 @@ export interface MemoryLimiterOptions {
   maxEntries?: number;
   /** Clock in integer ms (default Date.now); tests inject their own. */
   now?: () => number;
+  /** IANA time zone of calendar budget periods (default UTC). */
+  timeZone?: string;
 }
 
 /** Counters for metrics. */
@@ -56,54 +61,6 @@ const SWEEP_STEPS = 2;
 // Entries looked at to find an eviction victim when the table is full.
 const EVICTION_SCAN = 16;
 
-// A switch on interned strings beats a keyed load on a lookup object here.
-function scopeIndex(scope: LimitScope): number {
-  switch (scope) {
-    case 'global':
-      return 0;
-    case 'user':
-      return 1;
-    case 'key':
-      return 2;
-    case 'model':
-      return 3;
-    case 'user_model':
-      return 4;
-  }
-}
-
-/** Bucket state of one (scope, subject). */
-class Entry {
-  readonly scope: number;
-  readonly subject: string;
-  /** Limits seen at the last charge (-1: none), so the sweep can drain without the policy. */
-  rpm: number;
-  tpm: number;
-  rLevel: number;
-  rAt: number;
-  tLevel: number;
-  tAt: number;
-  inflight: number;
-  /** Sequence number of the admission that last used it: never evicted during that admission. */
-  stamp: number;
-  /** Clock time it was last used. */
-  seen: number;
-
-  constructor(scope: number, subject: string) {
-    this.scope = scope;
-    this.subject = subject;
-    this.rpm = -1;
-    this.tpm = -1;
-    this.rLevel = 0;
-    this.rAt = 0;
-    this.tLevel = 0;
-    this.tAt = 0;
-    this.inflight = 0;
-    this.stamp = 0;
-    this.seen = 0;
-  }
-}
-
 /** Lease of the memory backend. */
 export class MemoryLease implements Lease {
   settled: boolean;
@@ -111,26 +68,16 @@ export class MemoryLease implements Lease {
   readonly entries: Entry[];
   /** Bit i set: entries[i] holds a TPM reservation of `tokens`. */
   readonly tpmMask: number;
+  /** Micro-credits held against budgets; null when none applied. */
+  readonly budget: BudgetHold | null;
 
-  constructor(tokens: number, entries: Entry[], tpmMask: number) {
+  constructor(tokens: number, entries: Entry[], tpmMask: number, budget: BudgetHold | null) {
     this.settled = false;
     this.tokens = tokens;
     this.entries = entries;
     this.tpmMask = tpmMask;
+    this.budget = budget;
   }
-}
-
-// Idle: unused for a whole window, nothing in flight, both buckets empty.
-// Such an entry is equal to a fresh one, so dropping it loses nothing. The
-// window of grace keeps an active subject's entry from being dropped and
-// rebuilt between its requests (measured: churn halved the bench's rate).
-function isIdle(e: Entry, now: number, windowMs: number): boolean {
-  return (
-    e.inflight === 0 &&
-    now - e.seen >= windowMs &&
-    (e.rpm <= 0 || drainedLevel(e.rLevel, e.rAt, now, e.rpm) === 0) &&
-    (e.tpm <= 0 || drainedLevel(e.tLevel, e.tAt, now, e.tpm) === 0)
-  );
 }
 
 function tokenCount(tokens: number): number {
@@ -144,6 +91,7 @@ export class MemoryLimiter implements Limiter {
   readonly maxEntries: number;
   readonly now: () => number;
   private readonly maps: Map<string, Entry>[];
+  private readonly budgets: BudgetTallies;
   private size: number;
   private seq: number;
   private idleEvictions: number;
@@ -160,6 +108,7 @@ export class MemoryLimiter implements Limiter {
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
     if (!(this.maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
     this.maps = LIMIT_SCOPES.map(() => new Map<string, Entry>());
+    this.budgets = new BudgetTallies(new BudgetCalendar(options.timeZone ?? 'UTC'));
     this.size = 0;
     this.seq = 0;
     this.idleEvictions = 0;
@@ -242,6 +191,18 @@ export class MemoryLimiter implements Limiter {
       }
     }
 
+    // Budgets last: a request refused by one is refused for longer than by any rate.
+    const budgets = req.budgets;
+    const micros = req.micros ?? 0;
+    const nb = budgets === undefined ? 0 : budgets.length;
+    const overBudget = nb === 0 ? -1 : this.budgets.judge(budgets!, micros, now);
+    if (overBudget >= 0) {
+      const b = budgets![overBudget];
+      const budget = this.budgets.refusal(b, overBudget, micros, now);
+      this.sweep(now);
+      const state = this.stateOf(policies, n);
+      return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: Math.max(0, budget.resetAtMs - now), state, budget };
+    }
     if (refused >= 0) {
       const state = this.stateOf(policies, n);
       this.sweep(now);
@@ -270,12 +231,14 @@ export class MemoryLimiter implements Limiter {
     }
     const state = this.stateOf(policies, n);
     this.sweep(now);
-    return { allowed: true, lease: new MemoryLease(cost, entries, tpmMask), state };
+    const hold = nb === 0 ? null : this.budgets.charge(nb, micros);
+    return { allowed: true, lease: new MemoryLease(cost, entries, tpmMask, hold), state };
   }
 
-  settle(lease: Lease, actualTokens: number): void {
+  settle(lease: Lease, actualTokens: number, actualMicros = 0): void {
     if (!(lease instanceof MemoryLease) || lease.settled) return;
     lease.settled = true;
+    if (lease.budget !== null) this.budgets.settle(lease.budget, actualMicros);
     const entries = lease.entries;
     const delta = tokenCount(actualTokens) - lease.tokens;
     const now = this.now();
@@ -292,6 +255,11 @@ export class MemoryLimiter implements Limiter {
         if (now > e.tAt) e.tAt = now;
       }
     }
+  }
+
+  budgetUsage(budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
+    const now = this.now();
+    return Promise.resolve(budgets.map((b) => this.budgets.usage(b, now)));
   }
 
   close(): Promise<void> {

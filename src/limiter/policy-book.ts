@@ -1,20 +1,49 @@
 /**
  * The limit policies in force, indexed for the hot path: which of the (at most
- * five) scopes have a policy for this user, key and model. Swapped whole when a
- * 'limits' change event arrives.
+ * five) scopes have a policy for this user, key and model; and the spend
+ * budgets of each user and key. Each swapped whole when a 'limits' or
+ * 'budgets' change event arrives.
  */
+import type { BudgetPolicy } from './budget.ts';
 import type { LimitPolicy, LimitScope } from './limiter.ts';
 
 const NONE: readonly LimitPolicy[] = Object.freeze([]);
+/** The shared empty budget list. */
+export const NO_BUDGETS: readonly BudgetPolicy[] = Object.freeze([]);
 
 export class PolicyBook {
   #byScope = new Map<LimitScope, Map<string, LimitPolicy>>();
   #global: LimitPolicy | null = null;
   #empty = true;
   #hasTokenLimits = false;
+  #userBudgets = new Map<string, BudgetPolicy[]>();
+  #keyBudgets = new Map<string, BudgetPolicy[]>();
 
-  constructor(policies: readonly LimitPolicy[] = []) {
+  constructor(policies: readonly LimitPolicy[] = [], budgets: readonly BudgetPolicy[] = []) {
     this.replace(policies);
+    this.replaceBudgets(budgets);
+  }
+
+  replaceBudgets(budgets: readonly BudgetPolicy[]): void {
+    const users = new Map<string, BudgetPolicy[]>();
+    const keys = new Map<string, BudgetPolicy[]>();
+    for (const b of budgets) {
+      const m = b.scope === 'user' ? users : keys;
+      let list = m.get(b.subject);
+      if (list === undefined) m.set(b.subject, (list = []));
+      list.push(b);
+    }
+    this.#userBudgets = users;
+    this.#keyBudgets = keys;
+  }
+
+  /** The spend budgets of a user and of its key; the shared empty array when none apply. */
+  budgetsFor(userId: number, keyId: number): readonly BudgetPolicy[] {
+    if (this.#userBudgets.size === 0 && this.#keyBudgets.size === 0) return NO_BUDGETS;
+    const user = this.#userBudgets.get(String(userId));
+    const key = this.#keyBudgets.get(String(keyId));
+    if (key === undefined) return user ?? NO_BUDGETS;
+    return user === undefined ? key : [...user, ...key];
   }
 
   replace(policies: readonly LimitPolicy[]): void {

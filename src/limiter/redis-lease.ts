@@ -4,6 +4,7 @@
 // rebuilding key strings.
 
 import type { Lease, LimitPolicy } from './limiter.ts';
+import type { RedisBudgetHold } from './redis-budget.ts';
 
 /** Lease of the Redis backend. */
 export class RedisLease implements Lease {
@@ -15,6 +16,8 @@ export class RedisLease implements Lease {
   readonly keys: string[];
   /** Tokens to charge (positive) or refund (negative) at settlement; 0 once applied. */
   delta: number;
+  /** Micro-credits held against budgets; null when none applied. */
+  budget: RedisBudgetHold | null;
 
   constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[]) {
     this.settled = false;
@@ -23,6 +26,7 @@ export class RedisLease implements Lease {
     this.policies = policies;
     this.keys = keys;
     this.delta = 0;
+    this.budget = null;
   }
 }
 

@@ -43,7 +43,10 @@ import {
   type Limiter,
   type LimiterStats,
 } from './limiter.ts';
+import type { BudgetPolicy, BudgetUsage } from './budget.ts';
+import { BudgetCalendar } from './budget-calendar.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
+import { appendBudgets, budgetHold, readBudgetUsage } from './redis-budget.ts';
 import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
 import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
@@ -61,6 +64,8 @@ export interface RedisLimiterOptions extends LimiterConnectionOptions {
   hashTag?: string;
   /** RPM/TPM window in ms (default 60,000); must match the fallback's. */
   windowMs?: number;
+  /** IANA time zone of calendar budget periods (default UTC); must match the fallback's. */
+  timeZone?: string;
   /** Lifetime of a concurrency lease whose node never settles it (default 600,000; longer than any request). */
   leaseTtlMs?: number;
   /** What to do when Redis fails (default 'open'). */
@@ -104,6 +109,7 @@ interface ScriptClient extends Redis {
 }
 
 const SCOPE_CODE: Readonly<Record<LimitScope, string>> = { global: 'g', user: 'u', key: 'k', model: 'm', user_model: 'um' };
+const NO_BUDGETS: readonly BudgetPolicy[] = [];
 // Settle-only flushes carry more: nothing waits on them.
 const FLUSH_BATCH = 256;
 
@@ -119,6 +125,7 @@ export class RedisLimiter implements Limiter {
   private readonly clients: readonly ScriptClient[];
   private readonly owned: boolean;
   private readonly base: string;
+  private readonly calendar: BudgetCalendar;
   private readonly leaseTtlMs: number;
   private readonly failOpen: boolean;
   private readonly breakerMs: number;
@@ -150,7 +157,8 @@ export class RedisLimiter implements Limiter {
     this.clients = clients as ScriptClient[];
     this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
-    this.fallback = options.fallback ?? new MemoryLimiter({ windowMs: this.windowMs });
+    this.fallback = options.fallback ?? new MemoryLimiter({ windowMs: this.windowMs, timeZone: options.timeZone });
+    this.calendar = new BudgetCalendar(options.timeZone ?? 'UTC');
     this.base = `${options.keyPrefix ?? 'tollgate:'}{${options.hashTag ?? 'rl'}}:`;
     this.leaseTtlMs = options.leaseTtlMs ?? 600_000;
     this.failOpen = (options.failPolicy ?? 'open') === 'open';
@@ -204,7 +212,9 @@ export class RedisLimiter implements Limiter {
     const n = policies.length;
     const tokens = tokenCount(req.tokens);
     const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n));
-    if (n === 0) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
+    const budgets = req.budgets ?? NO_BUDGETS;
+    const micros = req.micros ?? 0;
+    if (n === 0 && budgets.length === 0) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
     let client = this.pickClient();
     if (client === null && this.startup !== null) {
       await this.startup;
@@ -225,6 +235,8 @@ export class RedisLimiter implements Limiter {
     }
     const carried = this.pending.take(this.maxPiggyback);
     const slots = carried === null ? null : appendSettlements(args, carried);
+    const budgetKeys = new Array<string>(budgets.length);
+    const budgetArgs = appendBudgets(args, this.base, this.calendar, budgets, micros, budgetKeys, carried);
     args[0] = args.length - 1;
     args.push(n, this.windowMs, tokens, lease.id, this.leaseTtlMs, slots === null ? 0 : slots.length / 4);
     for (let i = 0; i < n; i++) {
@@ -232,6 +244,7 @@ export class RedisLimiter implements Limiter {
       args.push(p.rpm ?? -1, p.tpm ?? -1, p.concurrency ?? -1);
     }
     if (slots !== null) for (let i = 0; i < slots.length; i++) args.push(slots[i]);
+    for (let i = 0; i < budgetArgs.length; i++) args.push(budgetArgs[i]);
 
     let reply: number[];
     try {
@@ -246,16 +259,24 @@ export class RedisLimiter implements Limiter {
       return this.unavailable(req);
     }
     const state = new RateLimitState(reply[4], reply[5], reply[6], reply[7], reply[8], reply[9]);
-    if (reply[0] === 1) return { allowed: true, lease, state };
+    if (reply[0] === 1) {
+      if (budgets.length > 0) lease.budget = budgetHold(budgets, budgetKeys, micros, reply[10]);
+      return { allowed: true, lease, state };
+    }
+    if (reply[11] > 0) {
+      const b = budgets[reply[11] - 1];
+      const budget = { period: b.period, mode: b.mode, spentMicros: reply[13], requestMicros: micros, resetAtMs: Date.now() + reply[12] };
+      return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: reply[12], state, budget };
+    }
     const p = policies[reply[1] - 1];
     const kind = REFUSAL_KINDS[reply[2] - 1];
     const limit = (kind === 'rpm' ? p.rpm : kind === 'tpm' ? p.tpm : p.concurrency) ?? -1;
     return { allowed: false, scope: p.scope, subject: p.subject, kind, limit, retryAfterMs: reply[3], state };
   }
 
-  settle(lease: Lease, actualTokens: number): void {
+  settle(lease: Lease, actualTokens: number, actualMicros = 0): void {
     if (!(lease instanceof RedisLease)) {
-      this.fallback.settle(lease, actualTokens);
+      this.fallback.settle(lease, actualTokens, actualMicros);
       return;
     }
     if (lease.settled) return;
@@ -268,7 +289,15 @@ export class RedisLimiter implements Limiter {
       if (p.concurrency !== null) slot = true;
     }
     if (!tpm) lease.delta = 0;
-    if (lease.delta !== 0 || slot) this.enqueue(lease);
+    if (lease.budget !== null) lease.budget.delta = actualMicros - lease.budget.micros;
+    if (lease.delta !== 0 || slot || (lease.budget !== null && lease.budget.delta !== 0)) this.enqueue(lease);
+  }
+
+  /** Budget spend as Redis holds it (one read per budget); the fallback's count while Redis is unavailable. */
+  async budgetUsage(budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
+    const client = this.pickClient();
+    if (client === null) return this.fallback.budgetUsage(budgets);
+    return readBudgetUsage(client, this.base, this.calendar, budgets);
   }
 
   /** Sends every queued settlement now. */
@@ -283,9 +312,11 @@ export class RedisLimiter implements Limiter {
       if (batch === null) return;
       const args: (string | number)[] = [0];
       const slots = appendSettlements(args, batch);
+      const budgetArgs = appendBudgets(args, this.base, this.calendar, NO_BUDGETS, 0, [], batch);
       args[0] = args.length - 1;
       args.push(0, this.windowMs, 0, '', this.leaseTtlMs, slots.length / 4);
       for (let i = 0; i < slots.length; i++) args.push(slots[i]);
+      for (let i = 0; i < budgetArgs.length; i++) args.push(budgetArgs[i]);
       try {
         this.counters.calls++;
         this.counters.flushCalls++;

@@ -94,6 +94,7 @@ export class GatewayMetrics {
   readonly attempts = new FastCounter('tollgate_upstream_attempts_total', 'Upstream attempts made (more than requests when failing over).', ['route']);
   readonly limiter = new FastCounter('tollgate_limiter_decisions_total', 'Rate/credit limiter decisions, by limit kind and decision.', ['kind', 'decision']);
   readonly failovers = new FastCounter('tollgate_failovers_total', 'Failovers away from a channel, by channel and reason.', ['channel', 'reason']);
+  readonly budgetRefusals = new FastCounter('tollgate_budget_refusals_total', 'Requests refused by a spend budget (402), by budget scope and period.', ['scope', 'period']);
   readonly refusedRecords = new FastCounter('tollgate_writer_refused_records_total', 'Usage records the store refused for good (set aside in a rejected file; their debits given back).', []);
   readonly chargeCaps = new FastCounter('tollgate_charge_capped_micros_total', 'Cost above a request\'s reservation plus overdraft, not charged (an upstream past every completion bound).', []);
   readonly firstTokenFailovers = new FastCounter('tollgate_first_token_failovers_total', 'Streamed attempts cut for sending no first byte within the channel\'s first-token timeout, by channel.', ['channel']);
@@ -136,7 +137,7 @@ export class GatewayMetrics {
     this.maxSeries = opts.maxSeries ?? 2000;
     for (const m of [
       this.requestsTotal, this.outcomes, this.errors, this.requestDuration, this.upstreamDuration, this.ttft,
-      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.firstTokenFailovers, this.cooldowns, this.chargeCaps, this.refusedRecords,
+      this.overhead, this.tokens, this.credits, this.attempts, this.limiter, this.failovers, this.firstTokenFailovers, this.cooldowns, this.chargeCaps, this.refusedRecords, this.budgetRefusals,
       this.cache, this.writerFlushes, this.writerRecords, this.writerSpooled, this.redisErrors,
     ]) m.registerWith(this.registry);
     this.writerFlushChild = this.writerFlushes.child();
@@ -217,6 +218,11 @@ export class GatewayMetrics {
   /** Records the store refused for good. Rare. */
   recordsRefused(n: number): void {
     this.refusedRecords.child().value += n;
+  }
+
+  /** A request was refused by a spend budget (also counted as limiter kind 'budget'). Scope and period are closed sets. */
+  budgetRefused(scope: string, period: string): void {
+    this.budgetRefusals.child(scope, period).value++;
   }
 
   /** A charge was capped at the reservation plus overdraft; `micros` were not charged. Rare. */

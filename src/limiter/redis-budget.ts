@@ -1,0 +1,112 @@
+// The Redis limiter's side of spend budgets: the KEYS and ARGV of the budget
+// section of the script call (calling convention in budget-script.ts), and
+// what a lease keeps so that its settlement can ride on a later call.
+//
+// Keys: `<base>b:<budget key>:<period start>` for a calendar budget (a new
+// period is a new key, so nothing resets anything) and `<base>b:<budget key>`
+// for a rolling one. They share the limiter's hash tag (one cluster slot).
+
+import type { Redis } from 'ioredis';
+import { ROLLING_SLOTS, rollingSlotMs, type BudgetPolicy, type BudgetUsage } from './budget.ts';
+import type { BudgetCalendar } from './budget-calendar.ts';
+
+/** What an admission held against budgets in Redis. */
+export class RedisBudgetHold {
+  readonly keys: string[];
+  /** Per budget: '' (calendar) or the rolling slot number charged. */
+  readonly fields: string[];
+  readonly micros: number;
+  /** Micro-credits to charge (positive) or refund (negative) at settlement; 0 once sent. */
+  delta: number;
+
+  constructor(keys: string[], fields: string[], micros: number) {
+    this.keys = keys;
+    this.fields = fields;
+    this.micros = micros;
+    this.delta = 0;
+  }
+}
+
+/**
+ * Appends the budget KEYS to `args` — the request's budgets into `keys` too,
+ * then the carried leases' budget settlements (zeroing their deltas: each is
+ * sent at most once) — and returns the budget ARGV to append after the
+ * limiter's own. `budgets` may be empty (a settle-only call).
+ */
+export function appendBudgets(
+  args: (string | number)[],
+  base: string,
+  calendar: BudgetCalendar,
+  budgets: readonly BudgetPolicy[],
+  micros: number,
+  keys: string[],
+  carried: readonly { readonly budget: RedisBudgetHold | null }[] | null,
+): (string | number)[] {
+  const now = Date.now();
+  const argv: (string | number)[] = [budgets.length, 0, micros];
+  for (let i = 0; i < budgets.length; i++) {
+    const b = budgets[i];
+    if (b.mode === 'calendar') {
+      const w = calendar.windowAt(b.period, now);
+      keys[i] = `${base}b:${b.key}:${w.startMs}`;
+      argv.push(b.limitMicros, 0, w.endMs);
+    } else {
+      keys[i] = `${base}b:${b.key}`;
+      argv.push(b.limitMicros, rollingSlotMs(b.period), ROLLING_SLOTS);
+    }
+    args.push(keys[i]);
+  }
+  if (carried === null) return argv;
+  let settlements = 0;
+  for (const lease of carried) {
+    const hold = lease.budget;
+    if (hold === null || hold.delta === 0) continue;
+    for (let i = 0; i < hold.keys.length; i++) {
+      args.push(hold.keys[i]);
+      argv.push(hold.fields[i], hold.delta);
+      settlements++;
+    }
+    hold.delta = 0;
+  }
+  argv[1] = settlements;
+  return argv;
+}
+
+/** The hold of an admitted request: rolling fields are slot numbers at the script's clock `serverNow`. */
+export function budgetHold(budgets: readonly BudgetPolicy[], keys: string[], micros: number, serverNow: number): RedisBudgetHold {
+  const fields = budgets.map((b) => (b.mode === 'calendar' ? '' : String(Math.floor(serverNow / rollingSlotMs(b.period)))));
+  return new RedisBudgetHold(keys, fields, micros);
+}
+
+/** Spend of each budget as Redis holds it now (for the account API and the dashboard; not on the hot path). */
+export async function readBudgetUsage(redis: Redis, base: string, calendar: BudgetCalendar, budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
+  const now = Date.now();
+  const pipeline = redis.pipeline();
+  const windows = budgets.map((b) => {
+    if (b.mode === 'rolling') {
+      pipeline.hgetall(`${base}b:${b.key}`);
+      return null;
+    }
+    const w = calendar.windowAt(b.period, now);
+    pipeline.get(`${base}b:${b.key}:${w.startMs}`);
+    return w;
+  });
+  const replies = (await pipeline.exec()) ?? [];
+  return budgets.map((b, i) => {
+    const [err, value] = replies[i] ?? [null, null];
+    if (err !== null) throw err;
+    const w = windows[i];
+    if (w !== null) return { spentMicros: Number(value ?? 0), resetAtMs: w.endMs };
+    const slotMs = rollingSlotMs(b.period);
+    const oldest = Math.floor(now / slotMs) - ROLLING_SLOTS + 1;
+    let spent = 0;
+    let first = Infinity;
+    for (const [field, amount] of Object.entries((value ?? {}) as Record<string, string>)) {
+      const slot = Number(field);
+      if (slot < oldest || Number(amount) === 0) continue;
+      spent += Number(amount);
+      if (slot < first) first = slot;
+    }
+    return { spentMicros: spent, resetAtMs: spent === 0 ? null : (first + ROLLING_SLOTS) * slotMs };
+  });
+}
