@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isCidr } from './keys/key-rules.ts';
+import { checkTimeZone } from './limiter/budget-calendar.ts';
 
 /** Env values are strings; accept the usual spellings of booleans ("false" must be false). */
 const bool = (fallback: boolean) =>
@@ -92,6 +93,17 @@ export const ConfigSchema = z.object({
     maxQueue: int(50_000, 1),
     /** How often loaded balances are re-read from the store, so spending on other nodes is seen (0 = never). */
     balanceRefreshMs: int(1_000, 0),
+  }).prefault({}),
+  /** Spend budgets (docs/metering.md): calendar periods (hour, day, week from Monday, month) begin at midnight etc. of this IANA time zone. */
+  budgets: z.object({
+    timeZone: z.string().min(1).refine((tz) => {
+      try {
+        checkTimeZone(tz);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as UTC or Europe/Paris').default('UTC'),
   }).prefault({}),
   /**
    * Where the client address for key address allow-lists comes from. null: the

@@ -21,6 +21,7 @@ import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
+import { budgetPolicy } from './limiter/budget.ts';
 import { PriceBook } from './metering/pricing.ts';
 import { FilterBook } from './filters/filter-book.ts';
 import { startTracing } from './observability/tracing.ts';
@@ -83,6 +84,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const health = new HealthBook(config.upstream.cooldownBaseMs, config.upstream.cooldownMaxMs);
   const loadRoutes = async () => new RouteTable([...(mock === null ? [] : [builtinMockChannel(mock)]), ...(await store.channels.listFull())], health);
   const loadPolicies = async (): Promise<LimitPolicy[]> => (await store.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }));
+  const loadBudgets = async () => (await store.budgets.list()).map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros));
 
   const metrics = config.metrics ? new GatewayMetrics() : null;
   const tracer = await startTracing(config.otel.endpoint, config.otel.serviceName);
@@ -132,7 +134,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     }),
     proxies: await loadProxies(null),
     limiter,
-    policies: new PolicyBook(await loadPolicies()),
+    policies: new PolicyBook(await loadPolicies(), await loadBudgets()),
     prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
     ledger,
     writer,
@@ -157,6 +159,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
+    reloadBudgets: async () => gateway.policies.replaceBudgets(await loadBudgets()),
     reloadFilters: async () => { gateway.filters = new FilterBook(await store.filters.list()); },
     reloadServices: services?.reload,
     reloadProxies: async () => {
@@ -223,9 +226,10 @@ function builtinMockChannel(mock: MockUpstream): ChannelSpec {
 }
 
 function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics | null): Limiter {
-  if (config.redisUrl === null) return new MemoryLimiter();
+  if (config.redisUrl === null) return new MemoryLimiter({ timeZone: config.budgets.timeZone });
   return new RedisLimiter({
     redis: config.redisUrl,
+    timeZone: config.budgets.timeZone,
     keyPrefix: config.redis.keyPrefix,
     commandTimeoutMs: config.redis.commandTimeoutMs,
     failPolicy: config.redis.failPolicy,

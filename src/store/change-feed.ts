@@ -17,7 +17,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from './schema.ts';
 
 /** Kinds of change the gateway reacts to. */
-export type ChangeKind = 'user.balance' | 'user.disabled' | 'key.revoked' | 'key.changed' | 'channels' | 'prices' | 'limits' | 'filters' | 'proxies';
+export type ChangeKind = 'user.balance' | 'user.disabled' | 'key.revoked' | 'key.changed' | 'channels' | 'prices' | 'limits' | 'budgets' | 'filters' | 'proxies';
 
 /** One row of the change feed. */
 export interface ChangeEvent {

@@ -46,6 +46,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0009_usage_totals_kinds': {
       up: (db: Kysely<any>) => usageTotalsKindsUp(db),
     },
+    '0011_spend_budgets': {
+      up: (db: Kysely<any>) => spendBudgetsUp(db, dialect),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -329,4 +332,19 @@ async function usageTotalsKindsUp(db: Kysely<any>): Promise<void> {
       from usage_records r
       where r.user_id = usage_totals.user_id and r.model = usage_totals.model
         and r.ts >= usage_totals.day and r.ts < usage_totals.day + 86400000)`.execute(db);
+}
+
+/** Spend budgets per user and per key: one per (scope, subject, period). */
+async function spendBudgetsUp(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('budgets')
+    .addColumn('id', idTypeOf(dialect), identityOf(dialect))
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('subject_id', idTypeOf(dialect), (c) => c.notNull())
+    .addColumn('period', 'text', (c) => c.notNull())
+    .addColumn('mode', 'text', (c) => c.notNull())
+    .addColumn('limit_micros', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addUniqueConstraint('budgets_scope_subject_period', ['scope', 'subject_id', 'period'])
+    .execute();
 }

@@ -95,6 +95,20 @@ export interface LimitPoliciesTable {
   concurrency: number | null;
 }
 
+/** Table `budgets`: spend budgets (store/budget-repo.ts). */
+export interface BudgetsTable {
+  id: Generated<number>;
+  /** 'user' or 'key'. */
+  scope: string;
+  subject_id: number;
+  /** 'hour', 'day', 'week' or 'month'. */
+  period: string;
+  /** 'calendar' or 'rolling'. */
+  mode: string;
+  limit_micros: number;
+  created_at: number;
+}
+
 /** Table `usage_records`: its columns are defined in usage-columns.ts. */
 export interface UsageRecordsTable extends UsageRecordRow {
   id: Generated<number>;
@@ -151,6 +165,7 @@ export interface Database {
   channel_keys: ChannelKeysTable;
   prices: PricesTable;
   limit_policies: LimitPoliciesTable;
+  budgets: BudgetsTable;
   usage_records: UsageRecordsTable;
   usage_totals: UsageTotalsTable;
   change_events: ChangeEventsTable;

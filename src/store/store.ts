@@ -13,6 +13,7 @@ import { SecretBox } from '../secrets/secret-box.ts';
 import { StoreInputError } from './errors.ts';
 import { KeyRepo } from './key-repo.ts';
 import { LimitRepo } from './limit-repo.ts';
+import { BudgetRepo } from './budget-repo.ts';
 import { migrationProvider } from './migrations.ts';
 import { openPostgres, type PostgresOptions } from './postgres.ts';
 import { PriceRepo } from './price-repo.ts';
@@ -42,6 +43,7 @@ export {
 } from './channel-repo.ts';
 export { PriceRepo, type StoredPrice, type PriceInput } from './price-repo.ts';
 export { LimitRepo, type LimitInput, type LimitPatch, type LimitRow, type LimitRowScope } from './limit-repo.ts';
+export { BudgetRepo, type BudgetFilter, type BudgetInput, type BudgetRow } from './budget-repo.ts';
 export {
   UsageRepo,
   type ApplyBatchResult,
@@ -85,6 +87,7 @@ export interface Store {
   readonly channels: ChannelRepo;
   readonly prices: PriceRepo;
   readonly limits: LimitRepo;
+  readonly budgets: BudgetRepo;
   readonly usage: UsageRepo;
   readonly events: EventRepo;
   readonly services: ServiceRepo;
@@ -129,6 +132,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     channels: new ChannelRepo(db, dialect, secrets),
     prices: new PriceRepo(db, dialect),
     limits: new LimitRepo(db, dialect),
+    budgets: new BudgetRepo(db, dialect),
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
     services: new ServiceRepo(db, dialect),

@@ -17,6 +17,8 @@ export interface ChangeHandlers {
   reloadChannels(): Promise<void>;
   reloadPrices(): Promise<void>;
   reloadLimits(): Promise<void>;
+  /** Spend budgets. */
+  reloadBudgets(): Promise<void>;
   reloadFilters(): Promise<void>;
   /** Outbound proxies and their bindings. */
   reloadProxies?(): Promise<void>;
@@ -92,6 +94,7 @@ export class ChangeSync {
     let channels = false;
     let prices = false;
     let limits = false;
+    let budgets = false;
     let services = false;
     let filters = false;
     let proxies = false;
@@ -104,6 +107,7 @@ export class ChangeSync {
         case 'channels': channels = true; break;
         case 'prices': prices = true; break;
         case 'limits': limits = true; break;
+        case 'budgets': budgets = true; break;
         case 'services': services = true; break;
         case 'filters': filters = true; break;
         case 'proxies': proxies = true; break;
@@ -112,6 +116,7 @@ export class ChangeSync {
     if (channels) await h.reloadChannels();
     if (prices) await h.reloadPrices();
     if (limits) await h.reloadLimits();
+    if (budgets) await h.reloadBudgets();
     if (services) await h.reloadServices?.();
     if (filters) await h.reloadFilters();
     if (proxies) await h.reloadProxies?.();
