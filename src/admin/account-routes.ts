@@ -1,5 +1,6 @@
 /**
- * The account API for key holders: their balance and their usage records.
+ * The account API for key holders: their balance (with the spend budgets the
+ * key is held to) and their usage records.
  * Authenticated with the same key (and cache) as the client API. Fields are
  * snake_case, records in the same shape as the admin API's usage view.
  */
@@ -34,7 +35,16 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
     if (who === null) return reply;
     if (!gw.ledger.isLoaded(who.userId)) await gw.ledger.ensureLoaded(who.userId);
     const snap = gw.ledger.snapshot(who.userId)!;
-    return { object: 'balance', user_id: who.userId, balance_micros: snap.balanceMicros, reserved_micros: snap.reservedMicros, available_micros: snap.balanceMicros - snap.reservedMicros };
+    // The spend budgets this key is held to: its user's and its own.
+    const budgets = gw.policies.budgetsFor(who.userId, who.keyId);
+    const usage = await gw.limiter.budgetUsage(budgets);
+    return {
+      object: 'balance', user_id: who.userId, balance_micros: snap.balanceMicros, reserved_micros: snap.reservedMicros, available_micros: snap.balanceMicros - snap.reservedMicros,
+      budgets: budgets.map((b, i) => ({
+        scope: b.scope, period: b.period, mode: b.mode, limit_micros: b.limitMicros, spent_micros: usage[i].spentMicros,
+        remaining_micros: Math.max(0, b.limitMicros - usage[i].spentMicros), resets_at: usage[i].resetAtMs,
+      })),
+    };
   });
 
   app.get('/api/v1/usage', async (req, reply) => {

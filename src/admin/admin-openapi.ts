@@ -6,6 +6,7 @@
 import type { AdminRoute, JsonSchema } from './admin-schema.ts';
 import { VIEW_SCHEMAS } from './admin-views.ts';
 import { PROXY_SCHEMAS } from './admin-proxies.ts';
+import { BUDGET_SCHEMAS } from './admin-budgets.ts';
 
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
 
@@ -57,13 +58,13 @@ export function buildOpenApi(routes: readonly AdminRoute[], version: string): Js
     info: {
       title: 'Tollgate admin API',
       version,
-      description: 'Operator API: users, keys, channels, outbound proxies, prices, limits and usage. Money is integer micro-credits (1 credit = 1,000,000); times are epoch milliseconds. Changes apply to the serving node before the response and reach other nodes through the change feed.',
+      description: 'Operator API: users, keys, channels, outbound proxies, prices, limits, spend budgets and usage. Money is integer micro-credits (1 credit = 1,000,000); times are epoch milliseconds. Changes apply to the serving node before the response and reach other nodes through the change feed.',
     },
     security: [{ adminToken: [] }],
     paths,
     components: {
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'TOLLGATE_ADMIN_TOKEN' } },
-      schemas: { ...VIEW_SCHEMAS, ...PROXY_SCHEMAS },
+      schemas: { ...VIEW_SCHEMAS, ...PROXY_SCHEMAS, ...BUDGET_SCHEMAS },
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The operator API under /admin: users, keys, channels and their upstream
- * keys, prices, limit policies, usage records and aggregates, and the OpenAPI
+ * keys, prices, limit policies, spend budgets, usage records and aggregates, and the OpenAPI
  * document of all of it at /admin/openapi.json.
  *
  * Registered as one encapsulated Fastify plugin, so its admin-token guard,
@@ -20,6 +20,7 @@ import type { Gateway } from '../gateway/gateway.ts';
 import { StoreInputError, type Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
+import { BUDGET_ROUTES } from './admin-budgets.ts';
 import { CHANNEL_ROUTES } from './admin-channels.ts';
 import { buildOpenApi } from './admin-openapi.ts';
 import { POLICY_ROUTES } from './admin-policies.ts';
@@ -37,7 +38,7 @@ import { requireAdmin } from './require-admin.ts';
 export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
 /** Every admin route but the OpenAPI document itself. */
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...KEY_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...KEY_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...BUDGET_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES];
 
 const OPENAPI_ROUTE: AdminRoute = {
   method: 'GET', url: '/admin/openapi.json', operationId: 'openApi', tag: 'meta', status: 200,

@@ -10,6 +10,7 @@ import { registerSecretsCommands } from './secrets-commands.ts';
 import { registerServiceCommands } from './service-commands.ts';
 import { registerFilterCommands } from './filter-commands.ts';
 import { registerProxyCommands } from './proxy-commands.ts';
+import { registerBudgetCommands } from './budget-commands.ts';
 import { SecretError } from '../secrets/secret-box.ts';
 import { UsageError } from './output.ts';
 import { storeLabel } from './local-store.ts';
@@ -86,6 +87,7 @@ registerSecretsCommands(program);
 registerServiceCommands(program);
 registerFilterCommands(program);
 registerProxyCommands(program);
+registerBudgetCommands(program);
 
 try {
   await program.parseAsync(process.argv);

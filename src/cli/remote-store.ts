@@ -7,10 +7,11 @@
  * Names are resolved the way the local commands resolve them (user by name,
  * key by display prefix), through the API's list filters.
  */
-import type { Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, KeyRulesPatch, LimitInput, LimitPatch, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
+import type { BudgetFilter, BudgetInput, BudgetRow, Channel, ChannelInput, ChannelKey, ChannelModel, ChannelPatch, ClientKey, KeyRulesPatch, LimitInput, LimitPatch, LimitRow, LimitRowScope, StoredPrice, PriceInput, UsageAggregateQuery, UsageBucket, UsagePage, UsagePageQuery, User } from '../store/store.ts';
 import { StoreInputError } from '../store/store.ts';
 import { usageRecordFromRow } from '../store/usage-columns.ts';
 import type { ChannelKeyView, ChannelView, KeyView, LimitView, PriceView, UsageBucketView, UsageRecordView, UserView } from '../admin/admin-views.ts';
+import type { BudgetView } from '../admin/admin-budgets.ts';
 import { AdminClient, type Query } from './remote-client.ts';
 
 /** A client key as listed: never its hash. */
@@ -55,6 +56,12 @@ export interface AdminStore {
     remove(scope: LimitRowScope, subject: string): Promise<boolean>;
     list(): Promise<LimitRow[]>;
   };
+  budgets: {
+    /** Creates or replaces the budget of (scope, subject, period). */
+    set(input: BudgetInput): Promise<BudgetRow>;
+    remove(id: number): Promise<boolean>;
+    list(filter?: BudgetFilter): Promise<BudgetRow[]>;
+  };
   usage: { page(q: UsagePageQuery): Promise<UsagePage>; aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> };
   close(): Promise<void>;
 }
@@ -74,6 +81,7 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
 const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok,
   cachedInputMicrosPerMTok: p.cached_input_micros_per_mtok ?? null, cacheWriteMicrosPerMTok: p.cache_write_micros_per_mtok ?? null, reasoningMicrosPerMTok: p.reasoning_micros_per_mtok ?? null, free: p.free });
 const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
+const toBudget = (b: BudgetView): BudgetRow => ({ id: b.id, scope: b.scope, subjectId: b.subject_id, period: b.period, mode: b.mode, limitMicros: b.limit_micros, createdAt: b.created_at });
 const toBucket = (b: UsageBucketView): UsageBucket => ({
   key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens,
   // 0 from a server that predates the kinds
@@ -165,6 +173,11 @@ export function remoteStore(baseUrl: string, adminToken: string): AdminStore {
         return orMissing(api.call('DELETE', `/admin/limits/${policy.id}`).then(() => true), false);
       },
       list: () => list('/admin/limits', toLimit),
+    },
+    budgets: {
+      set: async (b) => toBudget(await api.call<BudgetView>('PUT', '/admin/budgets', { body: { scope: b.scope, subject_id: b.subjectId, period: b.period, mode: b.mode, limit_micros: b.limitMicros } })),
+      remove: (id) => orMissing(api.call('DELETE', `/admin/budgets/${id}`).then(() => true), false),
+      list: (filter = {}) => list('/admin/budgets', toBudget, { scope: filter.scope, subject_id: filter.subjectId }),
     },
     usage: {
       async page(q) {
