@@ -238,6 +238,32 @@ test('dashboard manage views: every form, and its effect on real requests', { sk
     assert.equal((await use(limited.key)).status, 429);
   });
 
+  await t.test('budgets: set through the form, the spend shows on the user, a budget used up answers 402', async () => {
+    const thrifty = await fx.newUser('thrifty', 10_000_000);
+    await view('budgets');
+    const form = '#budget-form';
+    await page.selectOption(`${form} select[name=scope]`, 'user');
+    await page.fill(`${form} input[name=subject_id]`, String(thrifty.userId));
+    await page.selectOption(`${form} select[name=period]`, 'day');
+    await page.fill(`${form} input[name=limit]`, '5');
+    await page.click(`${form} button[type=submit]`);
+    assert.match(await ok(form), /Saved the day budget of thrifty \(#\d+\): 5 credits \(calendar\)/);
+    assert.equal((await use(thrifty.key)).status, 200);
+    const cost = (await lastRecord(fx, records)).cost_micros;
+    assert.ok(cost > 0);
+    // Settled at the real cost: the budget holds what the record says, not the reservation.
+    await view('users');
+    const row = page.locator('#users-table tbody tr', { hasText: 'thrifty' });
+    await row.locator('[data-budget]').waitFor();
+    assert.match(await row.innerText(), new RegExp(`day: ${(cost / 1e6).toString().replace('.', '\\.')} / 5`));
+    await admin(fx, 'PUT', '/admin/budgets', { scope: 'user', subject_id: thrifty.userId, period: 'day', limit_micros: cost });
+    const refused = await chat(fx, thrifty.key);
+    assert.equal(refused.status, 402);
+    records++;
+    await view('budgets');
+    assert.match(await page.locator('#budgets-table tbody tr', { hasText: 'thrifty' }).innerText(), /day · calendar/);
+  });
+
   await t.test('filters: a literal added through the form changes the answer', async () => {
     const before = (await use()).text;
     const word = before.split(/\s+/).find((w) => /^[A-Za-z]{4,}$/.test(w));

@@ -7,7 +7,7 @@
 // for a rolling one. They share the limiter's hash tag (one cluster slot).
 
 import type { Redis } from 'ioredis';
-import { ROLLING_SLOTS, rollingSlotMs, type BudgetPolicy, type BudgetUsage } from './budget.ts';
+import { ROLLING_SLOTS, rollingSlotMs, type BudgetPolicy, type BudgetRefusal, type BudgetUsage } from './budget.ts';
 import type { BudgetCalendar } from './budget-calendar.ts';
 
 /** What an admission held against budgets in Redis. */
@@ -76,6 +76,16 @@ export function appendBudgets(
 export function budgetHold(budgets: readonly BudgetPolicy[], keys: string[], micros: number, serverNow: number): RedisBudgetHold {
   const fields = budgets.map((b) => (b.mode === 'calendar' ? '' : String(Math.floor(serverNow / rollingSlotMs(b.period)))));
   return new RedisBudgetHold(keys, fields, micros);
+}
+
+/**
+ * The refusal of budget `b` from the script's reply (14: budgetSpent, 13: retryMs):
+ * a calendar period ends where this node's calendar says, a rolling one when the script said.
+ */
+export function budgetRefusal(b: BudgetPolicy, micros: number, reply: readonly number[], calendar: BudgetCalendar): BudgetRefusal {
+  const now = Date.now();
+  const resetAtMs = b.mode === 'calendar' ? calendar.windowAt(b.period, now).endMs : now + reply[12];
+  return { period: b.period, mode: b.mode, spentMicros: reply[13], requestMicros: micros, resetAtMs };
 }
 
 /** Spend of each budget as Redis holds it now (for the account API and the dashboard; not on the hot path). */

@@ -46,7 +46,7 @@ import {
 import type { BudgetPolicy, BudgetUsage } from './budget.ts';
 import { BudgetCalendar } from './budget-calendar.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
-import { appendBudgets, budgetHold, readBudgetUsage } from './redis-budget.ts';
+import { appendBudgets, budgetHold, budgetRefusal, readBudgetUsage } from './redis-budget.ts';
 import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
 import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
@@ -265,8 +265,7 @@ export class RedisLimiter implements Limiter {
     }
     if (reply[11] > 0) {
       const b = budgets[reply[11] - 1];
-      const budget = { period: b.period, mode: b.mode, spentMicros: reply[13], requestMicros: micros, resetAtMs: Date.now() + reply[12] };
-      return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: reply[12], state, budget };
+      return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: reply[12], state, budget: budgetRefusal(b, micros, reply, this.calendar) };
     }
     const p = policies[reply[1] - 1];
     const kind = REFUSAL_KINDS[reply[2] - 1];

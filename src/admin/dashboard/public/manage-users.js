@@ -1,15 +1,30 @@
 // Manage › Users: create a user, search and page through them, top up
-// (or remove) credits, disable and re-enable.
+// (or remove) credits, disable and re-enable; each user's spend budgets with
+// what they have spent.
 
 import { api } from './api.js';
 import { badge, el } from './dom.js';
 import { actionButton, field, formCard, inline, onSubmit } from './forms.js';
 import { fmtCredits, fmtTime, parseCredits } from './format.js';
 import { Pager } from './pager.js';
+import { budgetSpend } from './manage-budgets.js';
 
 /** Reloads every user list in the page (names, choices); set by init. */
 let usersChanged = async () => {};
 let pager = null;
+/** user id → that user's budgets with their spend, read with each page. */
+let budgets = new Map();
+
+async function loadBudgets() {
+  budgets = new Map();
+  for (const b of (await api('/admin/budgets?scope=user')).data) budgets.set(b.subject_id, [...(budgets.get(b.subject_id) ?? []), b]);
+}
+
+function budgetCell(user) {
+  const list = budgets.get(user.id);
+  if (list === undefined) return el('span', { class: 'muted' }, '–');
+  return el('span', { class: 'budgets' }, ...list.map((b) => el('div', { class: b.remaining_micros === 0 ? 'bad' : '', 'data-budget': b.id }, budgetSpend(b))));
+}
 
 function creditForm(user) {
   const amount = el('input', { name: 'amount', inputmode: 'decimal', placeholder: '+ credits', size: 8, autocomplete: 'off', 'aria-label': `Credits for ${user.name}` });
@@ -39,6 +54,7 @@ const COLUMNS = [
   { label: 'Id', num: true, cell: (u) => `#${u.id}` },
   { label: 'Name', cell: (u) => u.name },
   { label: 'Balance (credits)', num: true, cell: (u) => el('span', { class: 'balance' }, fmtCredits(u.live_balance_micros ?? u.balance_micros)) },
+  { label: 'Budgets (spent / limit)', cell: budgetCell },
   { label: 'Status', cell: (u) => (u.disabled ? badge('disabled', 'bad') : badge('active', 'ok')) },
   { label: 'Created', cell: (u) => fmtTime(u.created_at) },
   { label: 'Top up', cell: creditForm },
@@ -47,6 +63,7 @@ const COLUMNS = [
 
 /** The current page and every other user list. */
 async function changed() {
+  await loadBudgets();
   await Promise.all([pager.show(), usersChanged()]);
 }
 
@@ -70,5 +87,8 @@ export const usersView = {
     });
     root.append(el('div', { class: 'forms' }, form), el('section', { class: 'card' }, el('h2', {}, 'Users'), ...pager.nodes()));
   },
-  load: () => pager.show(),
+  load: async () => {
+    await loadBudgets();
+    await pager.show();
+  },
 };

@@ -1,9 +1,10 @@
 // The manage tab: one view per kind of object (users, keys, channels and
-// their keys, prices, limits, proxies, filters, services), each with its
+// their keys, prices, limits, budgets, proxies, filters, services), each with its
 // forms and inline edits, chosen by `#manage/<view>`. Every change goes
 // through the admin API; its error messages are shown next to the form.
 
 import { $, el } from './dom.js';
+import { budgetsView, setBudgetUsers } from './manage-budgets.js';
 import { channelsView } from './manage-channels.js';
 import { filtersView } from './manage-filters.js';
 import { keysView, selectKeyUser, setKeyUsers } from './manage-keys.js';
@@ -13,7 +14,7 @@ import { proxiesView } from './manage-proxies.js';
 import { servicesView, setServiceUsers } from './manage-services.js';
 import { usersView } from './manage-users.js';
 
-const VIEWS = [usersView, keysView, channelsView, pricesView, limitsView, proxiesView, filtersView, servicesView];
+const VIEWS = [usersView, keysView, channelsView, pricesView, limitsView, budgetsView, proxiesView, filtersView, servicesView];
 let shown = null;
 
 /** The view named in the URL (`#manage/keys`), users by default. */
@@ -46,6 +47,7 @@ export function loadManage() {
 export function setManageUsers(userMap) {
   setKeyUsers(userMap);
   setLimitUsers(userMap);
+  setBudgetUsers(userMap);
   setServiceUsers(userMap);
 }
 
