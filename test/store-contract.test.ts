@@ -307,6 +307,28 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       await assertInputError(store.limits.set({ scope: 'user', subject, rpm: -1, tpm: null, concurrency: null }), 'invalid');
     });
 
+    test('budgets: one per subject and period, upserted; removed by id; the subject must exist; every change on the feed', async () => {
+      const user = await store.users.create({ name: uniq('budget') });
+      const start = await store.events.latestId();
+      const day = await store.budgets.set({ scope: 'user', subjectId: user.id, period: 'day', mode: 'calendar', limitMicros: 5_000_000 });
+      const replaced = await store.budgets.set({ scope: 'user', subjectId: user.id, period: 'day', mode: 'rolling', limitMicros: 9_007_199_254_740_991 });
+      assert.equal(replaced.id, day.id);
+      const hour = await store.budgets.set({ scope: 'user', subjectId: user.id, period: 'hour', mode: 'calendar', limitMicros: 0 });
+      assert.deepEqual(await store.budgets.list({ scope: 'user', subjectId: user.id }), [
+        { ...hour },
+        { id: day.id, scope: 'user', subjectId: user.id, period: 'day', mode: 'rolling', limitMicros: 9_007_199_254_740_991, createdAt: day.createdAt },
+      ]);
+      assert.deepEqual(await store.budgets.find('user', user.id, 'hour'), hour);
+      assert.equal(await store.budgets.remove(hour.id), true);
+      assert.equal(await store.budgets.remove(hour.id), false);
+      assert.equal(await store.budgets.find('user', user.id, 'hour'), undefined);
+      const events = await store.events.since(start);
+      assert.deepEqual(events.map((e) => [e.kind, e.subject]), Array.from({ length: 4 }, () => ['budgets', `user:${user.id}`]));
+      await assertInputError(store.budgets.set({ scope: 'key', subjectId: 987_654_321, period: 'day', mode: 'calendar', limitMicros: 1 }), 'not_found');
+      await assertInputError(store.budgets.set({ scope: 'user', subjectId: user.id, period: 'year' as 'day', mode: 'calendar', limitMicros: 1 }), 'invalid');
+      await assertInputError(store.budgets.set({ scope: 'user', subjectId: user.id, period: 'day', mode: 'calendar', limitMicros: -1 }), 'invalid');
+    });
+
     test('usage: applyBatch debits exactly the new records, replay is a no-op', async () => {
       const u1 = await store.users.create({ name: uniq('u1') });
       const u2 = await store.users.create({ name: uniq('u2') });
