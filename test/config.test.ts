@@ -49,6 +49,7 @@ test('invalid values are refused with the field, its env name and the value', ()
     [{ TOLLGATE_UPSTREAM_ON_CLIENT_ABORT: 'maybe' }, /upstream\.onClientAbort .* = "maybe"/],
     [{ TOLLGATE_ADMIN_TOKEN: 'short' }, /adminToken .*16 characters/],
     [{ TOLLGATE_METRICS: 'perhaps' }, /metrics .* = "perhaps"/],
+    [{ TOLLGATE_BUDGETS_TIME_ZONE: 'Mars/Olympus' }, /budgets\.timeZone \(env TOLLGATE_BUDGETS_TIME_ZONE\) = "Mars\/Olympus": must be an IANA time zone/],
   ];
   for (const [env, pattern] of cases) {
     assert.throws(() => loadConfig({ file: null, env }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
