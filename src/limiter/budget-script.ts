@@ -12,6 +12,7 @@
 //         then per budget: limitMicros, slotMs (0 = calendar), calendar: period end ms / rolling: slot count
 //         then per settlement: field ('' = calendar), deltaMicros
 //   with bk = 2n + 2m and ba = 6 + 3n + 4m (the limiter's own counts).
+//   A call without budgets or budget settlements leaves the section out.
 // Defines judge_budgets() -> refusedIndex (0 = none), retryMs, spent
 // and charge_budgets(), called by the limiter's phase 1 and phase 2.
 // Calendar periods come from the caller's clock (Lua has no time zones);

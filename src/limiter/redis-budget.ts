@@ -41,13 +41,14 @@ export function appendBudgets(
   micros: number,
   keys: string[],
   carried: readonly { readonly budget: RedisBudgetHold | null }[] | null,
-): (string | number)[] {
-  const now = Date.now();
+): readonly (string | number)[] {
+  // Nothing to say: the section is left out (the script reads absent counts as 0).
+  if (budgets.length === 0 && !carriesBudget(carried)) return NO_ARGS;
   const argv: (string | number)[] = [budgets.length, 0, micros];
   for (let i = 0; i < budgets.length; i++) {
     const b = budgets[i];
     if (b.mode === 'calendar') {
-      const w = calendar.windowAt(b.period, now);
+      const w = calendar.windowAt(b.period, Date.now());
       keys[i] = `${base}b:${b.key}:${w.startMs}`;
       argv.push(b.limitMicros, 0, w.endMs);
     } else {
@@ -70,6 +71,14 @@ export function appendBudgets(
   }
   argv[1] = settlements;
   return argv;
+}
+
+const NO_ARGS: readonly (string | number)[] = Object.freeze([]);
+
+function carriesBudget(carried: readonly { readonly budget: RedisBudgetHold | null }[] | null): boolean {
+  if (carried === null) return false;
+  for (const lease of carried) if (lease.budget !== null && lease.budget.delta !== 0) return true;
+  return false;
 }
 
 /** The hold of an admitted request: rolling fields are slot numbers at the script's clock `serverNow`. */
