@@ -7,6 +7,9 @@
 // 3. Redis backend: script calls (round trips) per request with every limit
 //    type active, by the client's count and by INFO commandstats. Uses
 //    REDIS_URL if set, else a private redis-server on a free port.
+// 4. Spend budgets: the same requests with two budgets each (a calendar day
+//    of the user, a rolling hour of the key), alternated with the plain ones
+//    in one run: memory admissions per second, Redis script time per call.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -18,6 +21,7 @@ import { Redis } from 'ioredis';
 import { MemoryLimiter } from '../src/limiter/memory-limiter.ts';
 import { RedisLimiter } from '../src/limiter/redis-limiter.ts';
 import type { AdmissionRequest, LimitPolicy } from '../src/limiter/limiter.ts';
+import { budgetPolicy } from '../src/limiter/budget.ts';
 
 const USERS = 10_000;
 const BIG = { rpm: 1e9, tpm: 1e9, concurrency: 1e6 };
@@ -34,15 +38,20 @@ function fivePolicies(user: number): LimitPolicy[] {
 
 // Requests are prepared up front, as the gateway's policy book does.
 const requests: AdmissionRequest[] = Array.from({ length: USERS }, (_, u) => ({ policies: fivePolicies(u), tokens: 800 }));
+const budgeted: AdmissionRequest[] = requests.map((r, u) => ({
+  ...r,
+  budgets: [budgetPolicy('user', String(u), 'day', 'calendar', 1e15), budgetPolicy('key', String(u * 10), 'hour', 'rolling', 1e15)],
+  micros: 12_345,
+}));
 
-function benchSync(ms: number): number {
+function benchSync(ms: number, reqs = requests): number {
   const limiter = new MemoryLimiter();
   let n = 0;
   const end = performance.now() + ms;
   while (performance.now() < end) {
     for (let i = 0; i < 1000; i++) {
-      const a = limiter.admitSync(requests[n++ % USERS]);
-      if (a.allowed) limiter.settle(a.lease, 300);
+      const a = limiter.admitSync(reqs[n++ % USERS]);
+      if (a.allowed) limiter.settle(a.lease, 300, 10_000);
     }
   }
   return n / (ms / 1000);
@@ -99,6 +108,17 @@ async function scriptCalls(admin: Redis): Promise<number> {
   return calls;
 }
 
+/** Script calls and the microseconds Redis spent in them so far. */
+async function scriptTime(admin: Redis): Promise<{ calls: number; usec: number }> {
+  let calls = 0;
+  let usec = 0;
+  for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_(eval|evalsha):calls=(\d+),usec=(\d+)/gm)) {
+    calls += Number(m[2]);
+    usec += Number(m[3]);
+  }
+  return { calls, usec };
+}
+
 async function benchRedis(total: number, concurrency: number): Promise<void> {
   let url = process.env.REDIS_URL;
   let child: ChildProcess | null = null;
@@ -132,6 +152,28 @@ async function benchRedis(total: number, concurrency: number): Promise<void> {
     console.log(`redis: ${total} requests (admit + settle, 5 policies x RPM+TPM+concurrency), ${concurrency} in flight, ${Math.round(total / seconds)} req/s`);
     console.log(`redis: round trips per request: ${(s.calls / total).toFixed(3)} by client count (${s.flushCalls} settle-only flushes), ` +
       `${(server / total).toFixed(3)} by INFO commandstats${child === null ? ' (server-wide: other clients count too)' : ''}; fail-open ${s.failOpen}`);
+    // Budgets: Redis time per script call, plain and budgeted requests alternated.
+    const perCall: Record<'plain' | 'budgets', number[]> = { plain: [], budgets: [] };
+    for (let run = 0; run < 3; run++) {
+      for (const [name, reqs] of [['plain', requests], ['budgets', budgeted]] as const) {
+        const t0 = await scriptTime(admin);
+        let i = 0;
+        const work = async (): Promise<void> => {
+          while (i < total) {
+            const a = await limiter.admit(reqs[i++ % USERS]);
+            if (a.allowed) limiter.settle(a.lease, 300, 10_000);
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, work));
+        await limiter.flush();
+        const t1 = await scriptTime(admin);
+        perCall[name].push((t1.usec - t0.usec) / (t1.calls - t0.calls));
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}`;
+    console.log(`redis: script time per call, 3 alternated runs of ${total}: plain ${median(perCall.plain).toFixed(1)} us (${range(perCall.plain)}), ` +
+      `+2 budgets ${median(perCall.budgets).toFixed(1)} us (${range(perCall.budgets)})${child === null ? ' (shared server: other clients too)' : ''}`);
     const keys = await admin.keys(`${prefix}*`);
     if (keys.length > 0) await admin.del(...keys);
   } finally {
@@ -143,6 +185,17 @@ async function benchRedis(total: number, concurrency: number): Promise<void> {
 
 const syncRate = benchSync(2000);
 console.log(`memory: ${Math.round(syncRate).toLocaleString('en-US')} admit+settle/s on one core with admitSync (5 policies x RPM+TPM+concurrency)`);
+const plainRates: number[] = [];
+const budgetRates: number[] = [];
+for (let run = 0; run < 5; run++) {
+  plainRates.push(benchSync(1000));
+  budgetRates.push(benchSync(1000, budgeted));
+}
+const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[2];
+console.log(`memory: budgets, 5 alternated runs of 1 s: plain ${Math.round(mid(plainRates)).toLocaleString('en-US')}/s ` +
+  `(${Math.round(Math.min(...plainRates)).toLocaleString('en-US')}-${Math.round(Math.max(...plainRates)).toLocaleString('en-US')}), ` +
+  `+2 budgets ${Math.round(mid(budgetRates)).toLocaleString('en-US')}/s (${Math.round(Math.min(...budgetRates)).toLocaleString('en-US')}-${Math.round(Math.max(...budgetRates)).toLocaleString('en-US')}); ` +
+  `ratio ${(mid(budgetRates) / mid(plainRates)).toFixed(2)}`);
 const asyncRate = await benchAsync(1000);
 console.log(`memory: ${Math.round(asyncRate).toLocaleString('en-US')} admit+settle/s with await admit() (promise + microtask per request)`);
 console.log(`memory: ${bytesPerEntry().toFixed(0)} heap bytes per tracked entry (plus its subject string)`);
