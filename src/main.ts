@@ -19,6 +19,7 @@ import { ProxyTable } from './routing/proxy-table.ts';
 import { ProxyMetrics, NO_PROXY_COUNTERS } from './observability/proxy-metrics.ts';
 import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
+import { parseRedisUrl } from './sync/redis-url.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
 import { PriceBook } from './metering/pricing.ts';
@@ -227,6 +228,7 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
   return new RedisLimiter({
     redis: config.redisUrl,
     keyPrefix: config.redis.keyPrefix,
+    shards: limiterShards(config.redisUrl, config.redis.shards),
     commandTimeoutMs: config.redis.commandTimeoutMs,
     failPolicy: config.redis.failPolicy,
     onError: (err) => {
@@ -234,6 +236,12 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
       logger.warn({ err: err.message, failPolicy: config.redis.failPolicy }, 'redis limiter error');
     },
   });
+}
+
+/** Shards of the limiter's keys: as configured, or 1 on one server and 16 on a cluster (enough to spread over a few masters). */
+function limiterShards(redisUrl: string, configured: number): number {
+  if (configured > 0) return configured;
+  return parseRedisUrl(redisUrl).kind === 'cluster' ? 16 : 1;
 }
 
 function registerGauges(metrics: GatewayMetrics, gw: Gateway, store: Store): void {

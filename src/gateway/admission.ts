@@ -30,7 +30,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
 
   if (policies.length > 0) {
-    const request = { policies, tokens: ctx.estimatedTokens };
+    const request = { policies, tokens: ctx.estimatedTokens, userId: ctx.userId };
     const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
     gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
     ctx.rateLimit = admission.state;

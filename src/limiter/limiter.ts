@@ -33,6 +33,8 @@ export interface AdmissionRequest {
   policies: readonly LimitPolicy[];
   /** Estimated tokens, reserved against every TPM limit until settlement. */
   tokens: number;
+  /** The user making the request: on a sharded Redis its keys sit in that user's shard (other backends ignore it). */
+  userId?: number;
 }
 
 /**

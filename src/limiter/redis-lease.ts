@@ -1,5 +1,6 @@
 // What a Redis admission hands back and its settlement needs: the lease id
-// (member of each concurrency ZSET) and the keys of every policy, so a
+// (member of each concurrency ZSET), the policies as judged (a shard's part of
+// shared limits) and the keys of every policy, so a
 // settlement riding on a later script call can address them without
 // rebuilding key strings.
 
@@ -15,14 +16,17 @@ export class RedisLease implements Lease {
   readonly keys: string[];
   /** Tokens to charge (positive) or refund (negative) at settlement; 0 once applied. */
   delta: number;
+  /** The key shard of the admission (its settlement rides on a call to the same slot). */
+  readonly shard: number;
 
-  constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[]) {
+  constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[], shard = 0) {
     this.settled = false;
     this.tokens = tokens;
     this.id = id;
     this.policies = policies;
     this.keys = keys;
     this.delta = 0;
+    this.shard = shard;
   }
 }
 
