@@ -38,7 +38,6 @@ import {
   type Admission,
   type AdmissionRequest,
   type Lease,
-  type LimitPolicy,
   type LimitScope,
   type Limiter,
   type LimiterStats,
@@ -123,8 +122,6 @@ export class RedisLimiter implements Limiter {
   private readonly clients: readonly ScriptClient[];
   private readonly owned: boolean;
   private readonly shards: ShardMap;
-  /** Per shard, each shared policy's part of its limits (filled on first use; policies are long-lived objects). */
-  private readonly shareCache: WeakMap<LimitPolicy, LimitPolicy>[];
   private readonly leaseTtlMs: number;
   private readonly failOpen: boolean;
   private readonly breakerMs: number;
@@ -159,7 +156,6 @@ export class RedisLimiter implements Limiter {
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
     this.fallback = options.fallback ?? new MemoryLimiter({ windowMs: this.windowMs });
     this.shards = new ShardMap(options.keyPrefix ?? 'tollgate:', options.hashTag ?? 'rl', options.shards ?? 1);
-    this.shareCache = this.shards.bases.map(() => new WeakMap());
     this.leaseTtlMs = options.leaseTtlMs ?? 600_000;
     this.failOpen = (options.failPolicy ?? 'open') === 'open';
     this.breakerMs = options.breakerMs ?? 1000;
@@ -214,7 +210,7 @@ export class RedisLimiter implements Limiter {
 
   async admit(req: AdmissionRequest): Promise<Admission> {
     const shard = this.shards.shardOf(req.userId);
-    const policies = this.shards.count === 1 ? req.policies : this.sharePolicies(req.policies, shard);
+    const policies = this.shards.policiesOf(req.policies, shard);
     const n = policies.length;
     const tokens = tokenCount(req.tokens);
     const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n), shard);
@@ -319,25 +315,6 @@ export class RedisLimiter implements Limiter {
       }
     }
     return true;
-  }
-
-  /** The policies as one shard judges them: shared limits cut to that shard's part (redis-shards.ts). */
-  private sharePolicies(policies: readonly LimitPolicy[], shard: number): LimitPolicy[] {
-    const cache = this.shareCache[shard];
-    const out = new Array<LimitPolicy>(policies.length);
-    for (let i = 0; i < policies.length; i++) {
-      const p = policies[i];
-      let part = cache.get(p);
-      if (part === undefined) {
-        const rpm = this.shards.share(p.scope, p.rpm, shard);
-        const tpm = this.shards.share(p.scope, p.tpm, shard);
-        const concurrency = this.shards.share(p.scope, p.concurrency, shard);
-        part = rpm === p.rpm && tpm === p.tpm && concurrency === p.concurrency ? p : { ...p, rpm, tpm, concurrency };
-        cache.set(p, part);
-      }
-      out[i] = part;
-    }
-    return out;
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,7 @@
 // makes it, then carries an equal number of shards per master.
 
 import keySlot from 'cluster-key-slot';
-import type { LimitScope } from './limiter.ts';
+import type { LimitPolicy, LimitScope } from './limiter.ts';
 
 const SLOTS = 16_384;
 // Finding a tag for a range of one slot takes ~16,384 hashes; 1,024 ranges of 16 slots stay quick.
@@ -36,11 +36,14 @@ export class ShardMap {
   readonly count: number;
   /** Key prefix per shard, hash tag included: `<prefix>{<tag>}:`. */
   readonly bases: readonly string[];
+  /** Per shard, each shared policy's part (filled on first use; policies are long-lived objects). */
+  readonly #parts: WeakMap<LimitPolicy, LimitPolicy>[];
 
   constructor(keyPrefix: string, hashTag: string, count: number) {
     if (!Number.isInteger(count) || count < 1 || count > MAX_SHARDS) throw new RangeError(`redis shards must be an integer from 1 to ${MAX_SHARDS}`);
     this.count = count;
     this.bases = count === 1 ? [`${keyPrefix}{${hashTag}}:`] : Array.from({ length: count }, (_, s) => `${keyPrefix}{${spacedTag(hashTag, s, count)}}:`);
+    this.#parts = this.bases.map(() => new WeakMap());
   }
 
   /** The shard of a user (shard 0 for a request without one). */
@@ -48,6 +51,26 @@ export class ShardMap {
     if (this.count === 1 || userId === undefined) return 0;
     const s = userId % this.count;
     return s < 0 ? s + this.count : s;
+  }
+
+  /** The policies as shard `shard` judges them: shared limits cut to its part. */
+  policiesOf(policies: readonly LimitPolicy[], shard: number): readonly LimitPolicy[] {
+    if (this.count === 1) return policies;
+    const parts = this.#parts[shard];
+    const out = new Array<LimitPolicy>(policies.length);
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i];
+      let part = parts.get(p);
+      if (part === undefined) {
+        const rpm = this.share(p.scope, p.rpm, shard);
+        const tpm = this.share(p.scope, p.tpm, shard);
+        const concurrency = this.share(p.scope, p.concurrency, shard);
+        part = rpm === p.rpm && tpm === p.tpm && concurrency === p.concurrency ? p : { ...p, rpm, tpm, concurrency };
+        parts.set(p, part);
+      }
+      out[i] = part;
+    }
+    return out;
   }
 
   /** What shard `shard` holds of a limit of `scope` (null stays null: no such limit). */
