@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isCidr } from './keys/key-rules.ts';
 import { checkTimeZone } from './limiter/budget-calendar.ts';
+import { parseRedisUrl } from './sync/redis-url.ts';
 
 /** Env values are strings; accept the usual spellings of booleans ("false" must be false). */
 const bool = (fallback: boolean) =>
@@ -21,6 +22,14 @@ const bool = (fallback: boolean) =>
     return v;
   }, z.boolean()).default(fallback);
 const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A REDIS_URL (one server or a cluster), checked at start so a typo is named, not hit at the first request. */
+const redisUrlString = () => z.preprocess((v) => (v === '' ? null : v), z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+}).nullable()).default(null);
 const nullableString = () => z.preprocess((v) => (v === '' ? null : v), z.string().nullable()).default(null);
 
 export const ConfigSchema = z.object({
@@ -30,7 +39,7 @@ export const ConfigSchema = z.object({
   /** Required for /admin, /api/metrics and profiling; when null those are disabled. */
   adminToken: z.preprocess((v) => (v === '' ? null : v), z.string().min(16, 'must be at least 16 characters').nullable()).default(null),
   databaseUrl: nullableString(),
-  redisUrl: nullableString(),
+  redisUrl: redisUrlString(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Request log lines (one per request); the process log stays on. */
   requestLog: bool(true),
@@ -82,6 +91,12 @@ export const ConfigSchema = z.object({
     failPolicy: z.enum(['open', 'closed']).default('open'),
     /** Namespace of every Redis key (several gateways may share one Redis). */
     keyPrefix: z.string().min(1).default('tollgate:'),
+    /**
+     * Limiter key shards, spread by user over a Redis Cluster's masters
+     * (docs/redis-cluster.md). 0 = automatic: 1 for one Redis server, 16 for a cluster.
+     * Every gateway sharing a Redis must use the same value.
+     */
+    shards: int(0, 0, 1_024),
   }).prefault({}),
   metering: z.object({
     /** Reserve this many completion tokens when the request sets no max_tokens. */

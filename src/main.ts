@@ -19,6 +19,7 @@ import { ProxyTable } from './routing/proxy-table.ts';
 import { ProxyMetrics, NO_PROXY_COUNTERS } from './observability/proxy-metrics.ts';
 import { MemoryLimiter } from './limiter/memory-limiter.ts';
 import { RedisLimiter } from './limiter/redis-limiter.ts';
+import { parseRedisUrl } from './sync/redis-url.ts';
 import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
 import { budgetPolicy } from './limiter/budget.ts';
@@ -84,7 +85,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const health = new HealthBook(config.upstream.cooldownBaseMs, config.upstream.cooldownMaxMs);
   const loadRoutes = async () => new RouteTable([...(mock === null ? [] : [builtinMockChannel(mock)]), ...(await store.channels.listFull())], health);
   const loadPolicies = async (): Promise<LimitPolicy[]> => (await store.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }));
-  const loadBudgets = async () => (await store.budgets.list()).map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros));
+  const loadBudgets = async () => (await store.budgets.list()).map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros, b.userId));
 
   const metrics = config.metrics ? new GatewayMetrics() : null;
   const tracer = await startTracing(config.otel.endpoint, config.otel.serviceName);
@@ -231,6 +232,7 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
     redis: config.redisUrl,
     timeZone: config.budgets.timeZone,
     keyPrefix: config.redis.keyPrefix,
+    shards: limiterShards(config.redisUrl, config.redis.shards),
     commandTimeoutMs: config.redis.commandTimeoutMs,
     failPolicy: config.redis.failPolicy,
     onError: (err) => {
@@ -238,6 +240,12 @@ function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics |
       logger.warn({ err: err.message, failPolicy: config.redis.failPolicy }, 'redis limiter error');
     },
   });
+}
+
+/** Shards of the limiter's keys: as configured, or 1 on one server and 16 on a cluster (enough to spread over a few masters). */
+function limiterShards(redisUrl: string, configured: number): number {
+  if (configured > 0) return configured;
+  return parseRedisUrl(redisUrl).kind === 'cluster' ? 16 : 1;
 }
 
 function registerGauges(metrics: GatewayMetrics, gw: Gateway, store: Store): void {

@@ -174,7 +174,7 @@ test('admin API: budgets round trip, bad input named, unknown subject 404, no to
     const put = await adminCall(fx, 'PUT', '/admin/budgets', { scope: 'key', subject_id: fx.keyId, period: 'week', mode: 'rolling', limit_micros: 5_000_000 });
     assert.equal(put.status, 200);
     assert.deepEqual({ ...put.body, id: 0, created_at: 0 }, {
-      object: 'budget', id: 0, scope: 'key', subject_id: fx.keyId, period: 'week', mode: 'rolling', limit_micros: 5_000_000,
+      object: 'budget', id: 0, scope: 'key', subject_id: fx.keyId, user_id: fx.userId, period: 'week', mode: 'rolling', limit_micros: 5_000_000,
       spent_micros: 0, remaining_micros: 5_000_000, resets_at: null, created_at: 0,
     });
     // One budget per subject and period: a second PUT replaces it.

@@ -316,14 +316,19 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       const hour = await store.budgets.set({ scope: 'user', subjectId: user.id, period: 'hour', mode: 'calendar', limitMicros: 0 });
       assert.deepEqual(await store.budgets.list({ scope: 'user', subjectId: user.id }), [
         { ...hour },
-        { id: day.id, scope: 'user', subjectId: user.id, period: 'day', mode: 'rolling', limitMicros: 9_007_199_254_740_991, createdAt: day.createdAt },
+        { id: day.id, scope: 'user', subjectId: user.id, userId: user.id, period: 'day', mode: 'rolling', limitMicros: 9_007_199_254_740_991, createdAt: day.createdAt },
       ]);
       assert.deepEqual(await store.budgets.find('user', user.id, 'hour'), hour);
+      const key = await store.keys.insert({ userId: user.id, name: 'budgeted', keyHash: uniq('hash-budget'), prefix: uniq('tg-b').slice(0, 10) });
+      const keyBudget = await store.budgets.set({ scope: 'key', subjectId: key.id, period: 'week', mode: 'calendar', limitMicros: 1 });
+      assert.equal(keyBudget.userId, user.id, "a key budget belongs to the key's user");
+      assert.equal((await store.budgets.find('key', key.id, 'week'))?.userId, user.id);
+      assert.equal(await store.budgets.remove(keyBudget.id), true);
       assert.equal(await store.budgets.remove(hour.id), true);
       assert.equal(await store.budgets.remove(hour.id), false);
       assert.equal(await store.budgets.find('user', user.id, 'hour'), undefined);
       const events = await store.events.since(start);
-      assert.deepEqual(events.map((e) => [e.kind, e.subject]), Array.from({ length: 4 }, () => ['budgets', `user:${user.id}`]));
+      assert.deepEqual(events.map((e) => [e.kind, e.subject]).filter(([, subject]) => subject.startsWith('user:')), Array.from({ length: 4 }, () => ['budgets', `user:${user.id}`]));
       await assertInputError(store.budgets.set({ scope: 'key', subjectId: 987_654_321, period: 'day', mode: 'calendar', limitMicros: 1 }), 'not_found');
       await assertInputError(store.budgets.set({ scope: 'user', subjectId: user.id, period: 'year' as 'day', mode: 'calendar', limitMicros: 1 }), 'invalid');
       await assertInputError(store.budgets.set({ scope: 'user', subjectId: user.id, period: 'day', mode: 'calendar', limitMicros: -1 }), 'invalid');

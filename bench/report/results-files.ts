@@ -23,7 +23,7 @@ function noiseNote(report: BenchReport): string[] {
   return [
     `Over these runs the full chain alone moved ${full.min.toFixed(0)}–${full.max.toFixed(0)} µs/req (±${((swing / full.median) * 100).toFixed(0)} % around its median)`,
     'on a machine shared with other work: a part whose "part µs/req" range crosses zero is not resolved by this run (see "resolved").',
-    'The microbenchmarks measure the parts alone: `node dist/bench/limiter-bench.js`, `node dist/bench/observability-bench.js`.',
+    'The microbenchmarks measure the parts alone: `node dist/bench/limiter-bench.js`, `node dist/bench/redis-cluster-bench.js`, `node dist/bench/observability-bench.js`.',
   ];
 }
 

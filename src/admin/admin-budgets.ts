@@ -15,6 +15,8 @@ export interface BudgetView {
   id: number;
   scope: BudgetRow['scope'];
   subject_id: number;
+  /** The user the budget belongs to (the key's user for a key budget). */
+  user_id: number;
   period: BudgetRow['period'];
   mode: BudgetRow['mode'];
   limit_micros: number;
@@ -28,9 +30,9 @@ export interface BudgetView {
 
 /** The budgets with what each has spent, in one limiter read. */
 export async function budgetViews(limiter: Limiter, rows: readonly BudgetRow[]): Promise<BudgetView[]> {
-  const usage: BudgetUsage[] = await limiter.budgetUsage(rows.map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros)));
+  const usage: BudgetUsage[] = await limiter.budgetUsage(rows.map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros, b.userId)));
   return rows.map((b, i) => ({
-    object: 'budget', id: b.id, scope: b.scope, subject_id: b.subjectId, period: b.period, mode: b.mode, limit_micros: b.limitMicros,
+    object: 'budget', id: b.id, scope: b.scope, subject_id: b.subjectId, user_id: b.userId, period: b.period, mode: b.mode, limit_micros: b.limitMicros,
     spent_micros: usage[i].spentMicros, remaining_micros: Math.max(0, b.limitMicros - usage[i].spentMicros), resets_at: usage[i].resetAtMs, created_at: b.createdAt,
   }));
 }
@@ -44,10 +46,10 @@ export const BUDGET_SCHEMAS: Record<string, JsonSchema> = {
   Budget: {
     type: 'object',
     properties: {
-      object: { const: 'budget' }, id: I, scope: SCOPE, subject_id: I, period: PERIOD, mode: MODE, limit_micros: I,
+      object: { const: 'budget' }, id: I, scope: SCOPE, subject_id: I, user_id: I, period: PERIOD, mode: MODE, limit_micros: I,
       spent_micros: I, remaining_micros: I, resets_at: { type: ['integer', 'null'] }, created_at: I,
     },
-    required: ['object', 'id', 'scope', 'subject_id', 'period', 'mode', 'limit_micros', 'spent_micros', 'remaining_micros', 'resets_at', 'created_at'],
+    required: ['object', 'id', 'scope', 'subject_id', 'user_id', 'period', 'mode', 'limit_micros', 'spent_micros', 'remaining_micros', 'resets_at', 'created_at'],
   },
 };
 

@@ -81,7 +81,7 @@ const toChannel = (c: ChannelView): ChannelInfo => ({
 const toPrice = (p: PriceView): StoredPrice => ({ id: p.id, model: p.model, channelId: p.channel_id, inputMicrosPerMTok: p.input_micros_per_mtok, outputMicrosPerMTok: p.output_micros_per_mtok,
   cachedInputMicrosPerMTok: p.cached_input_micros_per_mtok ?? null, cacheWriteMicrosPerMTok: p.cache_write_micros_per_mtok ?? null, reasoningMicrosPerMTok: p.reasoning_micros_per_mtok ?? null, free: p.free });
 const toLimit = (p: LimitView): LimitRow => ({ id: p.id, scope: p.scope as LimitRowScope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency });
-const toBudget = (b: BudgetView): BudgetRow => ({ id: b.id, scope: b.scope, subjectId: b.subject_id, period: b.period, mode: b.mode, limitMicros: b.limit_micros, createdAt: b.created_at });
+const toBudget = (b: BudgetView): BudgetRow => ({ id: b.id, scope: b.scope, subjectId: b.subject_id, userId: b.user_id, period: b.period, mode: b.mode, limitMicros: b.limit_micros, createdAt: b.created_at });
 const toBucket = (b: UsageBucketView): UsageBucket => ({
   key: b.key, requests: b.requests, errors: b.errors, promptTokens: b.prompt_tokens, completionTokens: b.completion_tokens,
   // 0 from a server that predates the kinds

@@ -34,7 +34,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const budgets = needed === 0 ? NO_BUDGETS : gw.policies.budgetsFor(ctx.userId, ctx.keyId);
 
   if (policies.length > 0 || budgets.length > 0) {
-    const request = { policies, tokens: ctx.estimatedTokens, budgets, micros: needed };
+    const request = { policies, tokens: ctx.estimatedTokens, budgets, micros: needed, userId: ctx.userId };
     const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
     gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
     ctx.rateLimit = admission.state;

@@ -57,11 +57,14 @@ export interface BudgetPolicy {
   readonly limitMicros: number;
   /** `${u|k}:${subject}:${period}:${mode}`: names the budget's counters (built once, not per request). */
   readonly key: string;
+  /** The user the budget belongs to (the key's user for a key budget): on a sharded Redis its counters sit in that user's shard. */
+  readonly userId: number | undefined;
 }
 
-/** Builds a {@link BudgetPolicy} with its counter key. */
-export function budgetPolicy(scope: BudgetScope, subject: string, period: BudgetPeriod, mode: BudgetMode, limitMicros: number): BudgetPolicy {
-  return { scope, subject, period, mode, limitMicros, key: `${scope === 'user' ? 'u' : 'k'}:${subject}:${period}:${mode}` };
+/** Builds a {@link BudgetPolicy} with its counter key. `userId` defaults to the subject of a user budget. */
+export function budgetPolicy(scope: BudgetScope, subject: string, period: BudgetPeriod, mode: BudgetMode, limitMicros: number, userId?: number): BudgetPolicy {
+  const owner = userId ?? (scope === 'user' && /^\d+$/.test(subject) ? Number(subject) : undefined);
+  return { scope, subject, period, mode, limitMicros, key: `${scope === 'user' ? 'u' : 'k'}:${subject}:${period}:${mode}`, userId: owner };
 }
 
 /** What a refusal by a budget reports beyond the common fields. */

@@ -39,6 +39,8 @@ export interface AdmissionRequest {
   budgets?: readonly BudgetPolicy[];
   /** Micro-credits reserved against every budget until settlement (the request's credit reservation). */
   micros?: number;
+  /** The user making the request: on a sharded Redis its keys sit in that user's shard (other backends ignore it). */
+  userId?: number;
 }
 
 /**

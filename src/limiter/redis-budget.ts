@@ -6,7 +6,7 @@
 // period is a new key, so nothing resets anything) and `<base>b:<budget key>`
 // for a rolling one. They share the limiter's hash tag (one cluster slot).
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sync/redis-client.ts';
 import { ROLLING_SLOTS, rollingSlotMs, type BudgetPolicy, type BudgetRefusal, type BudgetUsage } from './budget.ts';
 import type { BudgetCalendar } from './budget-calendar.ts';
 
@@ -97,23 +97,21 @@ export function budgetRefusal(b: BudgetPolicy, micros: number, reply: readonly n
   return { period: b.period, mode: b.mode, spentMicros: reply[13], requestMicros: micros, resetAtMs };
 }
 
-/** Spend of each budget as Redis holds it now (for the account API and the dashboard; not on the hot path). */
-export async function readBudgetUsage(redis: Redis, base: string, calendar: BudgetCalendar, budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
+/**
+ * Spend of each budget as Redis holds it now (for the account API and the
+ * dashboard; not on the hot path). `baseOf` gives the key base of a budget's
+ * shard. One read per budget, sent together but not as a pipeline: on a
+ * cluster the budgets of different users live on different masters.
+ */
+export async function readBudgetUsage(redis: RedisClient, baseOf: (b: BudgetPolicy) => string, calendar: BudgetCalendar, budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
   const now = Date.now();
-  const pipeline = redis.pipeline();
-  const windows = budgets.map((b) => {
-    if (b.mode === 'rolling') {
-      pipeline.hgetall(`${base}b:${b.key}`);
-      return null;
-    }
-    const w = calendar.windowAt(b.period, now);
-    pipeline.get(`${base}b:${b.key}:${w.startMs}`);
-    return w;
-  });
-  const replies = (await pipeline.exec()) ?? [];
+  const windows = budgets.map((b) => (b.mode === 'rolling' ? null : calendar.windowAt(b.period, now)));
+  const values = await Promise.all(budgets.map((b, i) => {
+    const w = windows[i];
+    return w === null ? redis.hgetall(`${baseOf(b)}b:${b.key}`) : redis.get(`${baseOf(b)}b:${b.key}:${w.startMs}`);
+  }));
   return budgets.map((b, i) => {
-    const [err, value] = replies[i] ?? [null, null];
-    if (err !== null) throw err;
+    const value = values[i];
     const w = windows[i];
     if (w !== null) return { spentMicros: Number(value ?? 0), resetAtMs: w.endMs };
     const slotMs = rollingSlotMs(b.period);

@@ -1,7 +1,8 @@
 // ioredis settings under which a limiter call never waits longer than its
 // timeout, alive or dead server alike.
 
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { openRedis, type RedisClient } from '../sync/redis-client.ts';
 
 /** Connection settings of the limiter's Redis clients. */
 export interface LimiterConnectionOptions {
@@ -40,18 +41,18 @@ export function limiterRedisOptions(options: LimiterConnectionOptions = {}): Red
   };
 }
 
-/** Opens `poolSize` clients to `url` with {@link limiterRedisOptions}. */
-export function openLimiterPool(url: string, poolSize: number, options: LimiterConnectionOptions = {}): Redis[] {
+/** Opens `poolSize` clients to `url` (one server or a cluster) with {@link limiterRedisOptions}. */
+export function openLimiterPool(url: string, poolSize: number, options: LimiterConnectionOptions = {}): RedisClient[] {
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new RangeError('redis pool size must be a positive integer');
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   for (let i = 0; i < poolSize; i++) {
-    clients.push(new Redis(url, { ...limiterRedisOptions(options), connectionName: `tollgate-limiter-${i}` }));
+    clients.push(openRedis(url, { ...limiterRedisOptions(options), connectionName: `tollgate-limiter-${i}` }));
   }
   return clients;
 }
 
 /** Resolves true once every client is ready, false if `timeoutMs` passes first. */
-export function waitReady(clients: readonly Redis[], timeoutMs: number): Promise<boolean> {
+export function waitReady(clients: readonly RedisClient[], timeoutMs: number): Promise<boolean> {
   const waits = clients.map(
     (c) =>
       new Promise<boolean>((resolve) => {
@@ -74,7 +75,7 @@ export function waitReady(clients: readonly Redis[], timeoutMs: number): Promise
  * Resolves when the first connection attempt of every client has ended:
  * true if all are ready, false on an error or after `timeoutMs`.
  */
-export function firstConnection(clients: readonly Redis[], timeoutMs: number): Promise<boolean> {
+export function firstConnection(clients: readonly RedisClient[], timeoutMs: number): Promise<boolean> {
   const attempts = clients.map(
     (c) =>
       new Promise<boolean>((resolve) => {

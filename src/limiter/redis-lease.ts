@@ -1,5 +1,6 @@
 // What a Redis admission hands back and its settlement needs: the lease id
-// (member of each concurrency ZSET) and the keys of every policy, so a
+// (member of each concurrency ZSET), the policies as judged (a shard's part of
+// shared limits) and the keys of every policy, so a
 // settlement riding on a later script call can address them without
 // rebuilding key strings.
 
@@ -18,8 +19,10 @@ export class RedisLease implements Lease {
   delta: number;
   /** Micro-credits held against budgets; null when none applied. */
   budget: RedisBudgetHold | null;
+  /** The key shard of the admission (its settlement rides on a call to the same slot). */
+  readonly shard: number;
 
-  constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[]) {
+  constructor(id: string, tokens: number, policies: readonly LimitPolicy[], keys: string[], shard = 0) {
     this.settled = false;
     this.tokens = tokens;
     this.id = id;
@@ -27,6 +30,7 @@ export class RedisLease implements Lease {
     this.keys = keys;
     this.delta = 0;
     this.budget = null;
+    this.shard = shard;
   }
 }
 

@@ -11,15 +11,15 @@
 //
 // Keys: `<prefix>{<tag>}:s:<scope>:<subject>` (a hash of RPM/TPM buckets) and
 // `<prefix>{<tag>}:c:<scope>:<subject>` (a ZSET of concurrency leases scored
-// by deadline, so a crashed node's leases expire). Every key carries the same
-// hash tag, so all keys of one request — global, user, key, model — sit in one
-// cluster slot, which is what lets one script judge them atomically. The cost:
-// on Redis Cluster the whole limiter lives on one shard. A per-user tag would
-// spread users but split the global and model limits into a second, non-atomic
-// call. Measured (bench/limiter-bench.ts): about 100 us of Redis CPU per
-// request with five policies each limiting RPM, TPM and concurrency, so some
-// 10,000 such requests/s per Redis node, more with fewer limits; the single
-// slot is the better trade until that is the bottleneck.
+// by deadline, so a crashed node's leases expire). All keys of one request —
+// global, user, key, model — carry one hash tag, so they sit in one cluster
+// slot, which is what lets one script judge them atomically. With one shard
+// (one Redis server) that tag is `{rl}` for every request; on a Redis Cluster
+// the keys are split into shards by user (redis-shards.ts), so users spread
+// over the masters while each admission stays one call to one slot.
+// Measured (bench/limiter-bench.ts): about 100 us of Redis CPU per request
+// with five policies each limiting RPM, TPM and concurrency, so some 10,000
+// such requests/s per Redis server or cluster master.
 //
 // Failure: a call that errors or times out (`commandTimeoutMs`), or no ready
 // connection, applies `failPolicy`: 'open' admits through the in-process
@@ -29,7 +29,6 @@
 // request; ioredis reconnects in the background and Redis is used again once
 // ready.
 
-import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_WINDOW_MS,
@@ -50,18 +49,22 @@ import { appendBudgets, budgetHold, budgetRefusal, readBudgetUsage } from './red
 import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
 import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
+import type { RedisClient } from '../sync/redis-client.ts';
 import { appendSettlements, SettlementQueue } from './settlement-queue.ts';
+import { ShardMap } from './redis-shards.ts';
 
 /** Options of {@link RedisLimiter}. */
 export interface RedisLimiterOptions extends LimiterConnectionOptions {
   /** A URL (the limiter opens and owns `poolSize` clients) or your clients, made with `limiterRedisOptions()`. */
-  redis: string | Redis | readonly Redis[];
+  redis: string | RedisClient | readonly RedisClient[];
   /** Connections opened for a URL, used round-robin (default 1: ioredis pipelines). */
   poolSize?: number;
   /** Key prefix (default 'tollgate:'). */
   keyPrefix?: string;
-  /** Hash tag shared by all limiter keys (default 'rl'). */
+  /** Hash tag shared by all limiter keys (default 'rl'); with shards, the base of each shard's tag. */
   hashTag?: string;
+  /** Shards the keys are split into by user (default 1: one slot; see redis-shards.ts). */
+  shards?: number;
   /** RPM/TPM window in ms (default 60,000); must match the fallback's. */
   windowMs?: number;
   /** IANA time zone of calendar budget periods (default UTC); must match the fallback's. */
@@ -104,9 +107,9 @@ export interface RedisLimiterStats extends LimiterStats {
   droppedSettlements: number;
 }
 
-interface ScriptClient extends Redis {
+type ScriptClient = RedisClient & {
   tollgateLimitV1(args: (string | number)[]): Promise<number[]>;
-}
+};
 
 const SCOPE_CODE: Readonly<Record<LimitScope, string>> = { global: 'g', user: 'u', key: 'k', model: 'm', user_model: 'um' };
 const NO_BUDGETS: readonly BudgetPolicy[] = [];
@@ -124,7 +127,7 @@ export class RedisLimiter implements Limiter {
   readonly fallback: MemoryLimiter;
   private readonly clients: readonly ScriptClient[];
   private readonly owned: boolean;
-  private readonly base: string;
+  private readonly shards: ShardMap;
   private readonly calendar: BudgetCalendar;
   private readonly leaseTtlMs: number;
   private readonly failOpen: boolean;
@@ -138,7 +141,8 @@ export class RedisLimiter implements Limiter {
   private skipUntil: number;
   /** When the last admission call left: queued settlements ride on the next one. */
   private lastCallAt: number;
-  private readonly pending: SettlementQueue;
+  /** Settlements per shard: a script call may carry only keys of its own slot. */
+  private readonly pending: SettlementQueue[];
   private timer: NodeJS.Timeout | null;
   private readonly counters: RedisLimiterStats;
   private readonly flushTick: () => void;
@@ -148,7 +152,7 @@ export class RedisLimiter implements Limiter {
   constructor(options: RedisLimiterOptions) {
     const r = options.redis;
     this.owned = typeof r === 'string';
-    const clients = typeof r === 'string' ? openLimiterPool(r, options.poolSize ?? 1, options) : Array.isArray(r) ? [...r] : [r as Redis];
+    const clients = typeof r === 'string' ? openLimiterPool(r, options.poolSize ?? 1, options) : Array.isArray(r) ? [...r] : [r as RedisClient];
     if (clients.length === 0) throw new RangeError('RedisLimiter needs at least one client');
     for (const c of clients) {
       if (this.owned) c.on('error', (err: Error) => this.report(err));
@@ -159,7 +163,7 @@ export class RedisLimiter implements Limiter {
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
     this.fallback = options.fallback ?? new MemoryLimiter({ windowMs: this.windowMs, timeZone: options.timeZone });
     this.calendar = new BudgetCalendar(options.timeZone ?? 'UTC');
-    this.base = `${options.keyPrefix ?? 'tollgate:'}{${options.hashTag ?? 'rl'}}:`;
+    this.shards = new ShardMap(options.keyPrefix ?? 'tollgate:', options.hashTag ?? 'rl', options.shards ?? 1);
     this.leaseTtlMs = options.leaseTtlMs ?? 600_000;
     this.failOpen = (options.failPolicy ?? 'open') === 'open';
     this.breakerMs = options.breakerMs ?? 1000;
@@ -171,7 +175,8 @@ export class RedisLimiter implements Limiter {
     this.nextClient = 0;
     this.skipUntil = 0;
     this.lastCallAt = 0;
-    this.pending = new SettlementQueue(options.maxPending ?? 10_000);
+    const perShard = Math.max(1, Math.ceil((options.maxPending ?? 10_000) / this.shards.count));
+    this.pending = this.shards.bases.map(() => new SettlementQueue(perShard));
     this.timer = null;
     this.counters = { calls: 0, flushCalls: 0, errors: 0, failOpen: 0, failClosed: 0, droppedSettlements: 0, pendingSettlements: 0 };
     // Requests arriving while the first connection is still being made wait
@@ -184,7 +189,9 @@ export class RedisLimiter implements Limiter {
       this.timer = null;
       // Under load an admission call leaves every few ms and carries the
       // queue for free; flush alone only when traffic has paused.
-      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.length <= this.maxPiggyback) {
+      // A shard's keys are touched only by admissions of that shard, so its
+      // settlements may wait for its next admission however busy the others are.
+      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.every((q) => q.length <= this.maxPiggyback)) {
         this.schedule(this.flushDelayMs);
         return;
       }
@@ -204,14 +211,17 @@ export class RedisLimiter implements Limiter {
 
   /** Current counters. */
   stats(): RedisLimiterStats {
-    return { ...this.counters, pendingSettlements: this.pending.length };
+    let pendingSettlements = 0;
+    for (const queue of this.pending) pendingSettlements += queue.length;
+    return { ...this.counters, pendingSettlements };
   }
 
   async admit(req: AdmissionRequest): Promise<Admission> {
-    const policies = req.policies;
+    const shard = this.shards.shardOf(req.userId);
+    const policies = this.shards.policiesOf(req.policies, shard);
     const n = policies.length;
     const tokens = tokenCount(req.tokens);
-    const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n));
+    const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n), shard);
     const budgets = req.budgets ?? NO_BUDGETS;
     const micros = req.micros ?? 0;
     if (n === 0 && budgets.length === 0) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
@@ -224,19 +234,20 @@ export class RedisLimiter implements Limiter {
 
     // Layout: numkeys, KEYS (request, then settlements), ARGV (header, policies, settlements).
     const args: (string | number)[] = [0];
+    const base = this.shards.bases[shard];
     for (let i = 0; i < n; i++) {
       const p = policies[i];
       const tail = SCOPE_CODE[p.scope] + ':' + p.subject;
-      const s = this.base + 's:' + tail;
-      const c = this.base + 'c:' + tail;
+      const s = base + 's:' + tail;
+      const c = base + 'c:' + tail;
       lease.keys[2 * i] = s;
       lease.keys[2 * i + 1] = c;
       args.push(s, c);
     }
-    const carried = this.pending.take(this.maxPiggyback);
+    const carried = this.pending[shard].take(this.maxPiggyback);
     const slots = carried === null ? null : appendSettlements(args, carried);
     const budgetKeys = new Array<string>(budgets.length);
-    const budgetArgs = appendBudgets(args, this.base, this.calendar, budgets, micros, budgetKeys, carried);
+    const budgetArgs = appendBudgets(args, base, this.calendar, budgets, micros, budgetKeys, carried);
     args[0] = args.length - 1;
     args.push(n, this.windowMs, tokens, lease.id, this.leaseTtlMs, slots === null ? 0 : slots.length / 4);
     for (let i = 0; i < n; i++) {
@@ -267,7 +278,8 @@ export class RedisLimiter implements Limiter {
       const b = budgets[reply[11] - 1];
       return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: reply[12], state, budget: budgetRefusal(b, micros, reply, this.calendar) };
     }
-    const p = policies[reply[1] - 1];
+    // The refusal names the policy as configured, not this shard's part of it.
+    const p = req.policies[reply[1] - 1];
     const kind = REFUSAL_KINDS[reply[2] - 1];
     const limit = (kind === 'rpm' ? p.rpm : kind === 'tpm' ? p.tpm : p.concurrency) ?? -1;
     return { allowed: false, scope: p.scope, subject: p.subject, kind, limit, retryAfterMs: reply[3], state };
@@ -296,22 +308,30 @@ export class RedisLimiter implements Limiter {
   async budgetUsage(budgets: readonly BudgetPolicy[]): Promise<BudgetUsage[]> {
     const client = this.pickClient();
     if (client === null) return this.fallback.budgetUsage(budgets);
-    return readBudgetUsage(client, this.base, this.calendar, budgets);
+    // A budget's counters sit in its owner's shard, where that user's admissions judge it.
+    return readBudgetUsage(client, (b) => this.shards.bases[this.shards.shardOf(b.userId)], this.calendar, budgets);
   }
 
-  /** Sends every queued settlement now. */
+  /** Sends every queued settlement now: one call per shard with settlements (per batch). */
   async flush(): Promise<void> {
-    while (this.pending.length > 0) {
+    for (const queue of this.pending) {
+      if (!(await this.flushQueue(queue))) return;
+    }
+  }
+
+  /** Sends one shard's settlements; false when Redis is unusable (a retry is scheduled). */
+  private async flushQueue(queue: SettlementQueue): Promise<boolean> {
+    while (queue.length > 0) {
       const client = this.pickClient();
       if (client === null) {
         this.schedule(Math.max(this.breakerMs, this.flushDelayMs));
-        return;
+        return false;
       }
-      const batch = this.pending.take(FLUSH_BATCH);
-      if (batch === null) return;
+      const batch = queue.take(FLUSH_BATCH);
+      if (batch === null) return true;
       const args: (string | number)[] = [0];
       const slots = appendSettlements(args, batch);
-      const budgetArgs = appendBudgets(args, this.base, this.calendar, NO_BUDGETS, 0, [], batch);
+      const budgetArgs = appendBudgets(args, '', this.calendar, NO_BUDGETS, 0, [], batch);
       args[0] = args.length - 1;
       args.push(0, this.windowMs, 0, '', this.leaseTtlMs, slots.length / 4);
       for (let i = 0; i < slots.length; i++) args.push(slots[i]);
@@ -322,9 +342,10 @@ export class RedisLimiter implements Limiter {
         await client.tollgateLimitV1(args);
       } catch (err) {
         this.failed(err as Error, batch);
-        return;
+        return false;
       }
     }
+    return true;
   }
 
   async close(): Promise<void> {
@@ -384,7 +405,7 @@ export class RedisLimiter implements Limiter {
   }
 
   private enqueue(lease: RedisLease): void {
-    if (this.pending.push(lease)) this.counters.droppedSettlements++;
+    if (this.pending[lease.shard].push(lease)) this.counters.droppedSettlements++;
     this.schedule(this.flushDelayMs);
   }
 

@@ -15,6 +15,8 @@ export interface BudgetRow {
   scope: BudgetScope;
   /** The user id or key id. */
   subjectId: number;
+  /** The user the budget belongs to: the subject, or the key's user. */
+  userId: number;
   period: BudgetPeriod;
   mode: BudgetMode;
   limitMicros: number;
@@ -36,11 +38,12 @@ export interface BudgetFilter {
   subjectId?: number;
 }
 
-function toBudgetRow(row: Selectable<BudgetsTable>): BudgetRow {
+function toBudgetRow(row: Selectable<BudgetsTable>, keyUserId: number | null): BudgetRow {
   return {
     id: row.id,
     scope: row.scope as BudgetScope,
     subjectId: row.subject_id,
+    userId: row.scope === 'user' ? row.subject_id : (keyUserId ?? 0),
     period: row.period as BudgetPeriod,
     mode: row.mode as BudgetMode,
     limitMicros: row.limit_micros,
@@ -71,8 +74,8 @@ export class BudgetRepo {
     check(input);
     return this.#db.transaction().execute(async (trx) => {
       const subject = input.scope === 'user'
-        ? await trx.selectFrom('users').select('id').where('id', '=', input.subjectId).executeTakeFirst()
-        : await trx.selectFrom('client_keys').select('id').where('id', '=', input.subjectId).executeTakeFirst();
+        ? await trx.selectFrom('users').select('id as userId').where('id', '=', input.subjectId).executeTakeFirst()
+        : await trx.selectFrom('client_keys').select('user_id as userId').where('id', '=', input.subjectId).executeTakeFirst();
       if (subject === undefined) throw new StoreInputError('not_found', `no ${input.scope} with id ${input.subjectId}`);
       const row = await trx
         .insertInto('budgets')
@@ -83,7 +86,7 @@ export class BudgetRepo {
         .returningAll()
         .executeTakeFirstOrThrow();
       await appendChange(trx, this.#dialect, 'budgets', `${input.scope}:${input.subjectId}`);
-      return toBudgetRow(row);
+      return toBudgetRow(row, subject.userId);
     });
   }
 
@@ -99,17 +102,26 @@ export class BudgetRepo {
 
   /** The budget of (scope, subject, period), if any. */
   async find(scope: BudgetScope, subjectId: number, period: BudgetPeriod): Promise<BudgetRow | undefined> {
-    const row = await this.#db.selectFrom('budgets').selectAll().where('scope', '=', scope).where('subject_id', '=', subjectId).where('period', '=', period).executeTakeFirst();
-    return row === undefined ? undefined : toBudgetRow(row);
+    const row = await this.#withOwner().where('budgets.scope', '=', scope).where('budgets.subject_id', '=', subjectId).where('budgets.period', '=', period).executeTakeFirst();
+    return row === undefined ? undefined : toBudgetRow(row, row.key_user_id);
   }
 
   /** Budgets by scope, subject and period length. */
   async list(filter: BudgetFilter = {}): Promise<BudgetRow[]> {
-    let q = this.#db.selectFrom('budgets').selectAll();
-    if (filter.scope !== undefined) q = q.where('scope', '=', filter.scope);
-    if (filter.subjectId !== undefined) q = q.where('subject_id', '=', filter.subjectId);
-    const rows = await q.orderBy('scope').orderBy('subject_id').orderBy('id').execute();
+    let q = this.#withOwner();
+    if (filter.scope !== undefined) q = q.where('budgets.scope', '=', filter.scope);
+    if (filter.subjectId !== undefined) q = q.where('budgets.subject_id', '=', filter.subjectId);
+    const rows = await q.orderBy('budgets.scope').orderBy('budgets.subject_id').orderBy('budgets.id').execute();
     const order = (p: string) => BUDGET_PERIODS.indexOf(p as BudgetPeriod);
-    return rows.map(toBudgetRow).sort((a, b) => (a.scope === b.scope && a.subjectId === b.subjectId ? order(a.period) - order(b.period) : 0));
+    return rows.map((r) => toBudgetRow(r, r.key_user_id)).sort((a, b) => (a.scope === b.scope && a.subjectId === b.subjectId ? order(a.period) - order(b.period) : 0));
+  }
+
+  /** Budgets with the user of a key budget's key (null for user budgets). */
+  #withOwner() {
+    return this.#db
+      .selectFrom('budgets')
+      .leftJoin('client_keys', (join) => join.onRef('client_keys.id', '=', 'budgets.subject_id').on('budgets.scope', '=', 'key'))
+      .selectAll('budgets')
+      .select('client_keys.user_id as key_user_id');
   }
 }

@@ -4,7 +4,7 @@
  * once instead of waiting for its next poll. The message carries no data — the
  * store stays the one source of truth, so a lost message only costs latency.
  */
-import { Redis } from 'ioredis';
+import { openRedis, type RedisClient } from './redis-client.ts';
 
 export interface ChangeSignal {
   /** Ring the bell (after a committed change). Never throws: polling still catches up. */
@@ -18,12 +18,12 @@ const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeou
 
 export function openChangeSignal(redisUrl: string, keyPrefix: string): ChangeSignal {
   const channel = `${keyPrefix}changes`;
-  let publisher: Redis | null = null;
-  let subscriber: Redis | null = null;
+  let publisher: RedisClient | null = null;
+  let subscriber: RedisClient | null = null;
   return {
     async publish() {
       try {
-        publisher ??= new Redis(redisUrl, redisOptions);
+        publisher ??= openRedis(redisUrl, redisOptions);
         publisher.on('error', () => undefined);
         await publisher.publish(channel, '1');
       } catch {
@@ -31,7 +31,7 @@ export function openChangeSignal(redisUrl: string, keyPrefix: string): ChangeSig
       }
     },
     async subscribe(onSignal) {
-      subscriber = new Redis(redisUrl, { ...redisOptions, maxRetriesPerRequest: null });
+      subscriber = openRedis(redisUrl, { ...redisOptions, maxRetriesPerRequest: null });
       subscriber.on('error', () => undefined); // reconnects by itself; polling covers the gap
       subscriber.on('message', onSignal);
       try {
