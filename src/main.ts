@@ -38,6 +38,7 @@ import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './edge/http-server.ts';
 import { startServiceNode, type ServiceNode } from './services/service-node.ts';
+import { openCaches } from './cache/caches.ts';
 
 /** The models of the built-in mock channel, free by default so a new install answers at once. */
 export const MOCK_MODELS = ['mock-gpt', 'mock-gpt-large', 'mock-embed'] as const;
@@ -111,6 +112,11 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   // Records spooled by an earlier run must be in the store before balances are
   // loaded from it, or those balances would not include their costs.
   await writer.flush();
+  const caches = openCaches(config, metrics?.registry ?? null, (err) => {
+    metrics?.redisError('cache');
+    logger.debug({ err: err.message }, 'redis cache error');
+  });
+  await caches.start(2_000);
 
   const gateway = new Gateway({
     config,
@@ -144,6 +150,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
     storeHealth: new StoreHealth(() => store.keys.findByHash('0'.repeat(64))),
     onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
+    responseCache: caches.response,
+    accountCache: caches.account,
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
   const services = await startServiceNode(config, store, gateway, metrics, logger);
@@ -197,6 +205,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await tracer?.close();
     await services?.close();
     await limiter.close();
+    caches.close();
     await gateway.upstream.close();
     await gateway.proxies.close();
     await mock?.close();
