@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { TwoLevelCache, type EntryCodec } from '../src/cache/two-level-cache.ts';
 import { RedisTier } from '../src/cache/redis-tier.ts';
 import { requestKey, canonicalBody } from '../src/cache/request-key.ts';
-import { cachedAnswerCodec, type CachedAnswer } from '../src/cache/cached-answer.ts';
+import { cachedAnswerCodec, isRefusedAnswer, type CachedAnswer } from '../src/cache/cached-answer.ts';
 
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `tollgate-test-cache-${process.pid}-${Date.now()}:`;
@@ -137,4 +137,19 @@ test('a stored answer survives its Redis encoding; foreign bytes decode to nothi
   assert.deepEqual({ ...decoded.value, body: decoded.value.body.toString() }, { ...answer, body: answer.body.toString() });
   assert.equal(cachedAnswerCodec.decode(Buffer.from('not an entry')), null);
   assert.equal(cachedAnswerCodec.decode(Buffer.from('{"v":99}\nxyz')), null);
+});
+
+test('refused or filtered answers are recognised in each protocol; the words in generated text are not', () => {
+  const refusedAnswers = [
+    '{"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"I cannot help with that."},"finish_reason":"stop"}]}',
+    'data: {"choices":[{"index":0,"delta":{},"finish_reason":"content_filter"}]}\n\ndata: [DONE]\n\n',
+    '{"type":"message","content":[],"stop_reason":"refusal"}',
+    '{"object":"response","status":"incomplete","incomplete_details":{"reason":"content_filter"}}',
+  ];
+  for (const body of refusedAnswers) assert.equal(isRefusedAnswer(Buffer.from(body)), true, body);
+  const fine = [
+    '{"choices":[{"index":0,"message":{"role":"assistant","content":"ok","refusal":null},"finish_reason":"stop"}]}',
+    JSON.stringify({ choices: [{ message: { content: 'the value "content_filter" and "refusal": "x" are words here' }, finish_reason: 'stop' }] }),
+  ];
+  for (const body of fine) assert.equal(isRefusedAnswer(Buffer.from(body)), false, body);
 });

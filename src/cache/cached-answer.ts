@@ -47,3 +47,18 @@ export const cachedAnswerCodec: EntryCodec<CachedAnswer> = {
   },
   sizeOf: (answer) => answer.body.length + ENTRY_OVERHEAD,
 };
+
+/**
+ * An answer the provider's own safety system cut or refused, in any of the
+ * three protocols: finish_reason "content_filter" (OpenAI; also the Responses
+ * API's incomplete reason), stop_reason "refusal" (Anthropic), a non-null
+ * "refusal" text (OpenAI chat). Such an answer is never stored. Searched in
+ * the bytes (no decoded copy); in generated text these quotes arrive escaped
+ * (\"), so the text itself cannot match.
+ */
+const REFUSAL_MARKS = ['"content_filter"', ':"refusal"', ': "refusal"', '"refusal":"', '"refusal": "'];
+
+export function isRefusedAnswer(body: Buffer): boolean {
+  for (const mark of REFUSAL_MARKS) if (body.indexOf(mark) !== -1) return true;
+  return false;
+}

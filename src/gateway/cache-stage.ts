@@ -14,7 +14,7 @@
  * A hit has passed admission like any request (see docs/cache.md for why).
  */
 import { Errors, type ErrorSpec } from '../errors.ts';
-import type { CachedAnswer } from '../cache/cached-answer.ts';
+import { isRefusedAnswer, type CachedAnswer } from '../cache/cached-answer.ts';
 import { AnswerCapture } from '../upstream/capture-answer.ts';
 import { writeResponseHead } from '../upstream/response-head.ts';
 import type { Gateway } from './gateway.ts';
@@ -85,7 +85,7 @@ export function storeAnswer(gw: Gateway, ctx: RequestContext): void {
   if (capture === null) return;
   const ok = ctx.outcome === 'ok' && ctx.errorClass === null && ctx.cancelled === null && !ctx.clientGone && capture.status >= 200 && capture.status < 300;
   const body = ok ? capture.take() : null;
-  if (body === null || refused(body)) {
+  if (body === null || isRefusedAnswer(body)) {
     flight?.settle(null);
     return;
   }
@@ -102,18 +102,4 @@ export function storeAnswer(gw: Gateway, ctx: RequestContext): void {
     channelId: ctx.upstreamChannel?.id ?? null,
   };
   void gw.responseCache!.entries.store(ctx.cacheKey!, answer, flight, ctx.cacheStatus === 'refresh');
-}
-
-/**
- * An answer the provider's own safety system cut or refused, in any of the
- * three protocols: finish_reason "content_filter" (OpenAI; the Responses
- * API's incomplete reason), stop_reason "refusal" (Anthropic), a non-null
- * "refusal" text (OpenAI chat). Searched in the bytes (no decoded copy): in
- * generated text these quotes arrive escaped (\"), so text cannot match.
- */
-const REFUSAL_MARKS = ['"content_filter"', ':"refusal"', ': "refusal"', '"refusal":"', '"refusal": "'];
-
-function refused(body: Buffer): boolean {
-  for (const mark of REFUSAL_MARKS) if (body.indexOf(mark) !== -1) return true;
-  return false;
 }
