@@ -11,6 +11,7 @@ import { startTwoChannels, type TwoChannels } from './support/two-channels.ts';
 import { parseSse, checkChatOrder, checkAnthropicOrder } from './support/translate-fixtures.ts';
 import type { Fixture } from './support/gateway-fixture.ts';
 import type { UsageRecord } from '../src/store/store.ts';
+import { runCli } from './support/serve-process.ts';
 
 const PRICE = { inputMicrosPerMTok: 3_000_000, outputMicrosPerMTok: 15_000_000 };
 let gateway: TwoChannels;
@@ -199,4 +200,24 @@ test('account API usage reads are served from the account cache within its TTL',
   assert.match(metrics, /tollgate_cache_level_lookups_total\{cache="response",level="l1",result="hit"\} [1-9]/);
   assert.match(metrics, /tollgate_cache_bytes\{cache="response"\} [1-9]/);
   assert.match(metrics, /tollgate_cache_entries\{cache="response"\} [1-9]/);
+});
+
+test('a key created with --cache uses the cache without the header; --no-cache turns it off', async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, TOLLGATE_DATA_DIR: fx.dataDir, TOLLGATE_LOG_LEVEL: 'warn' };
+  for (const k of ['DATABASE_URL', 'REDIS_URL', 'TOLLGATE_URL', 'TOLLGATE_CONFIG']) delete env[k];
+  const created = runCli(env, 'key', 'create', '--user', 'alice', '--name', 'cached', '--cache', '--json');
+  assert.equal(created.code, 0, created.stderr);
+  const key = JSON.parse(created.stdout);
+  assert.equal(key.cache, true);
+  const before = gateway.oai.stats.requests;
+  assert.equal((await post('/v1/chat/completions', chatBody('by key'), { key: key.key })).headers.get('x-tollgate-cache-status'), 'miss');
+  assert.equal((await post('/v1/chat/completions', chatBody('by key'), { key: key.key })).headers.get('x-tollgate-cache-status'), 'hit');
+  assert.equal((await post('/v1/chat/completions', chatBody('by key'), { key: key.key, cache: 'skip' })).headers.get('x-tollgate-cache-status'), 'bypass');
+  assert.equal(gateway.oai.stats.requests - before, 2);
+
+  const updated = runCli(env, 'key', 'update', '--key', String(key.id), '--no-cache', '--json');
+  assert.equal(updated.code, 0, updated.stderr);
+  assert.equal(JSON.parse(updated.stdout).cache, false);
+  await fx.tg.sync.pollNow();
+  assert.equal((await post('/v1/chat/completions', chatBody('by key'), { key: key.key })).headers.get('x-tollgate-cache-status'), 'bypass');
 });

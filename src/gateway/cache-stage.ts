@@ -23,7 +23,7 @@ import type { RequestContext } from './context.ts';
 /** Sets the request's cache mode and key; an ErrorSpec for an x-tollgate-cache value that is none of use/refresh/skip. */
 export function planCaching(gw: Gateway, ctx: RequestContext): ErrorSpec | null {
   const cache = gw.responseCache!;
-  const mode = cache.modeFor(ctx.req.headers['x-tollgate-cache'], false, ctx.model);
+  const mode = cache.modeFor(ctx.req.headers['x-tollgate-cache'], ctx.keyCachesAnswers, ctx.model);
   if (mode === null) return Errors.invalidCacheHeader;
   ctx.cacheStatus = 'bypass';
   if (mode === 'bypass' || ctx.json === null || gw.filters.mayFilter(ctx.model, ctx.keyId)) return null;

@@ -66,6 +66,8 @@ export class RequestContext implements RequestOutcome {
   keyName = '';
   /** The models the key may use, from its cache entry; null: any. */
   allowedModels: ReadonlySet<string> | null = null;
+  /** The key opted its requests into the response cache (from its cache entry). */
+  keyCachesAnswers = false;
 
   // Request
   body: Buffer | null = null;

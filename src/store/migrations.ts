@@ -46,6 +46,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0009_usage_totals_kinds': {
       up: (db: Kysely<any>) => usageTotalsKindsUp(db),
     },
+    '0012_response_cache': {
+      up: (db: Kysely<any>) => responseCacheUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -316,6 +319,11 @@ async function keyGovernanceUp(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('client_keys').addColumn('expires_at', 'bigint').execute();
   await db.schema.alterTable('client_keys').addColumn('models', 'text').execute();
   await db.schema.alterTable('client_keys').addColumn('ips', 'text').execute();
+}
+
+/** A key may opt its requests into the response cache (docs/cache.md); existing keys do not. */
+async function responseCacheUp(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('client_keys').addColumn('response_cache', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 /** The usage kinds in the running totals too, backfilled from the log (one day's records per row). */
