@@ -92,8 +92,14 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const proxyOptions = { policy: config.upstream, connectTimeoutMs: config.upstream.connectTimeoutMs, connections: config.upstream.connectionsPerOrigin, exempt };
   const loadProxies = async (previous: ProxyTable | null) => new ProxyTable(await store.proxies.listFull(), await store.proxies.bindings(), health, proxyOptions, (name) => proxyMetrics?.countersFor(name) ?? NO_PROXY_COUNTERS, previous);
   const limiter = createLimiter(config, logger, metrics);
-  // Requests before the first Redis connection would wait out the command timeout.
-  if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
+  const caches = openCaches(config, metrics?.registry ?? null, (err) => {
+    metrics?.redisError('cache');
+    logger.debug({ err: err.message }, 'redis cache error');
+  });
+  // Requests before the first Redis connection would wait out the command timeout (the limiter)
+  // or miss the shared cache level: both connections are awaited together.
+  const [limiterReady] = await Promise.all([limiter.ready(2_000), caches.start(2_000)]);
+  if (!limiterReady) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
   const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
@@ -112,11 +118,6 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   // Records spooled by an earlier run must be in the store before balances are
   // loaded from it, or those balances would not include their costs.
   await writer.flush();
-  const caches = openCaches(config, metrics?.registry ?? null, (err) => {
-    metrics?.redisError('cache');
-    logger.debug({ err: err.message }, 'redis cache error');
-  });
-  await caches.start(2_000);
 
   const gateway = new Gateway({
     config,

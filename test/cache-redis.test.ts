@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { ADMIN_TOKEN, startFixture, type Fixture } from './support/gateway-fixture.ts';
 
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `tollgate-test-cache-${process.pid}-${Date.now()}:`;
@@ -94,4 +94,37 @@ test('an invalidation on one gateway drops the entry on both and in Redis', asyn
   const before = upstreamCalls();
   assert.equal((await chat(b, 'forget me')).status, 'miss');
   assert.equal(upstreamCalls() - before, 1);
+});
+
+test('DELETE /admin/cache purges every entry on both gateways and in Redis; it needs the admin token', async () => {
+  for (const content of ['purge 1', 'purge 2']) {
+    await chat(a, content);
+    await inRedis(content);
+    assert.equal((await chat(b, content)).status, 'hit');
+  }
+  const denied = await fetch(`${a.url}/admin/cache`, { method: 'DELETE' });
+  assert.equal(denied.status, 401);
+  await denied.text();
+  const purged = await fetch(`${a.url}/admin/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(purged.status, 200);
+  const body = await purged.json();
+  assert.equal(body.object, 'response_cache');
+  assert.ok(body.purged >= 2, `purged ${body.purged}`);
+  assert.deepEqual(await redis.keys(`${prefix}cache:response:*`), []);
+  await dropped(b, 'purge 1');
+  await dropped(b, 'purge 2');
+  const before = upstreamCalls();
+  assert.equal((await chat(b, 'purge 1')).status, 'miss');
+  assert.equal(upstreamCalls() - before, 1);
+});
+
+test('DELETE /admin/cache on a server without the response cache is a 404 that says so', async () => {
+  const plain = await startFixture({}, 'carol');
+  try {
+    const r = await fetch(`${plain.url}/admin/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 404);
+    assert.match((await r.json()).error.message, /cache\.enabled is false/);
+  } finally {
+    await plain.close();
+  }
 });

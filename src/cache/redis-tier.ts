@@ -18,8 +18,11 @@ export interface RedisTierOptions {
   onError: (err: Error) => void;
 }
 
-/** Every node listens here; messages are `<node>\n<cache>\n<key>`. */
+/** Every node listens here; messages are `<node>\n<cache>\n<key>`, the key `*` for every entry. */
 const CHANNEL = 'cache:invalidate';
+export const EVERY_KEY = '*';
+/** Keys deleted per DEL while clearing a cache. */
+const CLEAR_BATCH = 500;
 
 export class RedisTier {
   readonly #client: Redis;
@@ -48,12 +51,10 @@ export class RedisTier {
    * while offline, and subscribes to invalidations (retried in the background on failure).
    */
   async start(timeoutMs: number): Promise<void> {
-    await waitReady([this.#client], timeoutMs);
-    try {
-      await this.#subscriber.subscribe(this.#channel);
-    } catch (err) {
-      this.#onError(err as Error);
-    }
+    // The subscription waits for a connection as long as it takes; the start waits for it at most timeoutMs.
+    const subscribed = this.#subscriber.subscribe(this.#channel).then(() => undefined, (err: Error) => this.#onError(err));
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.all([waitReady([this.#client], timeoutMs), Promise.race([subscribed, timer])]);
   }
 
   /** `onDrop(key)` runs when another node invalidates `key` of the cache named `cache`. */
@@ -95,6 +96,19 @@ export class RedisTier {
     } catch (err) {
       this.#onError(err as Error);
     }
+  }
+
+  /** Deletes every shared entry of `cache` (SCAN, never KEYS) and tells every other node to drop all of its copies; the number deleted. */
+  async clear(cache: string): Promise<number> {
+    let deleted = 0;
+    try {
+      const stream = this.#client.scanStream({ match: `${this.#prefix}${cache}:*`, count: CLEAR_BATCH });
+      for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) deleted += await this.#client.del(...keys);
+      await this.#client.publish(this.#channel, `${this.#node}\n${cache}\n${EVERY_KEY}`);
+    } catch (err) {
+      this.#onError(err as Error);
+    }
+    return deleted;
   }
 
   close(): void {

@@ -11,7 +11,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { SingleFlight, type Flight } from './single-flight.ts';
-import type { RedisTier } from './redis-tier.ts';
+import { EVERY_KEY, type RedisTier } from './redis-tier.ts';
 
 /** How entries become bytes for L2 and back; `sizeOf` is what L1 counts against its bound. */
 export interface EntryCodec<V> {
@@ -71,7 +71,7 @@ export class TwoLevelCache<V> {
       ttl: opts.ttlMs,
       ttlAutopurge: false,
     });
-    opts.l2?.listen(opts.name, (key) => this.#l1.delete(key));
+    opts.l2?.listen(opts.name, (key) => (key === EVERY_KEY ? this.#l1.clear() : this.#l1.delete(key)));
   }
 
   /**
@@ -112,6 +112,13 @@ export class TwoLevelCache<V> {
   async invalidate(key: string): Promise<void> {
     this.#l1.delete(key);
     await this.#l2?.invalidate(this.name, key);
+  }
+
+  /** Drops every entry here, in L2 and on every other node; the number of entries dropped (here and in L2). */
+  async clear(): Promise<number> {
+    const local = this.#l1.size;
+    this.#l1.clear();
+    return local + (this.#l2 === null ? 0 : await this.#l2.clear(this.name));
   }
 
   /**
