@@ -221,3 +221,23 @@ test('a key created with --cache uses the cache without the header; --no-cache t
   await fx.tg.sync.pollNow();
   assert.equal((await post('/v1/chat/completions', chatBody('by key'), { key: key.key })).headers.get('x-tollgate-cache-status'), 'bypass');
 });
+
+test('completions, embeddings and Responses answers are cached too, each under its own endpoint', async () => {
+  const calls: Array<[string, object]> = [
+    ['/v1/completions', { model: 'gpt-x', prompt: 'Once upon a time', max_tokens: 8 }],
+    ['/v1/embeddings', { model: 'gpt-x', input: 'Once upon a time' }],
+    ['/v1/responses', { model: 'gpt-x', input: 'Once upon a time', max_output_tokens: 8 }],
+    ['/v1/responses', { model: 'gpt-x', input: 'Once upon a time', max_output_tokens: 8, stream: true }],
+  ];
+  const before = gateway.oai.stats.requests;
+  for (const [path, body] of calls) {
+    const miss = await post(path, body, { cache: 'use' });
+    assert.equal(miss.status, 200, path);
+    assert.equal(miss.headers.get('x-tollgate-cache-status'), 'miss', path);
+    const missText = await miss.text();
+    const hit = await post(path, body, { cache: 'use' });
+    assert.equal(hit.headers.get('x-tollgate-cache-status'), 'hit', path);
+    assert.equal(await hit.text(), missText, path);
+  }
+  assert.equal(gateway.oai.stats.requests - before, calls.length);
+});
