@@ -7,9 +7,11 @@ import { parseArgs } from 'node:util';
  * response filter rules in scope. Both Tollgate only, compared with 'stream' in the same run.
  * 'hop': a ~2 KiB POST through two nodes in series (service pairs only): Tollgate's secure hop
  * against two bare passthroughs.
+ * 'cached': the non-streaming chat request with `x-tollgate-cache: use`, so Tollgate answers it
+ * from its response cache (one miss, then hits); the bare passthrough relays it as 'chat'.
  */
-export type ScenarioName = 'chat' | 'stream' | 'translated' | 'filtered' | 'mixed' | 'hop';
-export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'filtered', 'mixed', 'hop'];
+export type ScenarioName = 'chat' | 'stream' | 'translated' | 'filtered' | 'mixed' | 'hop' | 'cached';
+export const allScenarios: readonly ScenarioName[] = ['chat', 'stream', 'translated', 'filtered', 'mixed', 'hop', 'cached'];
 
 /** Scenarios whose load is streams (measured by TTFT and CPU per stream). */
 export const isStreamScenario = (s: ScenarioName): boolean => s === 'stream' || s === 'translated' || s === 'filtered';

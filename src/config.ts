@@ -135,6 +135,28 @@ export const ConfigSchema = z.object({
       if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `'${bad}' is not a CIDR such as 10.0.0.0/8 or ::1/128` });
     }),
   ).default([]),
+  /**
+   * The two-level cache (docs/cache.md): L1 in this process, bounded by bytes;
+   * L2 in Redis (REDIS_URL) with invalidation over pub/sub.
+   */
+  cache: z.object({
+    /** The exact response cache for model calls; requests still opt in (models, header). */
+    enabled: bool(false),
+    /** Models whose requests are cached for every key ('*': all); in env, comma-separated. */
+    models: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((m) => m.trim()).filter((m) => m !== '') : v), z.array(z.string().min(1))).default([]),
+    /** Bytes of entries held in each process (LRU beyond). */
+    l1MaxBytes: int(64 * 1024 * 1024, 1024),
+    /** How long a stored answer is served. */
+    ttlMs: int(300_000, 1),
+    /** A larger answer is delivered but not stored. */
+    maxEntryBytes: int(1024 * 1024, 1),
+    /** One entry per request for all users (true) or one per user (false). */
+    shared: bool(false),
+    /** A hit costs this many thousandths of the original answer's cost (0: free). */
+    hitPricePermille: int(0, 0, 1000),
+    /** Account API usage reads are served from the cache this long (0: never cached). */
+    accountTtlMs: int(1_000, 0, 60_000),
+  }).prefault({}),
   /** How often a server polls the store's change feed (revocations, channels, prices, limits). */
   changePollMs: int(250, 10, 60_000),
   /** The built-in mock channel: an in-process mock upstream so a fresh install answers at once. */

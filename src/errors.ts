@@ -13,6 +13,7 @@ export const Errors = {
   invalidJson: spec(400, 'invalid_request_error', 'invalid_json', 'The request body is not valid JSON.'),
   invalidBody: spec(400, 'invalid_request_error', 'invalid_request', 'The request body is invalid.'),
   missingModel: spec(400, 'invalid_request_error', 'missing_model', 'You must provide a model parameter.'),
+  invalidCacheHeader: spec(400, 'invalid_request_error', 'invalid_cache_header', "The x-tollgate-cache header must be 'use', 'refresh' or 'skip'."),
   badQuery: spec(400, 'invalid_request_error', 'invalid_query', 'A query parameter is invalid.'),
   missingKey: spec(401, 'invalid_request_error', 'missing_api_key', 'You did not provide an API key. Use "Authorization: Bearer <key>" or "x-api-key: <key>".'),
   invalidKey: spec(401, 'invalid_request_error', 'invalid_api_key', 'Incorrect API key provided.'),

@@ -40,6 +40,7 @@ import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './edge/http-server.ts';
 import { startServiceNode, type ServiceNode } from './services/service-node.ts';
+import { openCaches } from './cache/caches.ts';
 
 /** The models of the built-in mock channel, free by default so a new install answers at once. */
 export const MOCK_MODELS = ['mock-gpt', 'mock-gpt-large', 'mock-embed'] as const;
@@ -94,8 +95,14 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const proxyOptions = { policy: config.upstream, connectTimeoutMs: config.upstream.connectTimeoutMs, connections: config.upstream.connectionsPerOrigin, exempt };
   const loadProxies = async (previous: ProxyTable | null) => new ProxyTable(await store.proxies.listFull(), await store.proxies.bindings(), health, proxyOptions, (name) => proxyMetrics?.countersFor(name) ?? NO_PROXY_COUNTERS, previous);
   const limiter = createLimiter(config, logger, metrics);
-  // Requests before the first Redis connection would wait out the command timeout.
-  if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
+  const caches = openCaches(config, metrics?.registry ?? null, (err) => {
+    metrics?.redisError('cache');
+    logger.debug({ err: err.message }, 'redis cache error');
+  });
+  // Requests before the first Redis connection would wait out the command timeout (the limiter)
+  // or miss the shared cache level: both connections are awaited together.
+  const [limiterReady] = await Promise.all([limiter.ready(2_000), caches.start(2_000)]);
+  if (!limiterReady) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
   const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
@@ -147,6 +154,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onError: (err, ctx) => logger.error({ err, requestId: ctx.requestId }, 'request failed inside the gateway'),
     storeHealth: new StoreHealth(() => store.keys.findByHash('0'.repeat(64))),
     onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
+    responseCache: caches.response,
+    accountCache: caches.account,
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
   const services = await startServiceNode(config, store, gateway, metrics, logger);
@@ -201,6 +210,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await tracer?.close();
     await services?.close();
     await limiter.close();
+    caches.close();
     await gateway.upstream.close();
     await gateway.proxies.close();
     await mock?.close();

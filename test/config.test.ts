@@ -102,3 +102,16 @@ test('the deployment directory is found from a subdirectory; a relative dataDir 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('cache: off by default; models from a comma list in env; a hit price past 1000 permille is named', () => {
+  const off = loadConfig({ file: null, env: {} }).cache;
+  assert.equal(off.enabled, false);
+  assert.equal(off.hitPricePermille, 0);
+  assert.deepEqual(off.models, []);
+  const on = loadConfig({ file: null, env: { TOLLGATE_CACHE_ENABLED: 'yes', TOLLGATE_CACHE_MODELS: 'gpt-4o, mock-gpt', TOLLGATE_CACHE_L1_MAX_BYTES: '1048576', TOLLGATE_CACHE_SHARED: 'true' } }).cache;
+  assert.equal(on.enabled, true);
+  assert.deepEqual(on.models, ['gpt-4o', 'mock-gpt']);
+  assert.equal(on.l1MaxBytes, 1048576);
+  assert.equal(on.shared, true);
+  assert.throws(() => loadConfig({ file: null, env: { TOLLGATE_CACHE_HIT_PRICE_PERMILLE: '1500' } }), (err: Error) => err instanceof ConfigError && err.message.includes('cache.hitPricePermille (env TOLLGATE_CACHE_HIT_PRICE_PERMILLE) = "1500"'));
+});

@@ -33,7 +33,7 @@ function manualStore(): {
 }
 
 /** A key without expiry, model or address rules. */
-const NO_RULES = { expiresAt: Number.POSITIVE_INFINITY, models: null, ips: null } as const;
+const NO_RULES = { expiresAt: Number.POSITIVE_INFINITY, models: null, ips: null, cache: false } as const;
 
 function identity(keyId: number, userId = 1): KeyIdentity {
   return { keyId, userId, keyName: 'default', userName: `user${userId}`, revoked: false, userDisabled: false, ...NO_RULES };

@@ -42,11 +42,13 @@ test('compiled address lists match IPv4, IPv6 and IPv4-mapped IPv6; a damaged en
 
 test('the cache entry compiles the rules once: expiry number, model Set, address BlockList', () => {
   const row = { id: 1, userId: 2, name: 'ci', userName: 'alice', revoked: false, userDisabled: false };
-  const open = identityOf({ ...row, expiresAt: null, models: null, ips: null });
+  const open = identityOf({ ...row, expiresAt: null, models: null, ips: null, cache: false });
   assert.equal(open.expiresAt, Number.POSITIVE_INFINITY);
   assert.equal(open.models, null);
   assert.equal(open.ips, null);
-  const ruled = identityOf({ ...row, expiresAt: NOW, models: ['gpt-4o', 'mock-gpt'], ips: ['::1/128'] });
+  assert.equal(open.cache, false);
+  const ruled = identityOf({ ...row, expiresAt: NOW, models: ['gpt-4o', 'mock-gpt'], ips: ['::1/128'], cache: true });
+  assert.equal(ruled.cache, true);
   assert.equal(ruled.expiresAt, NOW);
   assert.ok(ruled.models?.has('mock-gpt') && !ruled.models.has('mock-gpt-large'));
   assert.ok(ruled.ips !== null && addressIn(ruled.ips, '::1') && !addressIn(ruled.ips, '127.0.0.1'));

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { startRedisCluster, NO_CLUSTER, type RedisClusterFixture } from './support/redis-cluster.ts';
-import { startFixture, type Fixture } from './support/gateway-fixture.ts';
+import { startFixture, ADMIN_TOKEN, type Fixture } from './support/gateway-fixture.ts';
 import { RedisLimiter, type RedisLimiterOptions } from '../src/limiter/redis-limiter.ts';
 import { ShardMap } from '../src/limiter/redis-shards.ts';
 import { budgetPolicy } from '../src/limiter/budget.ts';
@@ -137,6 +137,38 @@ test('spend budgets on the cluster: judged in the user shard with the limits, ex
   assert.equal(l.stats().failOpen, 0, 'no CROSSSLOT: budgets, limits and settlements share the user shard');
   const usage = await l.budgetUsage(budgets);
   assert.deepEqual(usage.map((u) => u.spentMicros), [7_000, 7_000]);
+});
+
+test('the response cache on the cluster: an answer stored by one gateway is a hit on the other, and a purge empties every master', { skip: NO_CLUSTER }, async () => {
+  const env = { REDIS_URL: cluster.url, TOLLGATE_REDIS_KEY_PREFIX: PREFIX, TOLLGATE_REDIS_COMMAND_TIMEOUT_MS: '5000', TOLLGATE_CACHE_ENABLED: 'true' };
+  const a = await startFixture(env);
+  const b = await startFixture({ ...env, TOLLGATE_DATA_DIR: a.dataDir }, 'bob');
+  try {
+    const ask = async (f: Fixture, content: string) => {
+      const r = await request(`${f.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-tollgate-cache': 'use' },
+        body: JSON.stringify({ model: 'mock-gpt', max_tokens: 8, messages: [{ role: 'user', content }] }),
+      });
+      await r.body.text();
+      assert.equal(r.statusCode, 200);
+      return r.headers['x-tollgate-cache-status'];
+    };
+    // Entries of several contents land on several masters.
+    const contents = Array.from({ length: 12 }, (_, i) => `cluster cache ${i}`);
+    for (const c of contents) assert.equal(await ask(a, c), 'miss');
+    const cacheKeys = () => cluster.masters().reduce((n, port) => n + cluster.cli(port, '--scan', '--pattern', `${PREFIX}cache:*`).split('\n').filter(Boolean).length, 0);
+    for (let i = 0; i < 200 && cacheKeys() < contents.length; i++) await new Promise((r) => setTimeout(r, 10)); // the shared write is not awaited
+    assert.equal(cacheKeys(), contents.length);
+    for (const c of contents) assert.equal(await ask(b, c), 'hit', 'served from Redis by the other gateway');
+    const purged = await fetch(`${a.url}/admin/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(purged.status, 200);
+    assert.ok((await purged.json()).purged >= contents.length, 'every shared entry purged');
+    assert.equal(cacheKeys(), 0, 'no entry left on any master');
+  } finally {
+    await b.tg.close();
+    await a.close();
+  }
 });
 
 test('the change doorbell rings through the cluster', { skip: NO_CLUSTER }, async () => {

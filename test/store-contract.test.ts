@@ -115,7 +115,7 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       const k1 = await store.keys.insert({ userId: u.id, name: 'laptop', keyHash: hash1, prefix: prefix1 });
       const k2 = await store.keys.insert({ userId: u.id, name: 'ci', keyHash: hash2, prefix: uniq('tg-k2').slice(0, 10) });
       assert.equal(k1.revokedAt, null);
-      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, name: k1.name, userName: u.name, revoked: false, userDisabled: false, expiresAt: null, models: null, ips: null });
+      assert.deepEqual(await store.keys.findByHash(hash1), { id: k1.id, userId: u.id, name: k1.name, userName: u.name, revoked: false, userDisabled: false, expiresAt: null, models: null, ips: null, cache: false });
       assert.equal(await store.keys.findByHash('f'.repeat(64)), undefined);
       assert.deepEqual((await store.keys.listByUser(u.id)).map((k) => k.id), [k1.id, k2.id]);
       assert.ok((await store.keys.list()).some((k) => k.id === k2.id));

@@ -36,6 +36,7 @@ const panelTitles: Record<ScenarioName, string> = {
   translated: 'Translated streaming (chat → Anthropic channel): CPU µs per stream (median, min–max)',
   hop: 'Service hop through two nodes in series: CPU µs per request of the pair (median, min–max)',
   mixed: 'Account mix: CPU µs per request (median, min–max)',
+  cached: 'Response cache hit vs bare passthrough: CPU µs per request (median, min–max)',
 };
 
 function panel(summaries: ScenarioSummary[], scenario: ScenarioName, top: number): { svg: string; height: number } {

@@ -19,6 +19,8 @@ export const baselineTarget: TargetDefinition = {
       description: 'bare Node passthrough: node:http + undici Pool, bytes piped, no parsing (bench/baseline-proxy.ts)',
       pid: managed.pid,
       chat: { url, path: '/v1/chat/completions', headers, body: chatBody(fastModel, false) },
+      // Nothing to cache in a passthrough: the floor a cache hit is compared with.
+      cached: { shape: { url, path: '/v1/chat/completions', headers, body: chatBody(fastModel, false) }, fromCache: false },
       stream: {
         url,
         path: '/v1/chat/completions',

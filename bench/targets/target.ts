@@ -39,6 +39,11 @@ export interface RunningTarget {
   readonly translatedStream?: RequestShape;
   /** The same stream for a model with 30 response filter rules in scope. Tollgate only. */
   readonly filteredStream?: RequestShape;
+  /**
+   * The 'cached' scenario's request; `fromCache`: the target answers it from a cache (Tollgate's
+   * response cache: no upstream hit after the first), else it relays every one (the baseline).
+   */
+  readonly cached?: { shape: RequestShape; fromCache: boolean };
   /** A service call relayed through two nodes in series (the 'hop' scenario); service pairs only. */
   readonly hop?: RequestShape;
   readonly account: AccountShape | null;

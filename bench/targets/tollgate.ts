@@ -163,6 +163,9 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         TOLLGATE_METRICS: variant === 'noobs' ? 'false' : 'true',
         // The built-in in-process mock channel would answer without an upstream hop.
         TOLLGATE_MOCK_CHANNEL: 'false',
+        // On for the 'cached' scenario; the other scenarios do not opt in (they pay the not-used check).
+        TOLLGATE_CACHE_ENABLED: 'true',
+        TOLLGATE_CACHE_TTL_MS: '3600000',
       });
       let description = reference !== null ? `Tollgate of another checkout (${cliPath}), full chain, SQLite store, in-memory limits`
         : variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
@@ -216,6 +219,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
           // Another checkout may predate translation: only this one is measured translating.
           translatedStream: streamVariants ? { url, path: '/v1/chat/completions', headers, body: chatBody(translatedStreamModel, true) } : undefined,
           filteredStream: streamVariants ? { url, path: '/v1/chat/completions', headers, body: chatBody(filteredStreamModel, true) } : undefined,
+          cached: streamVariants ? { shape: { url, path: '/v1/chat/completions', headers: { ...headers, 'x-tollgate-cache': 'use' }, body: chatBody(fastModel, false) }, fromCache: true } : undefined,
           account: { url, headers: { authorization: `Bearer ${key}` }, llmBody: chatBody(fastModel, false) },
           onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,

@@ -3,6 +3,11 @@
  * key is held to) and their usage records.
  * Authenticated with the same key (and cache) as the client API. Fields are
  * snake_case, records in the same shape as the admin API's usage view.
+ *
+ * Usage pages are read through the account cache (cache.accountTtlMs, a
+ * second by default): a dashboard polling every second costs the store one
+ * read per user and query, not one per tab and node. The balance is never
+ * cached here: it comes from the live ledger, which the change feed keeps exact.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, errorBody } from '../errors.ts';
@@ -64,7 +69,7 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
       throw err;
     }
     const model = q.model === undefined || q.model === '' ? undefined : q.model;
-    try {
+    const read = async () => {
       const [page, totals] = await Promise.all([
         store.usage.page({ userId: who.userId, model, from, to, cursor: q.cursor, limit }),
         store.usage.totals({ userId: who.userId, model, from, to }),
@@ -77,6 +82,12 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
         has_more: nextCursor !== null,
         totals: usageTotalsView(totals),
       };
+    };
+    try {
+      if (gw.accountCache === null) return await read();
+      // The key is everything the answer depends on: the user and each query field as parsed.
+      const key = JSON.stringify(['usage', who.userId, limit, model ?? null, from ?? null, to ?? null, q.cursor ?? null]);
+      return await gw.accountCache.getOrLoad(key, read);
     } catch (err) {
       if (err instanceof StoreInputError) return badQuery(reply, err.message, 'cursor');
       throw err;

@@ -19,6 +19,7 @@ const RULE_FIELDS: Record<string, JsonSchema> = {
   },
   models: { type: ['array', 'null'], items: str(200), minItems: 1, maxItems: 1000, uniqueItems: true, description: 'the only models the key may use; null: every model' },
   ips: { type: ['array', 'null'], items: str(64), minItems: 1, maxItems: 1000, uniqueItems: true, description: 'CIDRs (IPv4 or IPv6, e.g. 10.0.0.0/8, ::1/128) the key may be used from; null: any address' },
+  cache: { type: 'boolean', description: "the key's model requests use the response cache without asking (docs/cache.md); a request can still send x-tollgate-cache: skip" },
 };
 
 /** The rules a body gives, checked beyond its schema; a bad value is a 400 naming the field. */
@@ -27,6 +28,7 @@ function rulesOf(body: Record<string, any>, now: number): KeyRulesPatch {
   const expires = body.expires_at as number | string | null | undefined;
   if (expires !== undefined) rules.expiresAt = expires === null ? null : expiryOf(expires, now);
   if (body.models !== undefined) rules.models = body.models;
+  if (body.cache !== undefined) rules.cache = body.cache;
   if (body.ips !== undefined) {
     const bad = (body.ips as string[] | null)?.findIndex((c) => !isCidr(c)) ?? -1;
     if (bad !== -1) throw badInput(`ips.${bad}`, `Invalid request body: 'ips.${bad}' ('${body.ips[bad]}') is not a CIDR such as 10.0.0.0/8 or ::1/128.`);

@@ -32,13 +32,14 @@ import { TIMESERIES_ROUTES } from './admin-timeseries.ts';
 import { USAGE_ROUTES } from './admin-usage.ts';
 import { USER_ROUTES } from './admin-users.ts';
 import { KEY_ROUTES } from './admin-keys.ts';
+import { CACHE_ROUTES } from './admin-cache.ts';
 import { requireAdmin } from './require-admin.ts';
 
 /** What the admin routes need besides the gateway (a subset of the server's deps). */
 export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
 
 /** Every admin route but the OpenAPI document itself. */
-export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...KEY_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...BUDGET_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...KEY_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...BUDGET_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES, ...CACHE_ROUTES];
 
 const OPENAPI_ROUTE: AdminRoute = {
   method: 'GET', url: '/admin/openapi.json', operationId: 'openApi', tag: 'meta', status: 200,

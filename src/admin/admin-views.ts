@@ -39,6 +39,8 @@ export interface KeyView {
   models: string[] | null;
   /** CIDRs the key may be used from; null: any address. */
   ips: string[] | null;
+  /** The key's model requests use the response cache without asking. */
+  cache: boolean;
 }
 
 /** Health of a channel or upstream key on this node. */
@@ -146,7 +148,7 @@ export function userView(u: User, gw: Gateway): UserView {
 export function keyView(k: Omit<ClientKey, 'keyHash'>): KeyView {
   return {
     object: 'key', id: k.id, user_id: k.userId, name: k.name, prefix: k.prefix, revoked: k.revokedAt !== null, revoked_at: k.revokedAt, created_at: k.createdAt,
-    expires_at: k.expiresAt, models: k.models, ips: k.ips,
+    expires_at: k.expiresAt, models: k.models, ips: k.ips, cache: k.cache,
   };
 }
 
@@ -240,7 +242,7 @@ const TOTALS = { requests: I, prompt_tokens: I, completion_tokens: I, cached_tok
 /** `components.schemas` of the OpenAPI document. */
 export const VIEW_SCHEMAS: Record<string, JsonSchema> = {
   User: obj('user', { id: I, name: S, balance_micros: I, live_balance_micros: NI, reserved_micros: NI, disabled: B, created_at: I }),
-  Key: obj('key', { id: I, user_id: I, name: S, prefix: S, revoked: B, revoked_at: NI, created_at: I, expires_at: NI, models: NSA, ips: NSA }),
+  Key: obj('key', { id: I, user_id: I, name: S, prefix: S, revoked: B, revoked_at: NI, created_at: I, expires_at: NI, models: NSA, ips: NSA, cache: B }),
   CreatedKey: {
     allOf: [{ $ref: '#/components/schemas/Key' }, { type: 'object', properties: { key: { type: 'string', description: 'The key itself; shown once, only here.' } }, required: ['key'] }],
   },

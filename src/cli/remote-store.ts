@@ -69,9 +69,9 @@ export interface AdminStore {
 interface List<T> { data: T[] }
 
 const toUser = (u: UserView): User => ({ id: u.id, name: u.name, balanceMicros: u.balance_micros, disabled: u.disabled, createdAt: u.created_at });
-const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at, expiresAt: k.expires_at, models: k.models, ips: k.ips });
+const toKey = (k: KeyView): KeyInfo => ({ id: k.id, userId: k.user_id, name: k.name, prefix: k.prefix, revokedAt: k.revoked_at, createdAt: k.created_at, expiresAt: k.expires_at, models: k.models, ips: k.ips, cache: k.cache });
 /** A rules patch as the API's JSON: absent fields stay out (kept), null lifts a rule. */
-const rulesBody = (r: KeyRulesPatch) => ({ expires_at: r.expiresAt, models: r.models, ips: r.ips });
+const rulesBody = (r: KeyRulesPatch) => ({ expires_at: r.expiresAt, models: r.models, ips: r.ips, cache: r.cache });
 const toChannelKey = (k: ChannelKeyView): ChannelKeyInfo => ({ id: k.id, channelId: k.channel_id, enabled: k.enabled, createdAt: k.created_at });
 const toChannel = (c: ChannelView): ChannelInfo => ({
   id: c.id, name: c.name, type: c.type as Channel['type'], baseUrl: c.base_url, weight: c.weight, priority: c.priority, enabled: c.enabled, createdAt: c.created_at, firstTokenTimeoutMs: c.first_token_timeout_ms,

@@ -34,6 +34,16 @@ export class FilterBook {
     this.#globalOnly = scopedOnlyGlobal && global.length > 0 ? compile(global) : null;
   }
 
+  /**
+   * Whether any rule may apply to a request for `model` with `keyId`, on
+   * whichever channel serves it (the response cache neither serves nor stores
+   * such requests: a filter may rewrite or refuse the answer, and a rule added
+   * later must apply to every answer).
+   */
+  mayFilter(model: string, keyId: number): boolean {
+    return !this.#empty && (this.#global.length > 0 || this.#byChannel.size > 0 || this.#byModel.has(model) || this.#byKey.has(keyId));
+  }
+
   /** The filter for a request on this channel, model and key; null when no rule applies. */
   filterFor(channelId: number, model: string, keyId: number): TextFilter | null {
     if (this.#empty) return null;

@@ -47,5 +47,6 @@ export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<Er
   ctx.userName = identity.userName;
   ctx.keyName = identity.keyName;
   ctx.allowedModels = identity.models;
+  ctx.keyCachesAnswers = identity.cache;
   return null;
 }

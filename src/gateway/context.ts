@@ -13,6 +13,10 @@ import type { Lease, RateLimitState } from '../limiter/limiter.ts';
 import type { Reservation } from '../metering/ledger.ts';
 import type { Price } from '../metering/pricing.ts';
 import { dialectFor, type Dialect } from '../providers/index.ts';
+import type { CacheStatus } from '../cache/response-cache.ts';
+import type { CachedAnswer } from '../cache/cached-answer.ts';
+import type { Flight } from '../cache/single-flight.ts';
+import type { AnswerCapture } from '../upstream/capture-answer.ts';
 
 /** The upstream attempt in flight, as the request sees it: it can stop it, or unpause its reading. */
 export interface Cancellable {
@@ -62,6 +66,8 @@ export class RequestContext implements RequestOutcome {
   keyName = '';
   /** The models the key may use, from its cache entry; null: any. */
   allowedModels: ReadonlySet<string> | null = null;
+  /** The key opted its requests into the response cache (from its cache entry). */
+  keyCachesAnswers = false;
 
   // Request
   body: Buffer | null = null;
@@ -78,6 +84,18 @@ export class RequestContext implements RequestOutcome {
   rateLimit: RateLimitState | null = null;
   reservation: Reservation | null = null;
   price: Price | null = null;
+
+  // Response cache (src/gateway/cache-stage.ts); all null when the request does not use it.
+  /** The entry key, when the request may be served from or fill the cache. */
+  cacheKey: string | null = null;
+  /** The x-tollgate-cache-status header; null: none sent (the cache is off). */
+  cacheStatus: CacheStatus | null = null;
+  /** The answer's chunks as they go to the client, to store once complete. */
+  cacheCapture: AnswerCapture | null = null;
+  /** Held by the first of identical concurrent misses: the others wait for what it stores. */
+  cacheFlight: Flight<CachedAnswer> | null = null;
+  /** The channel of the stored answer a hit replayed, for its price; null otherwise. */
+  cachedChannelId: number | null = null;
 
   // Relay
   upstreamChannel: ChannelRoute | null = null;

@@ -22,6 +22,8 @@ import type { StoreHealth } from './store-health.ts';
 import type { FilterBook } from '../filters/filter-book.ts';
 import type { RequestTracer } from '../observability/tracing.ts';
 import type { ClientAddress } from './client-address.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
+import type { TwoLevelCache } from '../cache/two-level-cache.ts';
 
 export interface GatewayParts {
   config: Config;
@@ -52,6 +54,10 @@ export interface GatewayParts {
   storeHealth: StoreHealth;
   /** Logs a store failure met on the request path (rate-limited by the logger's caller if needed). */
   onStoreError: (err: unknown) => void;
+  /** The exact response cache; null when cache.enabled is false (then no request pays more than this null check). */
+  responseCache: ResponseCache | null;
+  /** Account API reads (usage pages) for a short TTL; null when cache.accountTtlMs is 0. */
+  accountCache: TwoLevelCache<unknown> | null;
 }
 
 export class Gateway implements GatewayParts {
@@ -76,6 +82,8 @@ export class Gateway implements GatewayParts {
   readonly onError: (err: unknown, ctx: RequestContext) => void;
   readonly storeHealth: StoreHealth;
   readonly onStoreError: (err: unknown) => void;
+  readonly responseCache: ResponseCache | null;
+  readonly accountCache: TwoLevelCache<unknown> | null;
   /** Requests in progress, for graceful shutdown. */
   readonly active = new Set<RequestContext>();
   /** Set on SIGTERM: new requests get 503 and /readyz turns unready. */
@@ -103,5 +111,7 @@ export class Gateway implements GatewayParts {
     this.onError = parts.onError;
     this.storeHealth = parts.storeHealth;
     this.onStoreError = parts.onStoreError;
+    this.responseCache = parts.responseCache;
+    this.accountCache = parts.accountCache;
   }
 }

@@ -2,8 +2,11 @@
  * The hot path: one client API request, stage by stage, top to bottom.
  *
  *   authenticate → read request → key may use the model? → resolve model (any channel that serves it, natively
- *   or by translation) → admit (limits + credits)
- *   → relay (pick channel/key, failover, stream) → finishRequest (settle, record, metrics)
+ *   or by translation) → [plan caching] → admit (limits + credits) → [serve a cache hit]
+ *   → relay (pick channel/key, failover, stream) → [store the answer] → finishRequest (settle, record, metrics)
+ *
+ * The bracketed stages (cache-stage.ts) run only when the response cache is on
+ * (gw.responseCache); a request it does not concern pays one null check.
  *
  * Served by plain node:http (no router, no framework hooks): this path is
  * where the gateway's cost per request is decided.
@@ -20,6 +23,7 @@ import { finishRequest } from './record-usage.ts';
 import { writeErrorResponse } from '../upstream/response-head.ts';
 import { listModels } from './list-models.ts';
 import { countTokens } from './count-tokens.ts';
+import { planCaching, serveCached, storeAnswer } from './cache-stage.ts';
 import type { Endpoint } from '../edge/endpoints.ts';
 import type { Gateway } from './gateway.ts';
 
@@ -57,6 +61,10 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
     return reject(ctx, Errors.modelNotFound, 'not_found', `The model '${ctx.model}' does not exist or you do not have access to it.`, 'model');
   }
   if (ctx.endpoint.kind === 'count_tokens') return countTokens(ctx);
+  if (gw.responseCache !== null) {
+    const badHeader = planCaching(gw, ctx);
+    if (badHeader !== null) return reject(ctx, badHeader, 'bad_request', undefined, 'x-tollgate-cache');
+  }
 
   const refusal = await admit(gw, ctx);
   if (refusal !== null) {
@@ -69,7 +77,9 @@ async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
     ctx.status = 499;
     return;
   }
+  if (ctx.cacheKey !== null && await serveCached(gw, ctx)) return;
   await relay(gw, ctx);
+  if (ctx.cacheCapture !== null) storeAnswer(gw, ctx);
 }
 
 function reject(ctx: RequestContext, error: ErrorSpec, outcome: RequestContext['outcome'], message?: string, param?: string): void {

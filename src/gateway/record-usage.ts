@@ -27,11 +27,14 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
     ctx.promptTokens = ctx.promptEstimate >= 0 ? ctx.promptEstimate : estimatePromptTokens(ctx.json, promptKind(ctx.endpoint));
   }
   const channelId = ctx.upstreamChannel?.id ?? null;
-  const price = ctx.price === null ? null : (gw.prices.lookup(ctx.model, channelId) ?? ctx.price);
+  const hit = ctx.outcome === 'cache_hit';
+  // A hit is priced as the stored answer's channel prices it today, then scaled (cache.hitPricePermille).
+  const price = ctx.price === null ? null : (gw.prices.lookup(ctx.model, hit ? ctx.cachedChannelId : channelId) ?? ctx.price);
   // Charged only when the client got (some of) an answer: failures before the first byte,
   // failover attempts included, cost nothing.
   const delivered = ctx.committed && ctx.status < 400;
   ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens, ctx.reasoningTokens);
+  if (hit) ctx.costMicros = gw.responseCache!.hitCost(ctx.costMicros);
   if (ctx.reservation !== null) {
     // No request costs more than it reserved plus the overdraft: an upstream that ignored every
     // completion bound (or a prompt far above its estimate) does not drain the balance. The real
@@ -44,10 +47,14 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   }
 
   if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
-  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
+  // A hit spent no upstream tokens: it counts as a request (RPM, concurrency) but gives its
+  // token estimate back; its budgets are charged what it cost (the hit price).
+  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, hit ? 0 : ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
+  // A leader that ended without storing (error, cut, thrown): its waiters go upstream themselves.
+  if (ctx.cacheFlight !== null) ctx.cacheFlight.settle(null);
 
-  // One record per request that reached an upstream, and one per refusal after authentication.
-  if (reachedUpstream || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));
+  // One record per request that reached an upstream or the response cache, and one per refusal after authentication.
+  if (reachedUpstream || hit || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));
   gw.metrics?.recordRequest(ctx);
   gw.latency.record(ctx);
   if (gw.requestLog !== null) gw.requestLog(ctx);

@@ -25,6 +25,8 @@ export interface KeyIdentity {
   readonly models: ReadonlySet<string> | null;
   /** The client addresses the key may be used from; null: any. */
   readonly ips: BlockList | null;
+  /** The key's model requests use the response cache without asking. */
+  readonly cache: boolean;
 }
 export type KeyLookup = (hash: string) => Promise<KeyIdentity | undefined>;
 

@@ -90,5 +90,6 @@ export function identityOf(k: KeyRow): KeyIdentity {
     expiresAt: k.expiresAt ?? Number.POSITIVE_INFINITY,
     models: k.models === null ? null : new Set(k.models),
     ips: k.ips === null ? null : compileAddresses(k.ips),
+    cache: k.cache,
   };
 }

@@ -20,6 +20,8 @@ export const OUTCOMES = [
   'upstream_error',
   /** Cut by shutdown reaching its deadline mid-stream; metered for what was sent. */
   'shutdown_cut',
+  /** Answered from the response cache: no upstream call; priced by cache.hitPricePermille. */
+  'cache_hit',
   'refused',
   'unauthorized',
   'client_abort',

@@ -17,6 +17,8 @@ export interface KeyRules {
   models: string[] | null;
   /** CIDRs the key may be used from (never empty; checked by the caller). */
   ips: string[] | null;
+  /** The key's model requests use the response cache (docs/cache.md) without asking. */
+  cache: boolean;
 }
 
 /** A change of rules: absent fields keep their value, null lifts the rule. */
@@ -57,15 +59,16 @@ function toKey(row: Selectable<ClientKeysTable>): ClientKey {
   };
 }
 
-function rulesOf(row: Pick<Selectable<ClientKeysTable>, 'expires_at' | 'models' | 'ips'>): KeyRules {
-  return { expiresAt: row.expires_at, models: decodeList(row.models), ips: decodeList(row.ips) };
+function rulesOf(row: Pick<Selectable<ClientKeysTable>, 'expires_at' | 'models' | 'ips' | 'response_cache'>): KeyRules {
+  return { expiresAt: row.expires_at, models: decodeList(row.models), ips: decodeList(row.ips), cache: row.response_cache === 1 };
 }
 
 const decodeList = (text: string | null): string[] | null => (text === null ? null : (JSON.parse(text) as string[]));
 
 /** The columns of a rules patch; an empty list would lock the key out unseen, so it is refused. */
-function ruleColumns(patch: KeyRulesPatch): Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> {
-  const out: Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> = {};
+function ruleColumns(patch: KeyRulesPatch): Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> & { response_cache?: number } {
+  const out: Partial<Pick<ClientKeysTable, 'expires_at' | 'models' | 'ips'>> & { response_cache?: number } = {};
+  if (patch.cache !== undefined) out.response_cache = patch.cache ? 1 : 0;
   if (patch.expiresAt !== undefined) {
     if (patch.expiresAt !== null && !Number.isSafeInteger(patch.expiresAt)) throw new StoreInputError('invalid', 'expiresAt must be epoch milliseconds');
     out.expires_at = patch.expiresAt;
@@ -121,7 +124,7 @@ export class KeyRepo {
     const row = await this.#db
       .selectFrom('client_keys as k')
       .innerJoin('users as u', 'u.id', 'k.user_id')
-      .select(['k.id', 'k.user_id', 'k.name', 'u.name as user_name', 'k.revoked_at', 'u.disabled', 'k.expires_at', 'k.models', 'k.ips'])
+      .select(['k.id', 'k.user_id', 'k.name', 'u.name as user_name', 'k.revoked_at', 'u.disabled', 'k.expires_at', 'k.models', 'k.ips', 'k.response_cache'])
       .where('k.key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row) return undefined;

@@ -49,6 +49,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0011_spend_budgets': {
       up: (db: Kysely<any>) => spendBudgetsUp(db, dialect),
     },
+    '0012_response_cache': {
+      up: (db: Kysely<any>) => responseCacheUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -319,6 +322,11 @@ async function keyGovernanceUp(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('client_keys').addColumn('expires_at', 'bigint').execute();
   await db.schema.alterTable('client_keys').addColumn('models', 'text').execute();
   await db.schema.alterTable('client_keys').addColumn('ips', 'text').execute();
+}
+
+/** A key may opt its requests into the response cache (docs/cache.md); existing keys do not. */
+async function responseCacheUp(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('client_keys').addColumn('response_cache', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 /** The usage kinds in the running totals too, backfilled from the log (one day's records per row). */

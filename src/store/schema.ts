@@ -37,6 +37,8 @@ export interface ClientKeysTable {
   models: string | null;
   /** JSON array of the CIDRs the key may be used from; null: any address. */
   ips: string | null;
+  /** 1: the key's model requests use the response cache (docs/cache.md); 0: only when they ask. */
+  response_cache: Generated<number>;
 }
 
 /** Table `channels`. */

@@ -24,6 +24,7 @@ export function writeResponseHead(ctx: RequestContext, status: number, contentTy
     headers.push('x-tollgate-overhead-ms', (overhead > 0 ? overhead : 0).toFixed(2));
   }
   if (ctx.rateLimit !== null) pushRateLimitHeaders(headers, ctx.rateLimit);
+  if (ctx.cacheStatus !== null) headers.push('x-tollgate-cache-status', ctx.cacheStatus);
   ctx.res.writeHead(status, headers);
   ctx.committed = true;
 }
@@ -42,4 +43,5 @@ function stampCommonHeaders(ctx: RequestContext, now: number): void {
   res.setHeader('x-request-id', ctx.requestId);
   res.setHeader('x-response-time-ms', (now - ctx.startedAt).toFixed(2));
   if (ctx.rateLimit !== null) writeRateLimitHeaders(res, ctx.rateLimit);
+  if (ctx.cacheStatus !== null) res.setHeader('x-tollgate-cache-status', ctx.cacheStatus);
 }

@@ -22,7 +22,9 @@
  *     controller with a FailureError, so a timeout before the first byte fails over;
  *   - handlers between UsageTap and ClientSink see the answer after metering
  *     and before the client, and may pass on empty chunks (the first one still
- *     starts the client's response).
+ *     starts the client's response);
+ *   - CaptureAnswer (capture-answer.ts), just before ClientSink on a request
+ *     that may fill the response cache: it keeps the chunks the client is sent.
  */
 import type { Dispatcher } from 'undici';
 import type { Dialect } from '../providers/index.ts';
@@ -37,6 +39,7 @@ import { TranslateAnswer } from './translate-answer.ts';
 import { FilterAnswer } from './filter-answer.ts';
 import type { TextFilter } from '../filters/text-filter.ts';
 import { FirstTokenTimer } from './first-token-timer.ts';
+import { CaptureAnswer } from './capture-answer.ts';
 
 /** The upstream side of one attempt: the protocol it speaks and, when that is not the client's, the translation back. */
 export interface AttemptProtocol {
@@ -55,7 +58,7 @@ export function startAttempt(
   countTokens: TokenCounter, keySecret: string, filter: TextFilter | null = null, firstTokenTimeoutMs = 0,
 ): Attempt {
   const { dialect, translation } = protocol;
-  const client = new ClientSink(ctx);
+  const client = ctx.cacheCapture === null ? new ClientSink(ctx) : new CaptureAnswer(ctx.cacheCapture, new ClientSink(ctx));
   const sink = filter === null ? client : new FilterAnswer(ctx, filter, client);
   // A translated stream needs the usage event the gateway asked for: the translator writes the client's own from it.
   const hideUsageEvent = translation === null && !ctx.clientWantsStreamUsage;
