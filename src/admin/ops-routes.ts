@@ -3,8 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { Errors, errorBody } from '../errors.ts';
 import { requireAdmin } from './require-admin.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { LatencySnapshot } from '../observability/latency-stats.ts';
 
-export function registerOpsRoutes(app: FastifyInstance, gw: Gateway): void {
+/** With workers, the whole server's figures, gathered by the main thread from every worker. */
+export interface ServerObservability {
+  metrics(): Promise<{ contentType: string; body: string }>;
+  latency(): Promise<LatencySnapshot>;
+  resetLatency(): Promise<void>;
+}
+
+export function registerOpsRoutes(app: FastifyInstance, gw: Gateway, server: ServerObservability | null): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (gw.draining) return reply.code(503).send({ status: 'draining' });
@@ -14,17 +22,18 @@ export function registerOpsRoutes(app: FastifyInstance, gw: Gateway): void {
   });
   app.get('/metrics', async (_req, reply) => {
     if (gw.metrics === null) return reply.code(404).type('application/json').send(errorBody(Errors.routeNotFound, 'Metrics are disabled (TOLLGATE_METRICS=false).'));
-    const { contentType, body } = await gw.metrics.render();
+    const { contentType, body } = server === null ? await gw.metrics.render() : await server.metrics();
     return reply.type(contentType).send(body);
   });
 }
 
 /** The percentile JSON and its reset: operator-only, served with the admin routes. */
-export function registerAdminMetricsRoutes(app: FastifyInstance, gw: Gateway): void {
+export function registerAdminMetricsRoutes(app: FastifyInstance, gw: Gateway, server: ServerObservability | null): void {
   const admin = requireAdmin(gw);
-  app.get('/api/metrics', { preHandler: admin }, async () => gw.latency.snapshot());
+  app.get('/api/metrics', { preHandler: admin }, async () => (server === null ? gw.latency.snapshot() : server.latency()));
   app.post('/api/metrics/reset', { preHandler: admin }, async () => {
-    gw.latency.reset();
+    if (server === null) gw.latency.reset();
+    else await server.resetLatency();
     return { reset: true };
   });
 }

@@ -32,19 +32,19 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   // failover attempts included, cost nothing.
   const delivered = ctx.committed && ctx.status < 400;
   ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens, ctx.reasoningTokens);
-  if (ctx.reservation !== null) {
+  const reserved = ctx.grant === null ? null : ctx.grant.reservedMicros;
+  if (reserved !== null) {
     // No request costs more than it reserved plus the overdraft: an upstream that ignored every
     // completion bound (or a prompt far above its estimate) does not drain the balance. The real
     // tokens stay on the record; the excess is counted for the operator.
-    const ceiling = ctx.reservation.micros + gw.config.metering.overdraftMicros;
+    const ceiling = reserved + gw.config.metering.overdraftMicros;
     if (ctx.costMicros > ceiling) {
       gw.metrics?.chargeCapped(ctx.costMicros - ceiling);
       ctx.costMicros = ceiling;
     }
   }
 
-  if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
-  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens);
+  if (ctx.grant !== null) gw.gate.settle(ctx.grant, ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
 
   // One record per request that reached an upstream, and one per refusal after authentication.
   if (reachedUpstream || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));
