@@ -160,7 +160,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     signal,
     logger,
     services: services?.router,
-    observe: worker === null ? null : { metrics: () => worker.renderMetrics(), latency: () => worker.latencySnapshot(), resetLatency: () => worker.resetLatency() },
+    observe: worker === null ? null : { allListening: () => worker.allListening(), metrics: () => worker.renderMetrics(), latency: () => worker.latencySnapshot(), resetLatency: () => worker.resetLatency() },
     // Workers share the port; only the first serves the separate admin listener.
     worker: worker === null ? null : { reusePort: true, adminListener: worker.index === 0 },
   });

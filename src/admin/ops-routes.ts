@@ -7,6 +7,8 @@ import type { LatencySnapshot } from '../observability/latency-stats.ts';
 
 /** With workers, the whole server's figures, gathered by the main thread from every worker. */
 export interface ServerObservability {
+  /** False until every worker listens: a client connecting earlier would be pinned to the first ones. */
+  allListening(): boolean;
   metrics(): Promise<{ contentType: string; body: string }>;
   latency(): Promise<LatencySnapshot>;
   resetLatency(): Promise<void>;
@@ -16,6 +18,7 @@ export function registerOpsRoutes(app: FastifyInstance, gw: Gateway, server: Ser
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (gw.draining) return reply.code(503).send({ status: 'draining' });
+    if (server !== null && !server.allListening()) return reply.code(503).send({ status: 'starting' });
     // Unready while keys cannot be looked up: a load balancer should send new clients elsewhere.
     if (!(await gw.storeHealth.check())) return reply.code(503).send({ status: 'store_unavailable' });
     return { status: 'ready' };

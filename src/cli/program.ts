@@ -54,9 +54,11 @@ serve.action(async (o: Record<string, string | undefined>, cmd: Command) => {
 /** `serve` with worker threads (src/workers/serve-workers.ts). */
 async function serveWorkers(config: Config, workers: number): Promise<void> {
   const { serveWithWorkers } = await import('../workers/serve-workers.ts');
-  const server = await serveWithWorkers(config, workers);
+  const starting = serveWithWorkers(config, workers);
+  // Handlers first: a SIGTERM while the workers start lets them start, then drains them.
+  const stop = stopOnSignals((signal) => process.stderr.write(`${signal}: draining ${workers} workers\n`), async () => (await starting).close());
+  const server = await starting;
   process.stderr.write(startLine(server.url, storeLabel(config), server.adminUrl ?? server.url, config.adminToken !== null, workers));
-  const stop = stopOnSignals((signal) => server.logger.info({ signal, workers }, 'draining'), () => server.close());
   // A worker that died took its requests with it: stop the rest cleanly and exit non-zero for the supervisor to restart.
   void server.failed.then((err) => {
     server.logger.error({ err: err.message }, 'a worker exited; shutting down');

@@ -73,5 +73,7 @@ export type ToWorker =
   | { readonly t: 'verdicts'; readonly verdicts: [number, WireVerdict][] }
   | AskMessage<OwnerAsks>
   | ReplyMessage
+  /** Every worker listens now. */
+  | { readonly t: 'serving' }
   /** Stop accepting, drain, flush and close. */
   | { readonly t: 'drain' };

@@ -9,6 +9,7 @@
  * /api/metrics from every worker, and on SIGTERM drains every worker before
  * flushing the writer. Why threads and not node:cluster: docs/architecture.md.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -126,10 +127,21 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
     });
   });
 
-  // Port 0 means "any free port": the first worker picks it, the others join it.
-  const first = await spawn(0, config.port);
-  const port = Number(new URL(first.url).port);
-  await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawn(i + 1, port)));
+  // All workers start at once on one port; port 0 ("any free port") is resolved here first.
+  const port = config.port === 0 ? await freePort(config.host) : config.port;
+  let first: { url: string; adminUrl: string | null };
+  try {
+    [first] = await Promise.all(Array.from({ length: count }, (_, i) => spawn(i, port)));
+  } catch (err) {
+    stopping = true;
+    await Promise.all(workers.map((w) => w.thread.terminate()));
+    sync.stop();
+    await signal?.close();
+    await accounting.close();
+    await store.close();
+    throw err;
+  }
+  for (const w of workers) w.thread.postMessage({ t: 'serving' } satisfies ToWorker);
   logger.info({ url: first.url, workers: count, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', adminUrl: first.adminUrl }, 'tollgate listening');
 
   let closing: Promise<void> | null = null;
@@ -171,6 +183,18 @@ async function aggregateMetrics(own: GatewayMetrics | null, workers: readonly Wo
   if (own !== null) all.push(await own.registry.getMetricsAsJSON());
   const registry = AggregatorRegistry.aggregate(all);
   return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+/** A port free now on `host` (the kernel's pick for port 0), for every worker to share. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function requestCount(part: RegistryJson): number {

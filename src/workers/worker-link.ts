@@ -17,6 +17,8 @@ export interface WorkerLink {
   readonly writer: UsageQueue;
   /** Rate limits of service routes: the main thread's through the gate, or this worker's Redis limiter (closed by its owner, worker-main.ts). */
   readonly limiter: Limiter;
+  /** True once every worker listens on the shared port (/readyz says 'starting' until then). */
+  allListening(): boolean;
   /** Applies the change feed in every worker and the main thread; resolves when all have (admin writes). */
   pollEverywhere(): Promise<void>;
   /** The whole server's /metrics: every worker's registry and the main thread's, aggregated. */

@@ -40,8 +40,10 @@ const rpc = new PortRpc<WorkerAsks, OwnerAsks>(post, {
 // With Redis the worker judges rate limits on Redis itself, as a single process does.
 const redisLimiter = config.redisUrl === null ? null : createLimiter(config, logger, null);
 const gate = new OwnerGateClient((ops) => post({ t: 'ops', ops }), (userId, load) => rpc.ask('balance', { userId, load }), redisLimiter);
+let serving = false;
 const link: WorkerLink = {
   index,
+  allListening: () => serving,
   gate,
   writer: gate,
   limiter: redisLimiter ?? new GateLimiter(gate),
@@ -58,6 +60,7 @@ const link: WorkerLink = {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.t === 'verdicts') gate.receive(msg.verdicts);
+  else if (msg.t === 'serving') serving = true;
   else if (msg.t === 'drain') void stop();
   else rpc.receive(msg);
 });
