@@ -171,7 +171,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
       });
       let description = reference !== null ? `Tollgate of another checkout (${cliPath}), full chain, SQLite store, in-memory limits`
         : variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
-      if (workers !== null) description = `Tollgate, full chain, SQLite store, serve --workers ${workers} (limits and credits held by the main thread), not pinned: shares all cores with the load generator`;
+      if (workers !== null) description = `Tollgate, full chain, SQLite store, serve --workers ${workers} (${workers === 1 ? 'one process, no threads' : 'limits and credits held by the main thread'}), not pinned: shares all cores with the load generator`;
       let redisBackend: RedisBackend | null = null;
       let closeBackend = async (): Promise<void> => {};
       // Closed by stop(), or by the process group when the bench is interrupted.
