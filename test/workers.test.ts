@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { Redis } from 'ioredis';
 import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.ts';
 import { openStore } from '../src/store/store.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../src/keys/client-key.ts';
@@ -221,4 +222,39 @@ test('SIGTERM with streams open on both workers: all finish and all are recorded
   const { rows } = await usage(p.dataDir);
   assert.equal(rows.length, N);
   assert.ok(rows.every((r) => r.status === 200 && r.completionTokens > 0));
+});
+
+test('with REDIS_URL the workers judge limits on Redis and the main thread holds the credits: both stay exact', async () => {
+  const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `tollgate-test-workers-${process.pid}-${Date.now()}:`;
+  const K = 12;
+  const p = await prepare(0);
+  const serve = await startServe({ ...p.env, REDIS_URL, TOLLGATE_REDIS_KEY_PREFIX: prefix });
+  const redis = new Redis(REDIS_URL);
+  try {
+    const refused = await chat(serve.base, p.key, 'slow');
+    const needed = Number(/needs up to (\d+) micro-credits/.exec(await refused.body.text())?.[1]);
+    await admin(serve.base, 'POST', `/admin/users/${p.userId}/credit`, { amount_micros: K * needed });
+    await admin(serve.base, 'PUT', '/admin/limits', { scope: 'model', subject: 'fast', rpm: 40 });
+    await warmUp(serve.base);
+    const before = await perWorker(serve.base);
+    const credits = await burst(60, () => chat(serve.base, p.key, 'slow'));
+    assert.equal(credits.get(200), K, JSON.stringify([...credits]));
+    assert.equal(credits.get(402), 60 - K, JSON.stringify([...credits]));
+    await admin(serve.base, 'POST', `/admin/users/${p.userId}/credit`, { amount_micros: 1_000_000_000 });
+    const started = performance.now();
+    const limited = await burst(300, () => chat(serve.base, p.key, 'fast'));
+    const allowed = 40 + Math.floor((performance.now() - started) / 1_500); // RPM 40 refills one per 1.5 s
+    const admitted = limited.get(200) ?? 0;
+    assert.ok(admitted >= 40 && admitted <= allowed, `RPM 40 judged on Redis across both workers: ${JSON.stringify([...limited])}, allowed ${allowed}`);
+    assert.equal(admitted + (limited.get(429) ?? 0), 300, JSON.stringify([...limited]));
+    const after = await perWorker(serve.base);
+    assert.ok(after[0] > before[0] && after[1] > before[1], `both workers served: ${before} → ${after}`);
+    assert.ok((await redis.keys(`${prefix}*`)).length > 0, 'the limiter state is in Redis');
+  } finally {
+    await stop(serve);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
 });
