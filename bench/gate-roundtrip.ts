@@ -11,12 +11,15 @@
  * - sequential: one admission in flight at a time, so every admit is one
  *   message each way with nothing to batch with: the latency a request adds;
  * - concurrent: 256 admissions in flight (as under load), batched per
- *   event-loop turn: the throughput cost per admission.
+ *   event-loop turn: the throughput cost per admission, and the main
+ *   thread's busy time per admission (event-loop utilisation × wall time),
+ *   which bounds how many admissions per second one main thread can answer.
  * Each admission carries 4 policies (global, user, key, model; RPM, TPM and
  * concurrency, never refusing) and a credit hold, like the bench's full chain.
  */
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { LocalGate } from '../src/gateway/admission-gate.ts';
 import type { GateRequest } from '../src/gateway/admission-gate.ts';
 import { MemoryLimiter } from '../src/limiter/memory-limiter.ts';
@@ -60,10 +63,19 @@ async function main(): Promise<void> {
 
   const worker = new Worker(new URL(import.meta.url), { workerData: { n } });
   const session = new GateOwnerSession(gate, { enqueue: () => undefined }, (verdicts) => worker.postMessage({ t: 'verdicts', verdicts }));
+  const mainBusy: number[] = [];
+  let elu = performance.eventLoopUtilization();
+  let since = performance.now();
   const results = new Promise<{ sequential: number[]; concurrent: number[] }>((resolve) => {
-    worker.on('message', (msg: { t: 'ops'; ops: Op[] } | { t: 'done'; sequential: number[]; concurrent: number[] }) => {
+    worker.on('message', (msg: { t: 'ops'; ops: Op[] } | { t: 'done'; sequential: number[]; concurrent: number[] } | { t: 'mark'; admissions: number }) => {
       if (msg.t === 'ops') session.run(msg.ops);
-      else resolve(msg);
+      else if (msg.t === 'mark') {
+        // admissions > 0 ends a concurrent phase: busy µs of this thread per admission in it.
+        const now = performance.eventLoopUtilization();
+        if (msg.admissions > 0) mainBusy.push((performance.eventLoopUtilization(now, elu).utilization * (performance.now() - since) * 1000) / msg.admissions);
+        elu = now;
+        since = performance.now();
+      } else resolve(msg);
     });
   });
   const { sequential, concurrent } = await results;
@@ -76,6 +88,7 @@ async function main(): Promise<void> {
   console.log(line('in process (LocalGate)', inProcess));
   console.log(line('worker ↔ main, one at a time (latency)', sequential));
   console.log(line('worker ↔ main, 256 in flight (per admission)', concurrent));
+  console.log(line('  of which the main thread busy', mainBusy));
 }
 
 async function workerSide(): Promise<void> {
@@ -94,12 +107,14 @@ async function workerSide(): Promise<void> {
     let t0 = performance.now();
     for (let i = 0; i < n; i++) await admitSettle();
     sequential.push(((performance.now() - t0) * 1000) / n);
+    port.postMessage({ t: 'mark', admissions: 0 });
     t0 = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: 256 }, async () => {
       while (next++ < n * 5) await admitSettle();
     }));
     concurrent.push(((performance.now() - t0) * 1000) / (n * 5));
+    port.postMessage({ t: 'mark', admissions: n * 5 });
   }
   port.postMessage({ t: 'done', sequential, concurrent });
 }

@@ -38,7 +38,7 @@ export class OwnerGateClient implements AdmissionGate, UsageQueue {
   readonly #balance: (userId: number, load: boolean) => Promise<BalanceSnapshot | null>;
   /** The worker's own Redis limiter; null: the main thread judges the limits too. */
   readonly #limiter: Limiter | null;
-  readonly #waiting = new Map<number, (v: GateVerdict) => void>();
+  readonly #waiting = new Map<number, (v: WireVerdict) => void>();
   #ops: Op[] = [];
   #scheduled = false;
   #nextId = 1;
@@ -61,8 +61,8 @@ export class OwnerGateClient implements AdmissionGate, UsageQueue {
   #ask(req: GateRequest, lease: Lease | null, state: RateLimitState | null = null): Promise<GateVerdict> {
     const id = this.#nextId++;
     this.#push({ op: 'admit', id, req });
-    return new Promise<GateVerdict>((resolve) => this.#waiting.set(id, resolve)).then((v) => {
-      if (v.kind === 'admitted') return { kind: 'admitted', grant: new RemoteGrant(id, v.grant.reservedMicros, lease), state: state ?? v.state };
+    return new Promise<WireVerdict>((resolve) => this.#waiting.set(id, resolve)).then((v): GateVerdict => {
+      if (v.kind === 'admitted') return { kind: 'admitted', grant: new RemoteGrant(id, v.reservedMicros, lease), state: state ?? v.state };
       if (lease !== null) this.#limiter!.settle(lease, 0);
       return v.kind === 'limited' || state === null ? v : { ...v, state };
     });
@@ -74,8 +74,7 @@ export class OwnerGateClient implements AdmissionGate, UsageQueue {
       const resolve = this.#waiting.get(id);
       if (resolve === undefined) continue;
       this.#waiting.delete(id);
-      // The grant is completed by #ask, which knows the local lease.
-      resolve(v.kind === 'admitted' ? { kind: 'admitted', grant: { reservedMicros: v.reservedMicros }, state: v.state } : v);
+      resolve(v);
     }
   }
 

@@ -30,7 +30,7 @@ export interface WorkerServer {
   readonly url: string;
   readonly adminUrl: string | null;
   readonly logger: Logger;
-  /** Requests in flight are not visible here; each worker logs its own drain. */
+  /** How many worker threads serve the port. */
   readonly workers: number;
   /** Drain every worker, then flush the writer and close. Idempotent. */
   close(): Promise<void>;

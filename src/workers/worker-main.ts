@@ -30,7 +30,10 @@ const rpc = new PortRpc<WorkerAsks, OwnerAsks>(post, {
     await tollgate?.sync.pollNow();
     return null;
   },
-  collect: async () => (tollgate?.gateway.metrics === null || tollgate === null ? [] : tollgate.gateway.metrics.registry.getMetricsAsJSON()),
+  collect: async () => {
+    const metrics = tollgate?.gateway.metrics ?? null;
+    return metrics === null ? [] : metrics.registry.getMetricsAsJSON();
+  },
   histograms: async () => tollgate?.gateway.latency.exportHistograms() ?? null,
   resetLatency: async () => {
     tollgate?.gateway.latency.reset();
