@@ -229,7 +229,9 @@ test('with REDIS_URL the workers judge limits on Redis and the main thread holds
   const prefix = `tollgate-test-workers-${process.pid}-${Date.now()}:`;
   const K = 12;
   const p = await prepare(0);
-  const serve = await startServe({ ...p.env, REDIS_URL, TOLLGATE_REDIS_KEY_PREFIX: prefix });
+  // A Redis call that times out falls back to each worker's own memory limits (fail-open, as on
+  // separate nodes): on a loaded test machine the 200 ms default can expire, so wait longer here.
+  const serve = await startServe({ ...p.env, REDIS_URL, TOLLGATE_REDIS_KEY_PREFIX: prefix, TOLLGATE_REDIS_COMMAND_TIMEOUT_MS: '5000' });
   const redis = new Redis(REDIS_URL);
   try {
     const refused = await chat(serve.base, p.key, 'slow');
