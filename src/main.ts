@@ -180,10 +180,11 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     sync.stop();
     await signal?.close();
     // A worker's last settlements and records go to the main thread, which flushes the one writer.
-    worker?.flush();
-    await accounting?.close();
     await tracer?.close();
     await services?.close();
+    worker?.flush();
+    // The writer flushes (or spools) what is left; the limiter closes after the service routes that use it.
+    await accounting?.close();
     await gateway.upstream.close();
     await gateway.proxies.close();
     await mock?.close();
