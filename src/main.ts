@@ -128,7 +128,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
-  const services = await startServiceNode(config, store, gateway, metrics, logger);
+  const services = await startServiceNode(config, store, gateway, metrics, logger, worker?.replay ?? null);
 
   const sync = new ChangeSync(store, {
     keyRevoked: (hash) => gateway.keys.forget(hash),

@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -17,6 +17,11 @@ import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.
 import { openStore } from '../src/store/store.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../src/keys/client-key.ts';
 import { startServe, type ServeProcess } from './support/serve-process.ts';
+import { startTestService } from './support/service-upstream.ts';
+import { stringify } from 'yaml';
+import { generateLinkKey, LinkKey } from '../src/services/hop/link-key.ts';
+import { newNonce, signRequest } from '../src/services/hop/hop-header.ts';
+import { FrameEncoder, messageKey } from '../src/services/hop/frame-codec.ts';
 
 const ADMIN = 'workers-test-admin-token';
 let mock: MockUpstream;
@@ -258,5 +263,42 @@ test('with REDIS_URL the workers judge limits on Redis and the main thread holds
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
+  }
+});
+
+test('a hop request replayed to any worker is refused: one nonce memory for the whole server', async () => {
+  const link = generateLinkKey();
+  const p = await prepare(0);
+  const service = await startTestService();
+  const configFile = join(p.dataDir, 'tollgate.yaml');
+  writeFileSync(configFile, stringify({ services: { ingress: { linkKeys: [link] } } }));
+  const store = await openStore({ dataDir: p.dataDir });
+  await store.services.put({ name: 'echo', targets: [{ url: service.url, weight: 1 }], timeoutMs: 5_000, remote: false });
+  await store.services.allow({ service: 'echo', userId: p.userId, path: '/', methods: ['*'], rpm: null, concurrency: null, timeoutMs: null });
+  await store.close();
+  const serve = await startServe({ ...p.env, TOLLGATE_CONFIG: configFile });
+  try {
+    const key = new LinkKey(link.id, link.key);
+    const nonce = newNonce();
+    const path = '/svc/echo/items/1';
+    const plain = Buffer.from('once');
+    const header = signRequest(key, nonce, Date.now(), 0, 'n', p.userId, plain.length, 'POST', path);
+    const frames: Buffer[] = [];
+    const encoder = new FrameEncoder(messageKey(key.encKey, Buffer.from(nonce, 'base64url'), 'req'), Buffer.from(nonce, 'base64url'), 65_536);
+    encoder.on('data', (c: Buffer) => frames.push(c));
+    encoder.end(plain);
+    const wire = Buffer.concat(frames);
+    // Each send on a fresh connection: 16 connections reach both workers (a per-worker memory would let one replay through).
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      const res = await request(`${serve.base}${path}`, { method: 'POST', reset: true, headers: { 'x-tollgate-hop': header, 'content-type': 'text/plain', connection: 'close' }, body: wire });
+      await res.body.dump();
+      statuses.push(res.statusCode);
+    }
+    assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 409).length], [1, 15], JSON.stringify(statuses));
+    assert.equal(service.hits, 1);
+  } finally {
+    await stop(serve);
+    await service.close();
   }
 });

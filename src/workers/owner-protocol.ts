@@ -18,6 +18,7 @@ import type { UsageRecordInsert } from '../store/usage-columns.ts';
 import type { LatencySnapshot } from '../observability/latency-stats.ts';
 import type { Registry } from 'prom-client';
 import type { RateLimitState } from '../limiter/limiter.ts';
+import type { ReplayVerdict } from '../services/hop/replay-guard.ts';
 
 /** A registry as prom-client's `getMetricsAsJSON` gives it (the input of AggregatorRegistry.aggregate). */
 export type RegistryJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -41,6 +42,8 @@ export interface WorkerAsks {
   metrics: { ask: null; reply: { contentType: string; body: string } };
   latency: { ask: null; reply: LatencySnapshot };
   resetLatency: { ask: null; reply: null };
+  /** A hop nonce: seen before on any worker? */
+  replay: { ask: { nonce: string; ts: number; now: number }; reply: ReplayVerdict };
 }
 
 /** Requests the main thread makes of a worker. */

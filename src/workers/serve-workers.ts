@@ -21,6 +21,7 @@ import { createLogger, flushLogger } from '../observability/logger.ts';
 import { LatencyStats, type EncodedLatency } from '../observability/latency-stats.ts';
 import { ChangeSync } from '../sync/change-sync.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
+import { ReplayGuard } from '../services/hop/replay-guard.ts';
 import { GateOwnerSession } from './gate-owner.ts';
 import { PortRpc } from './port-rpc.ts';
 import type { FromWorker, OwnerAsks, RegistryJson, ToWorker, WorkerAsks } from './owner-protocol.ts';
@@ -89,7 +90,10 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
   const failed = new Promise<Error>((resolve) => { reportFailure = resolve; });
   const workers: WorkerHandle[] = [];
 
+  // One nonce memory for every worker's hop ingress: a replay to another worker is a replay.
+  const replayGuard = new ReplayGuard(config.services.hop.replayWindowMs, config.services.hop.maxNonces);
   const answers = {
+    replay: async ({ nonce, ts, now }: { nonce: string; ts: number; now: number }) => replayGuard.check(nonce, ts, now),
     balance: ({ userId, load }: { userId: number; load: boolean }) => accounting.gate.balance(userId, load),
     pollEverywhere: async () => {
       await Promise.all([sync.pollNow(), ...workers.map((w) => w.rpc.ask('poll', null))]);

@@ -9,6 +9,7 @@ import type { AdmissionGate } from '../gateway/admission-gate.ts';
 import type { UsageQueue } from '../gateway/gateway.ts';
 import type { Limiter } from '../limiter/limiter.ts';
 import type { LatencySnapshot } from '../observability/latency-stats.ts';
+import type { ReplayCheck } from '../services/hop/replay-guard.ts';
 
 export interface WorkerLink {
   /** 0..N-1; worker 0 also serves the separate admin listener and the profiler when configured. */
@@ -27,6 +28,8 @@ export interface WorkerLink {
   latencySnapshot(): Promise<LatencySnapshot>;
   /** POST /api/metrics/reset on every worker. */
   resetLatency(): Promise<void>;
+  /** Hop nonces (service routes' ingress), checked against the main thread's one guard. */
+  readonly replay: ReplayCheck;
   /** Sends what is still batched (settlements, records) to the main thread now. */
   flush(): void;
 }

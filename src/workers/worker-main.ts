@@ -58,6 +58,7 @@ const link: WorkerLink = {
   resetLatency: async () => {
     await rpc.ask('resetLatency', null);
   },
+  replay: { check: (nonce, ts, now) => rpc.ask('replay', { nonce, ts, now }) },
   flush: () => gate.flush(),
 };
 
