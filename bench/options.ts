@@ -34,7 +34,16 @@ export const allTargets: readonly string[] = [
   'passthrough-pair',
   'tollgate-hop',
   'tollgate-hop-nozip',
+  'tollgate-w1',
+  'tollgate-w2',
 ];
+
+/**
+ * `serve --workers 1` and `--workers 2`, unpinned: run only when named in
+ * --targets (they share the cores with the load generator, so their figures
+ * do not compare with the pinned targets').
+ */
+export const workerTargets: readonly string[] = ['tollgate-w1', 'tollgate-w2'];
 
 /** The cost-breakdown variants of the full chain (non-streaming scenario only). */
 export const variantTargets: readonly string[] = ['tollgate-nolimits', 'tollgate-nometering', 'tollgate-noobs'];
@@ -79,7 +88,8 @@ Options:
                           (the variants ${variantTargets.join(', ')}
                           are the full chain with one part off; non-streaming only;
                           passthrough-pair, tollgate-hop and tollgate-hop-nozip (compression
-                          off) run the 'hop' scenario only)
+                          off) run the 'hop' scenario only; tollgate-w1 and tollgate-w2
+                          (serve --workers 1 / 2, not pinned) run only when named)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway
   --no-variants           leave out the cost-breakdown variants
@@ -143,7 +153,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const quick = values.quick;
   const load = values.load;
   if (load !== 'auto' && load !== 'wrk' && load !== 'autocannon') throw new Error(`--load must be wrk or autocannon (got "${load}")`);
-  let targets = list('targets', values.targets, allTargets) ?? [...allTargets];
+  let targets = list('targets', values.targets, allTargets) ?? allTargets.filter((name) => !workerTargets.includes(name));
   if (!values.peer) targets = targets.filter((name) => name !== 'peer');
   if (!values.variants) targets = targets.filter((name) => !variantTargets.includes(name));
   // The reference checkout runs only when one is given.

@@ -51,6 +51,8 @@ const definitions: Record<string, TargetDefinition> = {
   'tollgate-noobs': tollgateTarget('memory', 'noobs'),
   'tollgate-redis': tollgateTarget('redis'),
   'tollgate-pg': tollgateTarget('postgres'),
+  'tollgate-w1': tollgateTarget('memory', 'full', null, 1),
+  'tollgate-w2': tollgateTarget('memory', 'full', null, 2),
   peer: peerTarget,
   'passthrough-pair': passthroughPairTarget,
   'tollgate-hop': tollgateHopTarget('zstd'),

@@ -35,6 +35,13 @@ const nullableString = () => z.preprocess((v) => (v === '' ? null : v), z.string
 export const ConfigSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: int(8080, 0, 65535),
+  /**
+   * Event loops serving the port (`serve --workers N`): worker threads sharing
+   * it with SO_REUSEPORT, limits and balances held by the main thread
+   * (src/workers/). 0 (the default) = one per available core
+   * (os.availableParallelism()); 1 = a single process, no worker threads.
+   */
+  workers: int(0, 0, 1024),
   dataDir: z.string().min(1).default('./data'),
   /** Required for /admin, /api/metrics and profiling; when null those are disabled. */
   adminToken: z.preprocess((v) => (v === '' ? null : v), z.string().min(16, 'must be at least 16 characters').nullable()).default(null),

@@ -17,17 +17,13 @@ import { RouteTable, type ChannelSpec } from './routing/route-table.ts';
 import { upstreamConnector } from './routing/upstream-connector.ts';
 import { ProxyTable } from './routing/proxy-table.ts';
 import { ProxyMetrics, NO_PROXY_COUNTERS } from './observability/proxy-metrics.ts';
-import { MemoryLimiter } from './limiter/memory-limiter.ts';
-import { RedisLimiter } from './limiter/redis-limiter.ts';
-import { parseRedisUrl } from './sync/redis-url.ts';
-import type { Limiter, LimitPolicy } from './limiter/limiter.ts';
+import type { LimitPolicy } from './limiter/limiter.ts';
 import { PolicyBook } from './limiter/policy-book.ts';
 import { budgetPolicy } from './limiter/budget.ts';
 import { PriceBook } from './metering/pricing.ts';
 import { FilterBook } from './filters/filter-book.ts';
 import { startTracing } from './observability/tracing.ts';
-import { CreditLedger } from './metering/ledger.ts';
-import { UsageWriter } from './metering/usage-writer.ts';
+import { registerAccountingGauges, startAccounting, type Accounting } from './metering/accounting.ts';
 import { countCompletionTokens } from './metering/token-estimate.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { LatencyStats } from './observability/latency-stats.ts';
@@ -39,6 +35,7 @@ import { StoreHealth } from './gateway/store-health.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
 import { createHttpServer, type HttpServer } from './edge/http-server.ts';
+import type { WorkerLink } from './workers/worker-link.ts';
 import { startServiceNode, type ServiceNode } from './services/service-node.ts';
 import { openCaches } from './cache/caches.ts';
 
@@ -51,6 +48,8 @@ export interface Tollgate {
   readonly config: Config;
   readonly store: Store;
   readonly gateway: Gateway;
+  /** Limiter, ledger and usage writer; null in a worker of `serve --workers N` (the main thread holds them). */
+  readonly accounting: Accounting | null;
   readonly server: HttpServer;
   readonly sync: ChangeSync;
   /** Redis pub/sub doorbell for the change feed; null without REDIS_URL. */
@@ -68,19 +67,17 @@ export interface Tollgate {
 export interface StartOptions {
   /** Pass an existing logger (tests); default: pino on stdout at config.logLevel. */
   logger?: Logger;
+  /**
+   * Set in a worker of `serve --workers N` (src/workers/worker-main.ts): limits,
+   * credits and usage records go to the main thread through it, and the
+   * listener shares the port with the other workers (SO_REUSEPORT).
+   */
+  worker?: WorkerLink;
 }
 
 export async function startTollgate(config: Config, opts: StartOptions = {}): Promise<Tollgate> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
-  const loadKeys = () => loadKeyRing({ env: process.env, dataDir: config.dataDir });
-  const store = await openStore({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    sqlite: config.sqlite,
-    postgres: { poolSize: config.postgres.poolSize, schema: config.postgres.schema },
-    // Loaded now, not at first use: a bad or unsafe master key stops the start, and the key file exists from the first start on.
-    secrets: new SecretBox(loadKeys, loadKeys()),
-  });
+  const store = await openConfiguredStore(config);
   const mock = config.mockChannel ? await startMockUpstream({ host: '127.0.0.1', port: 0 }) : null;
 
   const health = new HealthBook(config.upstream.cooldownBaseMs, config.upstream.cooldownMaxMs);
@@ -88,39 +85,23 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const loadPolicies = async (): Promise<LimitPolicy[]> => (await store.limits.list()).map((p) => ({ scope: p.scope, subject: p.subject, rpm: p.rpm, tpm: p.tpm, concurrency: p.concurrency }));
   const loadBudgets = async () => (await store.budgets.list()).map((b) => budgetPolicy(b.scope, String(b.subjectId), b.period, b.mode, b.limitMicros, b.userId));
 
-  const metrics = config.metrics ? new GatewayMetrics() : null;
+  const worker = opts.worker ?? null;
+  // A worker thread's process metrics (CPU, memory) are the whole process's: only the main thread reports them.
+  const metrics = config.metrics ? new GatewayMetrics({ defaultMetrics: worker === null }) : null;
   const tracer = await startTracing(config.otel.endpoint, config.otel.serviceName);
   const proxyMetrics = metrics === null ? null : new ProxyMetrics(metrics.registry);
   const exempt = mock === null ? [] : [new URL(mock.url).host];
   const proxyOptions = { policy: config.upstream, connectTimeoutMs: config.upstream.connectTimeoutMs, connections: config.upstream.connectionsPerOrigin, exempt };
   const loadProxies = async (previous: ProxyTable | null) => new ProxyTable(await store.proxies.listFull(), await store.proxies.bindings(), health, proxyOptions, (name) => proxyMetrics?.countersFor(name) ?? NO_PROXY_COUNTERS, previous);
-  const limiter = createLimiter(config, logger, metrics);
+  const accounting = worker === null ? await startAccounting(config, store, logger, metrics) : null;
+  const limiter = accounting?.limiter ?? worker!.limiter;
+  if (accounting === null && metrics !== null) registerAccountingGauges(metrics, limiter, null);
   const caches = openCaches(config, metrics?.registry ?? null, (err) => {
     metrics?.redisError('cache');
     logger.debug({ err: err.message }, 'redis cache error');
   });
-  // Requests before the first Redis connection would wait out the command timeout (the limiter)
-  // or miss the shared cache level: both connections are awaited together.
-  const [limiterReady] = await Promise.all([limiter.ready(2_000), caches.start(2_000)]);
-  if (!limiterReady) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
-  const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
-  const writer = new UsageWriter(store.usage, {
-    dataDir: config.dataDir,
-    batchSize: config.metering.batchSize,
-    flushIntervalMs: config.metering.flushIntervalMs,
-    maxQueue: config.metering.maxQueue,
-    log: logger,
-    onFlush: metrics === null ? undefined : (records, seconds) => metrics.writerFlush(records, seconds),
-    onSpill: metrics === null ? undefined : (records) => metrics.spooled(records),
-    onCommit: (deltas) => ledger.committed(deltas),
-    onRefused: (records) => {
-      for (const r of records) ledger.refused(r.userId, r.costMicros);
-      metrics?.recordsRefused(records.length);
-    },
-  });
-  // Records spooled by an earlier run must be in the store before balances are
-  // loaded from it, or those balances would not include their costs.
-  await writer.flush();
+  // Requests before the first Redis connection would miss the shared cache level.
+  await caches.start(2_000);
 
   const gateway = new Gateway({
     config,
@@ -144,8 +125,8 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     limiter,
     policies: new PolicyBook(await loadPolicies(), await loadBudgets()),
     prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
-    ledger,
-    writer,
+    gate: accounting?.gate ?? worker!.gate,
+    writer: accounting?.writer ?? worker!.writer,
     metrics,
     latency: new LatencyStats(),
     requestLog: config.requestLog ? (o) => logRequest(logger, o) : null,
@@ -158,14 +139,15 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     accountCache: caches.account,
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
-  const services = await startServiceNode(config, store, gateway, metrics, logger);
+  const services = await startServiceNode(config, store, gateway, metrics, logger, worker?.replay ?? null);
 
   const sync = new ChangeSync(store, {
     keyRevoked: (hash) => gateway.keys.forget(hash),
     // The next request reads the key's new rules from the store.
     keyChanged: (hash) => gateway.keys.forget(hash),
     userDisabled: () => gateway.keys.clear(),
-    balanceChanged: (userId, delta, eventId) => gateway.ledger.applyExternalDelta(userId, delta, eventId),
+    // With workers, balances live in the main thread, which follows the feed itself.
+    balanceChanged: (userId, delta, eventId) => accounting?.ledger.applyExternalDelta(userId, delta, eventId),
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
@@ -180,19 +162,23 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onError: (err) => logger.warn({ err }, 'change feed poll failed'),
   }, config.changePollMs);
   await sync.start();
-  // Other nodes' spending reaches this node's live balances through the store.
-  const refresh = config.metering.balanceRefreshMs > 0
-    ? setInterval(() => ledger.refresh().catch((err: unknown) => logger.warn({ err }, 'balance refresh failed')), config.metering.balanceRefreshMs)
-    : null;
-  refresh?.unref();
   // With Redis, a change made anywhere is applied everywhere at once, not at the next poll.
   const signal: ChangeSignal | null = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
   await signal?.subscribe(() => void sync.pollNow());
 
-  const server = createHttpServer(gateway, { store, sync, signal, logger, services: services?.router });
+  const server = createHttpServer(gateway, {
+    store,
+    sync: worker === null ? sync : { pollNow: () => worker.pollEverywhere() },
+    signal,
+    logger,
+    services: services?.router,
+    observe: worker === null ? null : { allListening: () => worker.allListening(), metrics: () => worker.renderMetrics(), latency: () => worker.latencySnapshot(), resetLatency: () => worker.resetLatency() },
+    // Workers share the port; only the first serves the separate admin listener.
+    worker: worker === null ? null : { reusePort: true, adminListener: worker.index === 0 },
+  });
   const url = await server.listen(config.host, config.port);
   // Profiling is off by default, loopback-only, and needs the admin token.
-  const profiler = config.profiling.enabled && config.adminToken !== null
+  const profiler = config.profiling.enabled && config.adminToken !== null && (worker?.index ?? 0) === 0
     ? await startProfilingServer({ host: '127.0.0.1', port: config.profiling.port, adminToken: config.adminToken })
     : null;
   if (profiler !== null) logger.info({ url: profiler.url }, 'profiling endpoints listening');
@@ -204,12 +190,13 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await server.drain(config.server.shutdownGraceMs);
     await profiler?.close();
     sync.stop();
-    if (refresh !== null) clearInterval(refresh);
     await signal?.close();
-    await writer.close(10_000);
+    // A worker's last settlements and records go to the main thread, which flushes the one writer.
     await tracer?.close();
     await services?.close();
-    await limiter.close();
+    worker?.flush();
+    // The writer flushes (or spools) what is left; the limiter closes after the service routes that use it.
+    await accounting?.close();
     caches.close();
     await gateway.upstream.close();
     await gateway.proxies.close();
@@ -219,7 +206,20 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await flushLogger(logger);
   })());
 
-  return { config, store, gateway, server, sync, signal, logger, mock, services, url, close };
+  return { config, store, gateway, accounting, server, sync, signal, logger, mock, services, url, close };
+}
+
+/** The store of the configuration (SQLite in dataDir, or DATABASE_URL), with the master key loaded. */
+export function openConfiguredStore(config: Config): Promise<Store> {
+  const loadKeys = () => loadKeyRing({ env: process.env, dataDir: config.dataDir });
+  return openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    sqlite: config.sqlite,
+    postgres: { poolSize: config.postgres.poolSize, schema: config.postgres.schema },
+    // Loaded now, not at first use: a bad or unsafe master key stops the start, and the key file exists from the first start on.
+    secrets: new SecretBox(loadKeys, loadKeys()),
+  });
 }
 
 function builtinMockChannel(mock: MockUpstream): ChannelSpec {
@@ -236,39 +236,7 @@ function builtinMockChannel(mock: MockUpstream): ChannelSpec {
   };
 }
 
-function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics | null): Limiter {
-  if (config.redisUrl === null) return new MemoryLimiter({ timeZone: config.budgets.timeZone });
-  return new RedisLimiter({
-    redis: config.redisUrl,
-    timeZone: config.budgets.timeZone,
-    keyPrefix: config.redis.keyPrefix,
-    shards: limiterShards(config.redisUrl, config.redis.shards),
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    failPolicy: config.redis.failPolicy,
-    onError: (err) => {
-      metrics?.redisError('limiter');
-      logger.warn({ err: err.message, failPolicy: config.redis.failPolicy }, 'redis limiter error');
-    },
-  });
-}
-
-/** Shards of the limiter's keys: as configured, or 1 on one server and 16 on a cluster (enough to spread over a few masters). */
-function limiterShards(redisUrl: string, configured: number): number {
-  if (configured > 0) return configured;
-  return parseRedisUrl(redisUrl).kind === 'cluster' ? 16 : 1;
-}
-
 function registerGauges(metrics: GatewayMetrics, gw: Gateway, store: Store): void {
   if (store.poolStats() !== null) metrics.registerPool('db', () => store.poolStats()!);
-  const limiter = gw.limiter;
-  // Only the Redis kind has a connection to watch; a memory limiter reporting
-  // "redis available" would mislead dashboards of a single-node install.
-  if (limiter.kind === 'redis') {
-    metrics.registerGauge('tollgate_redis_available', 'Whether the Redis limiter has a usable connection (1) or runs on its fail policy (0).', () => (limiter.isAvailable() ? 1 : 0));
-    metrics.registerGauge('tollgate_redis_pending_settlements', 'Limiter settlements waiting to ride on the next Redis call.', () => limiter.stats().pendingSettlements);
-  }
   metrics.registerGauge('tollgate_requests_in_flight', 'Requests being served now.', () => gw.active.size);
-  metrics.registerGauge('tollgate_writer_spool_records', 'Usage records now in the local spool (store slow or down).', () => gw.writer.stats().spooledRecords);
-  // The queue depth is sampled rather than pushed from the hot path on every enqueue.
-  setInterval(() => metrics.setWriterQueueDepth(gw.writer.stats().queued), 1_000).unref();
 }

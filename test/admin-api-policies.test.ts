@@ -50,7 +50,7 @@ test('a price set through the API applies to the next request; deleting it resto
   await admin(fx, 'POST', `/admin/users/${u.userId}/credit`, { amount_micros: 1_000_000 });
   assert.equal(await chat(fx, u.key), 200, 'the credit applies to the next request too');
   await admin(fx, 'DELETE', `/admin/prices/${p.body.id}`);
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const before = (await admin(fx, 'GET', `/admin/users/${u.userId}`)).body.balance_micros;
   assert.ok(before < 1_000_000, 'the priced request was charged');
   assert.equal(await chat(fx, u.key), 200);

@@ -24,7 +24,7 @@ describe('admin usage API', () => {
     bob = await fx.newUser('bob');
     for (let i = 0; i < 3; i++) assert.equal(await chat(fx, fx.key, 'mock-gpt'), 200);
     for (let i = 0; i < 2; i++) assert.equal(await chat(fx, bob.key, 'mock-gpt-large'), 200);
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
   });
   after(async () => {
     await fx.close();

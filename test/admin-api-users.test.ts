@@ -134,11 +134,11 @@ test('a user disabled through the API is refused on the next request, and works 
 
 test('a credit through the API reaches the live balance before the reply', async () => {
   const u = await fx.newUser('erin');
-  await fx.tg.gateway.ledger.ensureLoaded(u.userId);
+  await fx.tg.accounting!.ledger.ensureLoaded(u.userId);
   const r = await admin(fx, 'POST', `/admin/users/${u.userId}/credit`, { amount_micros: 3_000_000 });
   assert.equal(r.body.balance_micros, 3_000_000);
   assert.equal(r.body.live_balance_micros, 3_000_000);
-  assert.equal(fx.tg.gateway.ledger.snapshot(u.userId)?.balanceMicros, 3_000_000);
+  assert.equal(fx.tg.accounting!.ledger.snapshot(u.userId)?.balanceMicros, 3_000_000);
 });
 
 test('users and keys: search and pages by id, resumed with next_after', async () => {

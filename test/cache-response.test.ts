@@ -38,7 +38,7 @@ function post(path: string, body: object, opts: { key?: string; cache?: string; 
 const chatBody = (content: string, extra: object = {}) => ({ model: 'gpt-x', max_tokens: 12, messages: [{ role: 'user' as const, content }], ...extra });
 
 async function recordOf(requestId: string): Promise<UsageRecord> {
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const record = (await fx.tg.store.usage.page({ userId: fx.userId, limit: 200 })).records.find((r) => r.requestId.startsWith(`${requestId}~`));
   assert.ok(record !== undefined, `a record for ${requestId}`);
   return record;
@@ -192,7 +192,7 @@ test('account API usage reads are served from the account cache within its TTL',
   const first = await read();
   assert.equal(first.status, 200);
   await post('/v1/chat/completions', chatBody('after the read')).then((r) => r.text());
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const second = await read();
   assert.deepEqual(second.body, first.body, 'the same page, from the cache');
   const metrics = await (await fetch(`${fx.url}/metrics`)).text();

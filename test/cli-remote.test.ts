@@ -147,7 +147,7 @@ test('price set with the kind prices, locally and through the API: stored, liste
   }).finally(() => upstream.setUsage(null));
   assert.equal(r.status, 200);
   const usage = (await r.json()).usage;
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const rec = (await fx.tg.store.usage.page({ model: 'gpt-kinds', limit: 5 })).records.find((x) => x.requestId.startsWith('cli-kinds'))!;
   assert.deepEqual([rec.promptTokens, rec.completionTokens, rec.cachedTokens, rec.reasoningTokens], [usage.prompt_tokens, usage.completion_tokens, 5, 4]);
   const expected = Math.ceil(((rec.promptTokens - 5) * 3_000_000 + 5 * 300_000 + rec.completionTokens * 15_000_000) / 1_000_000);
@@ -155,7 +155,7 @@ test('price set with the kind prices, locally and through the API: stored, liste
 });
 
 test('remote and local modes print the same thing', async () => {
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   await fx.tg.store.limits.set({ scope: 'model', subject: 'gpt-r', rpm: 99, tpm: null, concurrency: null });
   for (const args of [
     ['user', 'list'], ['key', 'list'], ['channel', 'list'], ['price', 'list'], ['limit', 'list'],
@@ -177,7 +177,7 @@ test('remote and local modes print the same thing', async () => {
 });
 
 test('usage list pages with a cursor and filters; usage stats groups', async () => {
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const first = json(await remote('usage', 'list', '--limit', '2', '--json'));
   assert.equal(first.data.length, 2);
   assert.equal(typeof first.next_cursor, 'string');

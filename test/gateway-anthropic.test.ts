@@ -48,7 +48,7 @@ test('messages.stream: text matches the non-streamed answer; usage metered from 
   const final = await stream.finalMessage();
   assert.equal(text, wholeText);
   assert.equal(final.usage.output_tokens, 12);
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const page = await fx.tg.store.usage.page({ userId: fx.userId, model: 'claude-x', limit: 10 });
   const streamed = page.records[0];
   assert.equal(streamed.completionTokens, 12);

@@ -97,7 +97,7 @@ for (const s of setups) {
       assert.ok(s.midnights.includes(reset.getUTCHours()) && reset.getUTCMinutes() === 0, `the next midnight of the configured zone, not ${reset.toISOString()}`);
 
       // Settled at the real cost: the budget holds what the records say.
-      await fx.tg.gateway.writer.flush();
+      await fx.tg.accounting!.writer.flush();
       const paid = (await fx.tg.store.usage.page({ userId: u.userId, limit: 1000 })).records.filter((r) => r.outcome === 'ok');
       const listed = await adminCall(fx, 'GET', `/admin/budgets?scope=user&subject_id=${u.userId}`);
       assert.equal(listed.body.data.length, 1);
@@ -123,7 +123,7 @@ test('gateway: a cheaper answer than reserved frees budget; free models are neve
     await fx.tg.store.prices.set({ model: PRICED, channelId: null, inputMicrosPerMTok: 1_000 * 1_000_000, outputMicrosPerMTok: 0, free: false });
     const u = await fx.newUser('settler', 1_000_000_000);
     assert.equal((await chat(fx, u.key)).status, 200);
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const cost = (await fx.tg.store.usage.page({ userId: u.userId, limit: 1 })).records[0].costMicros;
     const budget = { scope: 'key', subjectId: u.keyId, period: 'hour', mode: 'rolling' } as const;
     await fx.tg.store.budgets.set({ ...budget, limitMicros: 0 });

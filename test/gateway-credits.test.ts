@@ -52,7 +52,7 @@ for (const s of stores) {
       assert.equal(paymentRequired.length, 500 - K);
       assert.equal(paymentRequired[0].b.error.code, 'insufficient_quota');
 
-      await fx.tg.gateway.writer.flush();
+      await fx.tg.accounting!.writer.flush();
       const rows = [];
       let cursor: string | undefined;
       do {

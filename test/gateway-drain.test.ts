@@ -38,7 +38,7 @@ test('a client that leaves mid-stream: the upstream is read to the end and its u
   const deadline = Date.now() + 5000;
   while (fx.tg.gateway.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(slow.stats.aborted, 0, 'the upstream stream was not cut');
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const rec = (await fx.tg.store.usage.page({ userId: fx.userId, limit: 10 })).records.find((r) => r.requestId.startsWith('drain-me'));
   assert.ok(rec);
   assert.equal(rec.outcome, 'client_abort');

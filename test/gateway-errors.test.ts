@@ -93,7 +93,7 @@ test('account API: balance and paginated usage; bad queries → 400', async () =
   const bal = await call('/api/v1/balance', { method: 'GET', headers });
   assert.equal(bal.status, 200);
   assert.equal(typeof bal.json.balance_micros, 'number');
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const page = await call('/api/v1/usage?limit=1', { method: 'GET', headers });
   assert.equal(page.status, 200);
   assert.equal(page.json.data.length, 1);

@@ -77,7 +77,7 @@ for (const fault of [
     await again.body.json();
     assert.equal(primary.stats.requests, 1, 'primary is cooling down');
     assert.equal(secondary.stats.requests, 2);
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
   });
 }
 
@@ -136,7 +136,7 @@ test('client disconnect mid-stream aborts the upstream request and is metered', 
   while (primary.stats.aborted < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(primary.stats.aborted, 1, 'the mock saw the upstream request aborted');
   while (fx.tg.gateway.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const page = await fx.tg.store.usage.page({ userId: fx.userId, limit: 1000 });
   const rec = page.records.find((r) => r.requestId.startsWith('abort-me'));
   assert.ok(rec, 'a usage record exists for the aborted stream');
@@ -163,7 +163,7 @@ test('failed attempts are not charged: a failover charges once, a total failure 
     const failed = await call('charged-nothing');
     assert.equal(failed.statusCode, 502);
     await failed.body.json();
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const rows = (await fx.tg.store.usage.page({ userId: payer.userId, limit: 10 })).records;
     const once = rows.find((r) => r.requestId.startsWith('charged-once'))!;
     const nothing = rows.find((r) => r.requestId.startsWith('charged-nothing'))!;

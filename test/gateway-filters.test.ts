@@ -100,7 +100,7 @@ test('a global literal rule changes the text of every protocol, streamed and not
       const after = await answers(model);
       for (const [way, text] of Object.entries(after)) assert.equal(text, expected, `${model} ${way}`);
     }
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const [latest] = (await fx.tg.store.usage.page({ userId: fx.userId, model: 'claude-x', limit: 1 })).records;
     assert.equal(latest.completionTokens, 30, 'billed on what the upstream produced');
   } finally {

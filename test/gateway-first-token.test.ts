@@ -89,7 +89,7 @@ test('a slow first byte fails over to the fast channel, cools the slow one, char
   }
   assert.equal(slow.stats.requests, 1, 'the slow channel got no further request');
   assert.equal(fast.stats.requests, 6);
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const rows = (await fx.tg.store.usage.page({ userId: fx.userId, limit: 100 })).records;
   const rec = rows.find((r) => r.requestId.startsWith('ft-failover'))!;
   assert.equal(rec.attempts, 2);
@@ -107,7 +107,7 @@ test('every channel slow: a clear 504, nothing charged', async () => {
   assert.equal(body.error.code, 'upstream_timeout');
   assert.match(body.error.message, /sent no first byte within 200 ms/);
   assert.equal(slow.stats.requests + fast.stats.requests, 2);
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const rec = (await fx.tg.store.usage.page({ userId: fx.userId, limit: 100 })).records.find((r) => r.requestId.startsWith('ft-all-slow'))!;
   assert.equal(rec.attempts, 2);
   assert.equal(rec.errorClass, 'first_token_timeout');

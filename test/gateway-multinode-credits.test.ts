@@ -36,7 +36,7 @@ test("a node sees the other node's spending within the refresh interval", async 
   const first = await chat(b.url, payer.key); // B loads the balance and spends 1 of 5
   assert.equal(first.statusCode, 200);
   await first.body.json();
-  await b.tg.gateway.writer.flush();
+  await b.tg.accounting!.writer.flush();
 
   for (let i = 0; i < 4; i++) {
     const r = await chat(a.url, payer.key); // A loads 4 left and spends them
@@ -46,7 +46,7 @@ test("a node sees the other node's spending within the refresh interval", async 
   const refused = await chat(a.url, payer.key);
   assert.equal(refused.statusCode, 402);
   await refused.body.json();
-  await a.tg.gateway.writer.flush();
+  await a.tg.accounting!.writer.flush();
 
   // B still holds "4 left" until it re-reads the store.
   await new Promise((r) => setTimeout(r, 400));

@@ -70,7 +70,7 @@ test('models.list shows the routed models', async () => {
 });
 
 test('usage records are written for each relayed request', async () => {
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const page = await fx.tg.store.usage.page({ userId: fx.userId, limit: 100 });
   assert.equal(page.records.length, 7, 'one record per relayed call (models.list is served by the gateway)');
   assert.ok(page.records.every((r) => r.status === 200 && r.outcome === 'ok' && r.attempts === 1));

@@ -240,7 +240,7 @@ for (const [client, model, upstream] of [['anthropic', 'gpt-x', () => oaiUpstrea
     if (client === 'anthropic') assert.match(tail, /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/);
     else if (client === 'responses') assert.match(tail, /"type":"(error|response\.failed)"/);
     else assert.match(tail, /"error":\{/);
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const page = await fx.tg.store.usage.page({ userId: fx.userId, limit: 50 });
     const record = page.records.find((rec) => rec.requestId.startsWith(`cut-${client}~`));
     assert.equal(record?.outcome, 'upstream_error');

@@ -189,7 +189,7 @@ test('a killed proxy: traffic moves to the others, the dead one cools; a user bo
 test('credentials appear in no log line, admin answer or metric', async () => {
   const admins = [await admin('GET', '/admin/proxies'), await admin('GET', `/admin/proxies/${ids.socks}`), await admin('GET', '/admin/proxy-bindings'), await admin('GET', '/admin/openapi.json')];
   const metrics = (await fx.tg.gateway.metrics!.render()).body;
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   assert.ok(logText.length > 1000, 'the log was captured');
   for (const secret of [PASSWORD, WRONG, Buffer.from(`${USER}:${PASSWORD}`).toString('base64'), Buffer.from(`${USER}:${WRONG}`).toString('base64')]) {
     assert.ok(!logText.includes(secret), 'not in the log');

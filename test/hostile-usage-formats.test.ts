@@ -85,7 +85,7 @@ async function call(model: string, stream = false, path = '/v1/chat/completions'
     body: JSON.stringify({ model, stream, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
   });
   const text = await r.text();
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const page = await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 1 });
   return { status: r.status, text, record: page.records[0] };
 }
@@ -138,9 +138,9 @@ test('unusable counts (3e9 tokens, negative): marked usage_invalid, billed on th
     assert.equal(r.record.errorClass, 'usage_invalid', model);
     assert.ok(r.record.completionTokens > 0 && r.record.completionTokens < 100, `${model}: ${r.record.completionTokens}`);
   }
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const stored = (await fx.tg.store.users.byId(fx.userId))!.balanceMicros;
-  const live = fx.tg.gateway.ledger.snapshot(fx.userId)!.balanceMicros;
+  const live = fx.tg.accounting!.ledger.snapshot(fx.userId)!.balanceMicros;
   assert.equal(live, stored, 'the live ledger and the store agree');
   const all = await fx.tg.store.usage.page({ userId: fx.userId, limit: 1000 });
   const spent = all.records.reduce((sum, rec) => sum + rec.costMicros, 0);

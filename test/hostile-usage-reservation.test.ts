@@ -28,7 +28,7 @@ test('20 concurrent requests with max_tokens 1 and max_completion_tokens 2000: s
     assert.ok(ok.length >= 1 && ok.length <= 2, `${ok.length} answered`);
     for (const r of ok) assert.equal(r.json.usage.completion_tokens, 2000, 'the upstream honoured max_completion_tokens');
     assert.ok(results.every((r) => r.status === 200 || r.status === 402));
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const spent = balance - (await fx.tg.store.users.byId(payer.userId))!.balanceMicros;
     assert.ok(spent <= balance, `spent ${spent} of ${balance}`);
     assert.equal(spent, ok.length * 2000);
@@ -84,7 +84,7 @@ test('a priced request without a bound is reserved for the default, and the upst
     });
     assert.equal(r.status, 200);
     await r.text();
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const page = await fx.tg.store.usage.page({ userId: fx.userId, limit: 10 });
     assert.deepEqual(page.records.map((rec) => rec.completionTokens), [5, 5, 5, 5]);
   } finally {
@@ -117,7 +117,7 @@ test('an upstream past every bound is charged its reservation plus the overdraft
     });
     assert.equal(r.status, 200);
     await r.text();
-    await fx.tg.gateway.writer.flush();
+    await fx.tg.accounting!.writer.flush();
     const [record] = (await fx.tg.store.usage.page({ userId: payer.userId, limit: 1 })).records;
     assert.equal(record.completionTokens, 5000, 'the real tokens are recorded');
     assert.equal(record.costMicros, 10 + 100, 'charged the reservation (10 tokens) plus the overdraft');

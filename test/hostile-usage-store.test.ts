@@ -85,7 +85,7 @@ for (const s of stores) {
         });
         assert.equal(r.status, 200, model);
         await r.text();
-        await fx.tg.gateway.writer.flush();
+        await fx.tg.accounting!.writer.flush();
         records[model] = (await fx.tg.store.usage.page({ userId: payer.userId, model, limit: 1 })).records[0];
         assert.ok(records[model] !== undefined, `${model}: a record is stored`);
       }
@@ -106,7 +106,7 @@ for (const s of stores) {
       assert.ok(records['stream-null'].completionTokens >= 8, `streamed null completion: ${records['stream-null'].completionTokens}`);
 
       const stored = (await fx.tg.store.users.byId(payer.userId))!.balanceMicros;
-      const live = fx.tg.gateway.ledger.snapshot(payer.userId)!.balanceMicros;
+      const live = fx.tg.accounting!.ledger.snapshot(payer.userId)!.balanceMicros;
       const spent = Object.values(records).reduce((sum, rec) => sum + rec.costMicros, 0);
       assert.equal(live, stored, 'the live ledger and the store agree');
       assert.equal(stored, initial - spent, 'the balance is the initial one minus the recorded costs');

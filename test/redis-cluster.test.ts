@@ -117,6 +117,7 @@ test('10,000 users spread over all three masters, each admission one call to one
 
 test('a shared limit split over the shards never admits more than the limit', { skip: NO_CLUSTER }, async () => {
   const l = limiter();
+  assert.equal(await l.ready(5_000), true);
   const global = policy('model', 'split-model', { rpm: 160 });
   const results = await Promise.all(Array.from({ length: 1_000 }, (_, i) => l.admit({ policies: [global], tokens: 0, userId: 20_000 + i })));
   // Load even over the 16 shards (ids in sequence): each admits its part of 10.
@@ -128,6 +129,7 @@ test('a shared limit split over the shards never admits more than the limit', { 
 
 test('spend budgets on the cluster: judged in the user shard with the limits, exact, and read back from it', { skip: NO_CLUSTER }, async () => {
   const l = limiter();
+  assert.equal(await l.ready(5_000), true);
   const userId = 900_100;
   const budgets = [budgetPolicy('user', String(userId), 'day', 'calendar', 7_000), budgetPolicy('key', '55', 'hour', 'rolling', 100_000, userId)];
   const policies = [policy('user', String(userId), { rpm: 1_000 }), policy('global', '', { rpm: 16_000 })];

@@ -102,6 +102,8 @@ async function prepareNode(context: TargetContext, target: string, name: string,
     TOLLGATE_DATA_DIR: dir,
     TOLLGATE_LOG_LEVEL: 'info',
     TOLLGATE_MOCK_CHANNEL: 'false',
+    // One event loop per node, as before `serve --workers` (the default is now one per core).
+    TOLLGATE_WORKERS: '1',
     [allocProbeFileEnv]: join(dir, 'alloc.json'),
   });
   return { dir, env, url: `http://127.0.0.1:${port}` };

@@ -140,10 +140,13 @@ function tollgateCounters(pid: number, probeFile: string, url: string, redis: Re
 
 /**
  * A Tollgate target in the given mode (and variant); skipped with a note when
- * the CLI is not built or the store does not answer.
+ * the CLI is not built or the store does not answer. `workers` null: one
+ * process pinned to the target core, as every other target. `workers` N
+ * (tollgate-w1, tollgate-w2): `serve --workers N`, NOT pinned — the event
+ * loops need the cores, which they then share with the load generator.
  */
-export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'full', reference: { name: string; cli: string } | null = null): TargetDefinition {
-  const name = reference?.name ?? (variant === 'full' ? targetNames[mode] : `${targetNames[mode]}-${variant}`);
+export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'full', reference: { name: string; cli: string } | null = null, workers: number | null = null): TargetDefinition {
+  const name = workers !== null ? `tollgate-w${workers}` : reference?.name ?? (variant === 'full' ? targetNames[mode] : `${targetNames[mode]}-${variant}`);
   const cliPath = reference?.cli ?? tollgateCli;
   return {
     name,
@@ -166,9 +169,12 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         // On for the 'cached' scenario; the other scenarios do not opt in (they pay the not-used check).
         TOLLGATE_CACHE_ENABLED: 'true',
         TOLLGATE_CACHE_TTL_MS: '3600000',
+        // One process unless measuring workers (the default is one event loop per core).
+        TOLLGATE_WORKERS: String(workers ?? 1),
       });
       let description = reference !== null ? `Tollgate of another checkout (${cliPath}), full chain, SQLite store, in-memory limits`
         : variant === 'full' ? 'Tollgate, full chain, SQLite store, in-memory limits' : `Tollgate, SQLite store, ${variantNotes[variant]}`;
+      if (workers !== null) description = `Tollgate, full chain, SQLite store, serve --workers ${workers} (${workers === 1 ? 'one process, no threads' : 'limits and credits held by the main thread'}), not pinned: shares all cores with the load generator`;
       let redisBackend: RedisBackend | null = null;
       let closeBackend = async (): Promise<void> => {};
       // Closed by stop(), or by the process group when the bench is interrupted.
@@ -198,7 +204,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
         const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
-          cores: context.cpus?.targetCores ?? null,
+          cores: workers === null ? context.cpus?.targetCores ?? null : null,
           env,
           cwd: dataDir,
           logFile: join(dataDir, 'tollgate.log'),

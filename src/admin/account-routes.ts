@@ -38,8 +38,7 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
   app.get('/api/v1/balance', async (req, reply) => {
     const who = await caller(gw, req, reply);
     if (who === null) return reply;
-    if (!gw.ledger.isLoaded(who.userId)) await gw.ledger.ensureLoaded(who.userId);
-    const snap = gw.ledger.snapshot(who.userId)!;
+    const snap = (await gw.gate.balance(who.userId, true))!;
     // The spend budgets this key is held to: its user's and its own.
     const budgets = gw.policies.budgetsFor(who.userId, who.keyId);
     const usage = await gw.limiter.budgetUsage(budgets);

@@ -36,7 +36,8 @@ import { CACHE_ROUTES } from './admin-cache.ts';
 import { requireAdmin } from './require-admin.ts';
 
 /** What the admin routes need besides the gateway (a subset of the server's deps). */
-export interface AdminDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger }
+/** `sync.pollNow` applies the change feed here; with --workers, in every worker and the main thread before it resolves. */
+export interface AdminDeps { store: Store; sync: Pick<ChangeSync, 'pollNow'>; signal: ChangeSignal | null; logger: Logger }
 
 /** Every admin route but the OpenAPI document itself. */
 export const ADMIN_ROUTES: readonly AdminRoute[] = [...USER_ROUTES, ...KEY_ROUTES, ...CHANNEL_ROUTES, ...PROXY_ROUTES, ...POLICY_ROUTES, ...BUDGET_ROUTES, ...USAGE_ROUTES, ...TIMESERIES_ROUTES, ...SERVICE_ROUTES, ...FILTER_ROUTES, ...CACHE_ROUTES];

@@ -43,10 +43,10 @@ export const USER_ROUTES: readonly AdminRoute[] = [
       if (query.name !== undefined) {
         const user = await ctx.store.users.byName(query.name);
         const match = user !== undefined && (query.disabled === undefined || user.disabled === query.disabled) && (query.search === undefined || user.name.toLowerCase().includes(query.search.toLowerCase()));
-        return pageBody({ items: match ? [user] : [], hasMore: false }, (u) => userView(u, ctx.gw));
+        return pageBody({ items: match ? [await userView(user, ctx.gw)] : [], hasMore: false }, (v) => v);
       }
       const page = await ctx.store.users.page({ search: query.search, disabled: query.disabled, after: query.after, limit: query.limit, order: query.order });
-      return pageBody(page, (u) => userView(u, ctx.gw));
+      return pageBody({ items: await Promise.all(page.items.map((u) => userView(u, ctx.gw))), hasMore: page.hasMore }, (v) => v);
     },
   },
   {

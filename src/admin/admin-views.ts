@@ -130,8 +130,8 @@ export interface UsageBucketView {
 export type UsageTotalsView = Omit<UsageBucketView, 'key' | 'errors' | 'avg_latency_ms'>;
 
 /** The user as the API shows it, with this node's live balance when loaded. */
-export function userView(u: User, gw: Gateway): UserView {
-  const live = gw.ledger.snapshot(u.id);
+export async function userView(u: User, gw: Gateway): Promise<UserView> {
+  const live = await gw.gate.balance(u.id, false);
   return {
     object: 'user',
     id: u.id,

@@ -3,7 +3,8 @@
  * benchmark, and the operator commands. Exit codes: 0 ok, 1 error, 2 usage.
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from '../config.ts';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { StoreInputError } from '../store/store.ts';
 import { registerAdminCommands } from './admin-commands.ts';
 import { registerSecretsCommands } from './secrets-commands.ts';
@@ -27,6 +28,7 @@ const SERVE_OPTIONS = [
   ['--port <port>', 'listen port', 'TOLLGATE_PORT', 'port'],
   ['--data-dir <dir>', 'SQLite file and usage spool', 'TOLLGATE_DATA_DIR', 'dataDir'],
   ['--admin-port <port>', 'serve /admin and /dashboard on their own listener', 'TOLLGATE_ADMIN_PORT', 'adminPort'],
+  ['--workers <n>', 'event loops sharing the port (worker threads; 1 = one process, no threads; default: one per core)', 'TOLLGATE_WORKERS', 'workers'],
 ] as const;
 
 const serve = program.command('serve').description('serve the gateway (embedded SQLite and in-memory limits unless DATABASE_URL / REDIS_URL are set)');
@@ -39,19 +41,42 @@ DATABASE_URL (PostgreSQL), REDIS_URL (shared limits), TOLLGATE_LOG_LEVEL.
 The full list: README.md, section Configuration.
 `);
 serve.action(async (o: Record<string, string | undefined>, cmd: Command) => {
-  const { startTollgate } = await import('../main.ts');
   const env = { ...process.env };
   for (const [, , name, key] of SERVE_OPTIONS) if (o[key] !== undefined) env[name] = o[key];
   const config = loadConfig({ file: cmd.optsWithGlobals().config ?? null, env });
+  const workers = config.workers === 0 ? availableParallelism() : config.workers;
+  if (workers > 1) return serveWorkers(config, workers);
+  const { startTollgate } = await import('../main.ts');
   const tollgate = await startTollgate(config);
-  process.stderr.write(startLine(tollgate.url, storeLabel(config), tollgate.server.adminUrl ?? tollgate.url, config.adminToken !== null));
+  process.stderr.write(startLine(tollgate.url, storeLabel(config), tollgate.server.adminUrl ?? tollgate.url, config.adminToken !== null, 1));
+  stopOnSignals((signal) => tollgate.logger.info({ signal, inFlight: tollgate.gateway.active.size }, 'draining'), () => tollgate.close());
+});
+
+/** `serve` with worker threads (src/workers/serve-workers.ts). */
+async function serveWorkers(config: Config, workers: number): Promise<void> {
+  const { serveWithWorkers } = await import('../workers/serve-workers.ts');
+  const starting = serveWithWorkers(config, workers);
+  // Handlers first: a SIGTERM while the workers start lets them start, then drains them.
+  const stop = stopOnSignals((signal) => process.stderr.write(`${signal}: draining ${workers} workers\n`), async () => (await starting).close());
+  const server = await starting;
+  process.stderr.write(startLine(server.url, storeLabel(config), server.adminUrl ?? server.url, config.adminToken !== null, workers));
+  // A worker that died took its requests with it: stop the rest cleanly and exit non-zero for the supervisor to restart.
+  void server.failed.then((err) => {
+    server.logger.error({ err: err.message }, 'a worker exited; shutting down');
+    process.exitCode = 1;
+    stop('worker-exit');
+  });
+}
+
+/** Drains on SIGTERM/SIGINT, then exits (0, or 1 when the shutdown failed or was caused by a failure). */
+function stopOnSignals(log: (signal: string) => void, close: () => Promise<void>): (reason: string) => void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    tollgate.logger.info({ signal, inFlight: tollgate.gateway.active.size }, 'draining');
-    tollgate.close().then(
-      () => process.exit(0),
+    log(signal);
+    close().then(
+      () => process.exit(process.exitCode ?? 0),
       (err) => {
         console.error('shutdown failed:', err);
         process.exit(1);
@@ -60,12 +85,13 @@ serve.action(async (o: Record<string, string | undefined>, cmd: Command) => {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-});
+  return stop;
+}
 
 /** The one human line `serve` prints at start, besides the JSON log. */
-function startLine(url: string, store: string, adminBase: string, adminOn: boolean): string {
+function startLine(url: string, store: string, adminBase: string, adminOn: boolean, workers: number): string {
   const admin = adminOn ? `admin API on (${adminBase}/admin)` : 'admin API off (set TOLLGATE_ADMIN_TOKEN)';
-  return `Tollgate serving ${url}/v1 · store ${store} · ${admin} · dashboard ${adminBase}/dashboard/${adminOn ? '' : ' (needs the admin token)'}\n`;
+  return `Tollgate serving ${url}/v1${workers > 1 ? ` · ${workers} workers` : ''} · store ${store} · ${admin} · dashboard ${adminBase}/dashboard/${adminOn ? '' : ' (needs the admin token)'}\n`;
 }
 
 program.command('mock').description('run the mock upstream (OpenAI-compatible) as its own process')

@@ -18,12 +18,22 @@ import { Errors, errorBody, sendError, unknownUrlMessage } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { ChangeSync } from '../sync/change-sync.ts';
 import type { ChangeSignal } from '../sync/change-signal.ts';
-import { registerAdminMetricsRoutes, registerOpsRoutes } from '../admin/ops-routes.ts';
+import { registerAdminMetricsRoutes, registerOpsRoutes, type ServerObservability } from '../admin/ops-routes.ts';
 import { registerAccountRoutes } from '../admin/account-routes.ts';
 import { registerAdminRoutes } from '../admin/admin-routes.ts';
 import { registerDashboard } from '../admin/dashboard/dashboard-routes.ts';
 
-export interface ServerDeps { store: Store; sync: ChangeSync; signal: ChangeSignal | null; logger: Logger; services?: { handle(req: IncomingMessage, res: ServerResponse): void } | null }
+export interface ServerDeps {
+  store: Store;
+  sync: Pick<ChangeSync, 'pollNow'>;
+  signal: ChangeSignal | null;
+  logger: Logger;
+  services?: { handle(req: IncomingMessage, res: ServerResponse): void } | null;
+  /** With workers: /metrics and /api/metrics for the whole server instead of this thread (ops-routes.ts). */
+  observe?: ServerObservability | null;
+  /** With workers: share the port (SO_REUSEPORT); only one worker opens the separate admin listener. */
+  worker?: { reusePort: true; adminListener: boolean } | null;
+}
 
 export interface HttpServer {
   readonly node: Server;
@@ -75,14 +85,18 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
     },
   });
   answerInApiShape(app, deps.logger);
-  registerOpsRoutes(app, gw);
+  registerOpsRoutes(app, gw, deps.observe ?? null);
   registerAccountRoutes(app, gw, deps.store);
   // The operator side: on this listener, or on its own (admin.port).
-  const adminApp = gw.config.admin.port === null ? app : Fastify({ logger: false, bodyLimit: gw.config.bodyLimitBytes });
+  const ownAdminListener = gw.config.admin.port !== null && (deps.worker == null || deps.worker.adminListener);
+  const adminApp = ownAdminListener ? Fastify({ logger: false, bodyLimit: gw.config.bodyLimitBytes }) : app;
   if (adminApp !== app) answerInApiShape(adminApp, deps.logger);
-  registerAdminMetricsRoutes(adminApp, gw);
-  registerAdminRoutes(adminApp, gw, deps);
-  registerDashboard(adminApp, gw, deps);
+  const hasAdmin = gw.config.admin.port === null || adminApp !== app;
+  if (hasAdmin) {
+    registerAdminMetricsRoutes(adminApp, gw, deps.observe ?? null);
+    registerAdminRoutes(adminApp, gw, deps);
+    registerDashboard(adminApp, gw, deps);
+  }
   let adminUrl: string | null = null;
 
   return {
@@ -90,7 +104,9 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
     app,
     get adminUrl() { return adminUrl; },
     async listen(host, port) {
-      await app.listen({ host, port });
+      // reusePort (Node ≥ 22.12) is passed through to server.listen; Fastify's type does not list it yet.
+      const options = { host, port, reusePort: deps.worker?.reusePort ?? false };
+      await app.listen(options as { host: string; port: number });
       if (adminApp !== app) adminUrl = await adminApp.listen({ host: gw.config.admin.host, port: gw.config.admin.port! }).then(() => urlOf(adminApp.server));
       return urlOf(node);
     },

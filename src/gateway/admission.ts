@@ -1,13 +1,15 @@
 /**
  * Stage 3: may this request go out? Price check, every applicable limit in one
  * judgment, and a credit reservation — in that order, each undone if a later
- * one refuses. Refusals are typed results, not exceptions.
+ * one refuses. Refusals are typed results, not exceptions. The limits and the
+ * hold are one call to the admission gate (admission-gate.ts), whoever owns them.
  */
 import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
 import { estimatePromptTokens } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
 import { NO_BUDGETS } from '../limiter/policy-book.ts';
+import type { BalanceSnapshot } from '../metering/ledger.ts';
 import { refusalMessage } from '../limiter/refusal.ts';
 import { boundFieldOf, largestCompletionBound, withCompletionBound } from '../providers/completion-bound.ts';
 import { promptKind } from '../edge/endpoints.ts';
@@ -33,37 +35,32 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const needed = price.free ? 0 : reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
   const budgets = needed === 0 ? NO_BUDGETS : gw.policies.budgetsFor(ctx.userId, ctx.keyId);
 
-  if (policies.length > 0 || budgets.length > 0) {
-    const request = { policies, tokens: ctx.estimatedTokens, budgets, micros: needed, userId: ctx.userId };
-    const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
-    gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
-    ctx.rateLimit = admission.state;
-    if (!admission.allowed) {
-      if (admission.budget !== undefined) gw.metrics?.budgetRefused(admission.scope, admission.budget.period);
-      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : admission.kind === 'budget' ? Errors.budgetExceeded : Errors.rateLimited;
-      return { error, limit: admission, message: refusalMessage(admission, ctx) };
+  if (policies.length === 0 && price.free) return null;
+  const creditMicros = price.free ? null : needed;
+  const pending = gw.gate.admit({ userId: ctx.userId, policies, tokens: ctx.estimatedTokens, budgets, micros: needed, creditMicros });
+  // The in-process gate answers synchronously when it can: no promise, no microtask on the hot path.
+  const verdict = pending instanceof Promise ? await pending : pending;
+  if (policies.length > 0 || budgets.length > 0) gw.metrics?.limiterDecision(verdict.kind === 'limited' ? verdict.refused.kind : 'allowed', verdict.kind !== 'limited');
+  switch (verdict.kind) {
+    case 'limited': {
+      const refused = verdict.refused;
+      ctx.rateLimit = refused.state;
+      if (refused.budget !== undefined) gw.metrics?.budgetRefused(refused.scope, refused.budget.period);
+      const error = refused.kind === 'unavailable' ? Errors.limiterUnavailable : refused.kind === 'budget' ? Errors.budgetExceeded : Errors.rateLimited;
+      return { error, limit: refused, message: refusalMessage(refused, ctx) };
     }
-    ctx.lease = admission.lease;
-  }
-
-  if (!price.free) {
-    if (!gw.ledger.isLoaded(ctx.userId)) {
-      try {
-        await gw.ledger.ensureLoaded(ctx.userId);
-      } catch (err) {
-        releaseLease(gw, ctx);
-        gw.storeHealth.failed(Date.now());
-        gw.onStoreError(err);
-        return { error: Errors.storeUnavailable };
-      }
-    }
-    const reservation = gw.ledger.reserve(ctx.userId, needed);
-    if (reservation === null) {
-      releaseLease(gw, ctx);
-      return { error: Errors.insufficientCredits, message: creditsMessage(gw, ctx, needed, bound === null ? maxCompletion : null) };
-    }
-    ctx.reservation = reservation;
-    if (bound === null) forwardDefaultBound(ctx, maxCompletion);
+    case 'store_unavailable':
+      ctx.rateLimit = verdict.state;
+      gw.storeHealth.failed(Date.now());
+      gw.onStoreError(new Error(verdict.message));
+      return { error: Errors.storeUnavailable };
+    case 'no_credits':
+      ctx.rateLimit = verdict.state;
+      return { error: Errors.insufficientCredits, message: creditsMessage(ctx, verdict.held, creditMicros!, bound === null ? maxCompletion : null) };
+    case 'admitted':
+      ctx.rateLimit = verdict.state;
+      ctx.grant = verdict.grant;
+      if (creditMicros !== null && bound === null) forwardDefaultBound(ctx, maxCompletion);
   }
   return null;
 }
@@ -73,8 +70,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
  * caller can tell "add credits" from "ask for fewer tokens". `defaultBound`
  * is the completion bound assumed when the request set none.
  */
-function creditsMessage(gw: Gateway, ctx: RequestContext, needed: number, defaultBound: number | null): string {
-  const held = gw.ledger.snapshot(ctx.userId);
+function creditsMessage(ctx: RequestContext, held: BalanceSnapshot | null, needed: number, defaultBound: number | null): string {
   const balance = held === null ? 0 : held.balanceMicros;
   const inFlight = held === null || held.reservedMicros === 0 ? '' : `, of which ${held.reservedMicros} is held by requests in flight`;
   const assumed = defaultBound === null ? '' : ` (no max_tokens given: ${defaultBound} assumed)`;
@@ -118,14 +114,6 @@ function reservationMicros(price: Price, promptTokens: number, completionTokens:
   const written = price.cacheWriteMicrosPerMTok > price.inputMicrosPerMTok ? promptTokens : 0;
   const reasoning = price.reasoningMicrosPerMTok > price.outputMicrosPerMTok ? completionTokens : 0;
   return costMicros(price, promptTokens, completionTokens, 0, written, reasoning);
-}
-
-/** Undo the limiter admission of a request that will not be relayed. */
-export function releaseLease(gw: Gateway, ctx: RequestContext): void {
-  if (ctx.lease !== null) {
-    gw.limiter.settle(ctx.lease, 0);
-    ctx.lease = null;
-  }
 }
 
 /**

@@ -9,8 +9,8 @@ import type { RequestOutcome } from '../observability/request-outcome.ts';
 import { generateRequestId, isWellFormedRequestId } from '../observability/request-id.ts';
 import type { Endpoint } from '../edge/endpoints.ts';
 import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-table.ts';
-import type { Lease, RateLimitState } from '../limiter/limiter.ts';
-import type { Reservation } from '../metering/ledger.ts';
+import type { RateLimitState } from '../limiter/limiter.ts';
+import type { Grant } from './admission-gate.ts';
 import type { Price } from '../metering/pricing.ts';
 import { dialectFor, type Dialect } from '../providers/index.ts';
 import type { CacheStatus } from '../cache/response-cache.ts';
@@ -80,9 +80,9 @@ export class RequestContext implements RequestOutcome {
   promptEstimate = -1;
   /** True when the client asked for usage in its stream; else the gateway asks and filters it out. */
   clientWantsStreamUsage = false;
-  lease: Lease | null = null;
+  /** The admission gate's proof of admission (limits and credit hold); null when not admitted or nothing applied. */
+  grant: Grant | null = null;
   rateLimit: RateLimitState | null = null;
-  reservation: Reservation | null = null;
   price: Price | null = null;
 
   // Response cache (src/gateway/cache-stage.ts); all null when the request does not use it.

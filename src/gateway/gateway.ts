@@ -12,8 +12,8 @@ import type { ProxyTable } from '../routing/proxy-table.ts';
 import type { Limiter } from '../limiter/limiter.ts';
 import type { PolicyBook } from '../limiter/policy-book.ts';
 import type { PriceBook } from '../metering/pricing.ts';
-import type { CreditLedger } from '../metering/ledger.ts';
-import type { UsageWriter } from '../metering/usage-writer.ts';
+import type { UsageRecordInsert } from '../store/usage-columns.ts';
+import type { AdmissionGate } from './admission-gate.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { LatencyStats } from '../observability/latency-stats.ts';
 import type { RequestOutcome } from '../observability/request-outcome.ts';
@@ -24,6 +24,11 @@ import type { RequestTracer } from '../observability/tracing.ts';
 import type { ClientAddress } from './client-address.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { TwoLevelCache } from '../cache/two-level-cache.ts';
+
+/** Takes finished requests' usage records: O(1), never throws, never awaits. */
+export interface UsageQueue {
+  enqueue(record: UsageRecordInsert): void;
+}
 
 export interface GatewayParts {
   config: Config;
@@ -37,11 +42,14 @@ export interface GatewayParts {
   upstream: Agent;
   /** Outbound proxies and bindings; an empty table sends everything direct through `upstream`. */
   proxies: ProxyTable;
+  /** Rate limits alone (service routes); requests to models go through `gate`. */
   limiter: Limiter;
   policies: PolicyBook;
   prices: PriceBook;
-  ledger: CreditLedger;
-  writer: UsageWriter;
+  /** Limits and credits of a model request: one admit, one settle (admission-gate.ts). */
+  gate: AdmissionGate;
+  /** Where finished requests' usage records go: the batched writer, or the port to the main thread's. */
+  writer: UsageQueue;
   metrics: GatewayMetrics | null;
   latency: LatencyStats;
   requestLog: ((o: RequestOutcome) => void) | null;
@@ -72,8 +80,8 @@ export class Gateway implements GatewayParts {
   readonly limiter: Limiter;
   readonly policies: PolicyBook;
   readonly prices: PriceBook;
-  readonly ledger: CreditLedger;
-  readonly writer: UsageWriter;
+  readonly gate: AdmissionGate;
+  readonly writer: UsageQueue;
   readonly metrics: GatewayMetrics | null;
   readonly latency: LatencyStats;
   readonly requestLog: ((o: RequestOutcome) => void) | null;
@@ -101,7 +109,7 @@ export class Gateway implements GatewayParts {
     this.limiter = parts.limiter;
     this.policies = parts.policies;
     this.prices = parts.prices;
-    this.ledger = parts.ledger;
+    this.gate = parts.gate;
     this.writer = parts.writer;
     this.metrics = parts.metrics;
     this.latency = parts.latency;

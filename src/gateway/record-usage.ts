@@ -35,21 +35,21 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
   const delivered = ctx.committed && ctx.status < 400;
   ctx.costMicros = price === null || !delivered ? 0 : costMicros(price, ctx.promptTokens, ctx.completionTokens, ctx.cachedTokens, ctx.cacheWriteTokens, ctx.reasoningTokens);
   if (hit) ctx.costMicros = gw.responseCache!.hitCost(ctx.costMicros);
-  if (ctx.reservation !== null) {
+  const reserved = ctx.grant === null ? null : ctx.grant.reservedMicros;
+  if (reserved !== null) {
     // No request costs more than it reserved plus the overdraft: an upstream that ignored every
     // completion bound (or a prompt far above its estimate) does not drain the balance. The real
     // tokens stay on the record; the excess is counted for the operator.
-    const ceiling = ctx.reservation.micros + gw.config.metering.overdraftMicros;
+    const ceiling = reserved + gw.config.metering.overdraftMicros;
     if (ctx.costMicros > ceiling) {
       gw.metrics?.chargeCapped(ctx.costMicros - ceiling);
       ctx.costMicros = ceiling;
     }
   }
 
-  if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
   // A hit spent no upstream tokens: it counts as a request (RPM, concurrency) but gives its
   // token estimate back; its budgets are charged what it cost (the hit price).
-  if (ctx.lease !== null) gw.limiter.settle(ctx.lease, hit ? 0 : ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
+  if (ctx.grant !== null) gw.gate.settle(ctx.grant, hit ? 0 : ctx.promptTokens + ctx.completionTokens, ctx.costMicros);
   // A leader that ended without storing (error, cut, thrown): its waiters go upstream themselves.
   if (ctx.cacheFlight !== null) ctx.cacheFlight.settle(null);
 

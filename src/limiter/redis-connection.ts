@@ -2,7 +2,7 @@
 // timeout, alive or dead server alike.
 
 import type { RedisOptions } from 'ioredis';
-import { openRedis, type RedisClient } from '../sync/redis-client.ts';
+import { openRedis, slotsReachable, type RedisClient } from '../sync/redis-client.ts';
 
 /** Connection settings of the limiter's Redis clients. */
 export interface LimiterConnectionOptions {
@@ -68,7 +68,12 @@ export function waitReady(clients: readonly RedisClient[], timeoutMs: number): P
         c.once('ready', onReady);
       }),
   );
-  return Promise.all(waits).then((all) => all.every(Boolean));
+  return Promise.all(waits).then(async (all) => all.every(Boolean) && (await allSlotsReachable(clients, timeoutMs)));
+}
+
+/** After the clients report ready: a cluster client's master connections too (slotsReachable). */
+async function allSlotsReachable(clients: readonly RedisClient[], timeoutMs: number): Promise<boolean> {
+  return (await Promise.all(clients.map((c) => slotsReachable(c, timeoutMs)))).every(Boolean);
 }
 
 /**
@@ -96,5 +101,5 @@ export function firstConnection(clients: readonly RedisClient[], timeoutMs: numb
         c.once('close', onFail);
       }),
   );
-  return Promise.all(attempts).then((all) => all.every(Boolean));
+  return Promise.all(attempts).then(async (all) => all.every(Boolean) && (await allSlotsReachable(clients, timeoutMs)));
 }

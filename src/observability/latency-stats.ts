@@ -14,7 +14,7 @@
  * WebAssembly memory that is not garbage-collected, hence `close()` (with a
  * finalizer as a safety net). `engine: 'js'` selects the pure-JS build.
  */
-import { build, initWebAssemblySync, type Histogram } from 'hdr-histogram-js';
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, initWebAssemblySync, type Histogram } from 'hdr-histogram-js';
 import { LabelCap } from './label-cap.ts';
 import type { RequestOutcome } from './request-outcome.ts';
 
@@ -58,6 +58,20 @@ export interface LatencySnapshot {
   channels: Record<string, GroupStats>;
 }
 
+/** One group's histograms in HDR's compressed encoding (to merge the workers' of `serve --workers N`). */
+export interface EncodedGroup {
+  latency: string;
+  ttft: string | null;
+}
+
+/** Every histogram of one LatencyStats, encoded: what a worker sends for GET /api/metrics. */
+export interface EncodedLatency {
+  since: string;
+  overall: EncodedGroup;
+  models: Record<string, EncodedGroup>;
+  channels: Record<string, EncodedGroup>;
+}
+
 /**
  * Latency and TTFT histograms of one group. Memory: ~4 KiB per doubling of the
  * largest value seen (auto-resizing from 2 µs), e.g. ~60 KiB for a histogram
@@ -87,6 +101,16 @@ class Group {
     this.ttft?.reset();
   }
 
+  encode(): EncodedGroup {
+    return { latency: encodeIntoCompressedBase64(this.latency), ttft: this.ttft === null ? null : encodeIntoCompressedBase64(this.ttft) };
+  }
+
+  /** Adds another process's (or worker's) counts into these histograms. */
+  add(e: EncodedGroup): void {
+    addEncoded(this.latency, e.latency);
+    if (e.ttft !== null) addEncoded((this.ttft ??= newHistogram(this.wasm)), e.ttft);
+  }
+
   destroy(): void {
     this.latency.destroy();
     this.ttft?.destroy();
@@ -102,6 +126,12 @@ function newHistogram(wasm: boolean): Histogram {
     autoResize: true,
     useWebAssembly: wasm,
   });
+}
+
+function addEncoded(into: Histogram, base64: string): void {
+  const h = decodeFromCompressedBase64(base64, 32, false);
+  into.add(h);
+  h.destroy();
 }
 
 function toMs(us: number): number {
@@ -191,6 +221,30 @@ export class LatencyStats {
     };
   }
 
+  /** Every histogram, encoded, to be merged elsewhere with `merge`. */
+  exportHistograms(): EncodedLatency {
+    const encodeAll = (groups: Map<string, Group>) => Object.fromEntries([...groups].filter(([, g]) => g.latency.totalCount > 0).map(([k, g]) => [k, g.encode()]));
+    return { since: this.since.toISOString(), overall: this.set.overall.encode(), models: encodeAll(this.set.models), channels: encodeAll(this.set.channels) };
+  }
+
+  /**
+   * The snapshot of several workers' histograms together: counts are added,
+   * so the percentiles are those of all their requests (not an average of
+   * percentiles). `since` is the earliest.
+   */
+  static merge(parts: readonly EncodedLatency[]): LatencySnapshot {
+    const all = new LatencyStats({ engine: 'js' });
+    for (const p of parts) {
+      all.set.overall.add(p.overall);
+      for (const [k, e] of Object.entries(p.models)) mergeInto(all.set.models, k, e);
+      for (const [k, e] of Object.entries(p.channels)) mergeInto(all.set.channels, k, e);
+      if (p.since < all.since.toISOString()) all.since = new Date(p.since);
+    }
+    const snapshot = all.snapshot();
+    all.close();
+    return snapshot;
+  }
+
   /** Clears every histogram (keys are kept so their slots stay spent); `since` becomes now. */
   reset(): void {
     if (this.closed) return;
@@ -224,6 +278,15 @@ export class LatencyStats {
     }
     return g;
   }
+}
+
+function mergeInto(groups: Map<string, Group>, key: string, e: EncodedGroup): void {
+  let g = groups.get(key);
+  if (g === undefined) {
+    g = new Group(false);
+    groups.set(key, g);
+  }
+  g.add(e);
 }
 
 function groupsToJson(groups: Map<string, Group>): Record<string, GroupStats> {

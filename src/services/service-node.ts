@@ -14,7 +14,7 @@ import { HealthBook } from '../routing/channel-health.ts';
 import { CallWriter } from './call-writer.ts';
 import { EgressLink } from './hop/hop-links.ts';
 import { LinkKey, LinkKeyRing } from './hop/link-key.ts';
-import { ReplayGuard } from './hop/replay-guard.ts';
+import { ReplayGuard, type ReplayCheck } from './hop/replay-guard.ts';
 import { ServiceMetrics } from './service-metrics.ts';
 import { ServiceRouter } from './service-router.ts';
 import { ServiceTable } from './service-table.ts';
@@ -33,7 +33,8 @@ async function loadTable(store: Store, health: HealthBook): Promise<ServiceTable
 }
 
 /** Builds the service parts; null when `services.enabled` is false. */
-export async function startServiceNode(config: Config, store: Store, gw: Gateway, metrics: GatewayMetrics | null, logger: Logger): Promise<ServiceNode | null> {
+/** `replay`: the hop nonce check to use instead of this node's own (workers share the main thread's). */
+export async function startServiceNode(config: Config, store: Store, gw: Gateway, metrics: GatewayMetrics | null, logger: Logger, replay: ReplayCheck | null = null): Promise<ServiceNode | null> {
   const cfg = config.services;
   if (!cfg.enabled) return null;
   // Target cooldowns, with the same curve as LLM channels; kept across table reloads.
@@ -64,7 +65,7 @@ export async function startServiceNode(config: Config, store: Store, gw: Gateway
     metrics: serviceMetrics,
     hop: cfg.hop,
     egress: cfg.egress === null ? null : new EgressLink(cfg.egress.ingressUrl, new LinkKey(cfg.egress.linkKeyId, cfg.egress.linkKey)),
-    ingress: cfg.ingress.linkKeys.length === 0 ? null : { keys: new LinkKeyRing(cfg.ingress.linkKeys), guard: new ReplayGuard(cfg.hop.replayWindowMs, cfg.hop.maxNonces) },
+    ingress: cfg.ingress.linkKeys.length === 0 ? null : { keys: new LinkKeyRing(cfg.ingress.linkKeys), guard: replay ?? new ReplayGuard(cfg.hop.replayWindowMs, cfg.hop.maxNonces) },
     logger,
   });
   return {

@@ -48,3 +48,20 @@ export function openRedis(url: string, options: RedisOptions): RedisClient {
   });
   return cluster;
 }
+
+/**
+ * Resolves once a ready client can serve every slot: a single server when
+ * ready; a cluster once its slot map is known AND each master's connection is
+ * up (the cluster reports ready before its node connections are made).
+ * false after `timeoutMs`.
+ */
+export async function slotsReachable(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (!(client instanceof Cluster)) return client.status === 'ready';
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const masters = client.nodes('master');
+    if (client.status === 'ready' && masters.length > 0 && masters.every((n) => n.status === 'ready')) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -30,7 +30,8 @@ export interface ServeProcess {
 
 export async function startServe(env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...env, TOLLGATE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One process unless the test asks for workers: what most tests exercise is the gateway, not the threads.
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { TOLLGATE_WORKERS: '1', ...env, TOLLGATE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

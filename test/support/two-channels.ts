@@ -74,7 +74,7 @@ export async function sendAndRecord(fx: Fixture, requestId: string, client: Clie
   const r = await fetch(`${fx.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fx.key}`, 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) });
   assert.equal(r.status, 200, `${requestId}: ${r.status}`);
   await r.text();
-  await fx.tg.gateway.writer.flush();
+  await fx.tg.accounting!.writer.flush();
   const record = (await fx.tg.store.usage.page({ userId: fx.userId, model, limit: 50 })).records.find((x) => x.requestId.startsWith(`${requestId}~`));
   assert.ok(record !== undefined, `a record for ${requestId}`);
   return record;

@@ -3,7 +3,7 @@
  * sends remote services, and what an ingress accepts.
  */
 import type { LinkKey, LinkKeyRing } from './link-key.ts';
-import type { ReplayGuard } from './replay-guard.ts';
+import type { ReplayCheck } from './replay-guard.ts';
 
 /** Where and how this node forwards remote services. */
 export class EgressLink {
@@ -20,4 +20,4 @@ export class EgressLink {
 }
 
 /** What this node accepts from egress nodes. */
-export interface IngressLink { readonly keys: LinkKeyRing; readonly guard: ReplayGuard }
+export interface IngressLink { readonly keys: LinkKeyRing; readonly guard: ReplayCheck }

@@ -34,7 +34,8 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   const key = link.keys.get(f.keyId);
   if (key === undefined) return call.fail(ServiceErrors.hopUnknownKey, `The hop is signed with link key '${f.keyId}', which this node does not accept.`);
   if (!verifyRequest(key, f, call.method, fullPath)) return call.fail(ServiceErrors.hopBadSignature);
-  switch (link.guard.check(f.nonce, f.ts, Date.now())) {
+  const checked = link.guard.check(f.nonce, f.ts, Date.now());
+  switch (checked instanceof Promise ? await checked : checked) {
     case 'expired': return call.fail(ServiceErrors.hopExpired);
     case 'replayed': return call.fail(ServiceErrors.hopReplayed);
     case 'busy': return call.fail(ServiceErrors.hopBusy);

@@ -9,7 +9,15 @@
 
 export type ReplayVerdict = 'ok' | 'expired' | 'replayed' | 'busy';
 
-export class ReplayGuard {
+/**
+ * Where a node checks nonces: its own ReplayGuard, or (serve --workers N) the
+ * main thread's one, so a request replayed to another worker is still caught.
+ */
+export interface ReplayCheck {
+  check(nonce: string, ts: number, now: number): ReplayVerdict | Promise<ReplayVerdict>;
+}
+
+export class ReplayGuard implements ReplayCheck {
   readonly #windowMs: number;
   readonly #max: number;
   /** nonce → the time after which it may be forgotten. */
