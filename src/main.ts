@@ -25,6 +25,9 @@ import { PriceBook } from './metering/pricing.ts';
 import { FilterBook } from './filters/filter-book.ts';
 import { startTracing } from './observability/tracing.ts';
 import { CreditLedger } from './metering/ledger.ts';
+import { CreditGate } from './metering/credit-gate.ts';
+import { LedgerLimiter } from './metering/ledger-limiter.ts';
+import { RedisCredits } from './metering/redis-credits.ts';
 import { UsageWriter } from './metering/usage-writer.ts';
 import { countCompletionTokens } from './metering/token-estimate.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -90,10 +93,21 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
   const exempt = mock === null ? [] : [new URL(mock.url).host];
   const proxyOptions = { policy: config.upstream, connectTimeoutMs: config.upstream.connectTimeoutMs, connections: config.upstream.connectionsPerOrigin, exempt };
   const loadProxies = async (previous: ProxyTable | null) => new ProxyTable(await store.proxies.listFull(), await store.proxies.bindings(), health, proxyOptions, (name) => proxyMetrics?.countersFor(name) ?? NO_PROXY_COUNTERS, previous);
-  const limiter = createLimiter(config, logger, metrics);
+  const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
+  const redisCredits = config.redisUrl === null ? null : new RedisCredits({
+    base: `${config.redis.keyPrefix}{rl}:`,
+    store,
+    overdraftMicros: config.metering.overdraftMicros,
+    local: config.redis.creditFailPolicy === 'local' ? ledger : null,
+    onError: (err) => {
+      metrics?.redisError('ledger');
+      logger.warn({ err: err.message }, 'redis ledger sync failed; retrying');
+    },
+  });
+  const limiter = createLimiter(config, logger, metrics, ledger, redisCredits);
   // Requests before the first Redis connection would wait out the command timeout.
   if (!(await limiter.ready(2_000))) logger.warn({ failPolicy: config.redis.failPolicy }, 'redis not reachable at start; the fail policy applies until it is');
-  const ledger = new CreditLedger(store, { overdraftMicros: config.metering.overdraftMicros });
+  const credits = new CreditGate(ledger, limiter, redisCredits);
   const writer = new UsageWriter(store.usage, {
     dataDir: config.dataDir,
     batchSize: config.metering.batchSize,
@@ -102,9 +116,9 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     log: logger,
     onFlush: metrics === null ? undefined : (records, seconds) => metrics.writerFlush(records, seconds),
     onSpill: metrics === null ? undefined : (records) => metrics.spooled(records),
-    onCommit: (deltas) => ledger.committed(deltas),
+    onCommit: (result, records) => credits.committed(result, records),
     onRefused: (records) => {
-      for (const r of records) ledger.refused(r.userId, r.costMicros);
+      credits.refused(records);
       metrics?.recordsRefused(records.length);
     },
   });
@@ -135,6 +149,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     policies: new PolicyBook(await loadPolicies()),
     prices: new PriceBook(await store.prices.list(), mock === null ? [] : MOCK_MODELS),
     ledger,
+    credits,
     writer,
     metrics,
     latency: new LatencyStats(),
@@ -153,7 +168,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     // The next request reads the key's new rules from the store.
     keyChanged: (hash) => gateway.keys.forget(hash),
     userDisabled: () => gateway.keys.clear(),
-    balanceChanged: (userId, delta, eventId) => gateway.ledger.applyExternalDelta(userId, delta, eventId),
+    balanceChanged: (userId, delta, eventId) => credits.externalCredit(userId, delta, eventId),
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),
@@ -222,13 +237,14 @@ function builtinMockChannel(mock: MockUpstream): ChannelSpec {
   };
 }
 
-function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics | null): Limiter {
-  if (config.redisUrl === null) return new MemoryLimiter();
+function createLimiter(config: Config, logger: Logger, metrics: GatewayMetrics | null, ledger: CreditLedger, credits: RedisCredits | null): Limiter {
+  if (config.redisUrl === null) return new LedgerLimiter(new MemoryLimiter(), ledger);
   return new RedisLimiter({
     redis: config.redisUrl,
     keyPrefix: config.redis.keyPrefix,
     commandTimeoutMs: config.redis.commandTimeoutMs,
     failPolicy: config.redis.failPolicy,
+    credits,
     onError: (err) => {
       metrics?.redisError('limiter');
       logger.warn({ err: err.message, failPolicy: config.redis.failPolicy }, 'redis limiter error');

@@ -32,8 +32,7 @@ export function registerAccountRoutes(app: FastifyInstance, gw: Gateway, store: 
   app.get('/api/v1/balance', async (req, reply) => {
     const who = await caller(gw, req, reply);
     if (who === null) return reply;
-    if (!gw.ledger.isLoaded(who.userId)) await gw.ledger.ensureLoaded(who.userId);
-    const snap = gw.ledger.snapshot(who.userId)!;
+    const snap = await gw.credits.snapshot(who.userId);
     return { object: 'balance', user_id: who.userId, balance_micros: snap.balanceMicros, reserved_micros: snap.reservedMicros, available_micros: snap.balanceMicros - snap.reservedMicros };
   });
 

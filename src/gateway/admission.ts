@@ -1,7 +1,8 @@
 /**
- * Stage 3: may this request go out? Price check, every applicable limit in one
- * judgment, and a credit reservation — in that order, each undone if a later
- * one refuses. Refusals are typed results, not exceptions.
+ * Stage 3: may this request go out? Price check, then every applicable limit
+ * and the credit reservation in ONE judgment of the limiter backend (memory:
+ * one synchronous step; Redis: one script call), all or nothing. Refusals are
+ * typed results, not exceptions.
  */
 import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
@@ -29,37 +30,37 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   if (needsEstimate) ctx.promptEstimate = promptEstimate;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
 
-  if (policies.length > 0) {
-    const request = { policies, tokens: ctx.estimatedTokens };
-    const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
-    gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
-    ctx.rateLimit = admission.state;
-    if (!admission.allowed) {
-      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
-      return { error, limit: admission, message: refusalMessage(admission, ctx) };
-    }
-    ctx.lease = admission.lease;
-  }
-
-  if (!price.free) {
-    if (!gw.ledger.isLoaded(ctx.userId)) {
+  // The credit ask rides in the same admission as the limits: one judgment, one Redis call.
+  const needed = price.free ? 0 : reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
+  const credit = price.free ? null : { userId: ctx.userId, micros: needed, holdId: ctx.recordId };
+  if (credit !== null) {
+    const loading = gw.credits.prepare(ctx.userId);
+    if (loading !== null) {
       try {
-        await gw.ledger.ensureLoaded(ctx.userId);
+        await loading;
       } catch (err) {
-        releaseLease(gw, ctx);
         gw.storeHealth.failed(Date.now());
         gw.onStoreError(err);
         return { error: Errors.storeUnavailable };
       }
     }
-    const needed = reservationMicros(price, promptReservation(promptEstimate), maxCompletion);
-    const reservation = gw.ledger.reserve(ctx.userId, needed);
-    if (reservation === null) {
-      releaseLease(gw, ctx);
-      return { error: Errors.insufficientCredits, message: creditsMessage(gw, ctx, needed, bound === null ? maxCompletion : null) };
+  }
+
+  if (policies.length > 0 || credit !== null) {
+    const request = { policies, tokens: ctx.estimatedTokens, credit };
+    const admission = gw.limiter.admitSync !== undefined ? gw.limiter.admitSync(request) : await gw.limiter.admit(request);
+    gw.metrics?.limiterDecision(admission.allowed ? 'allowed' : admission.kind, admission.allowed);
+    ctx.rateLimit = admission.state;
+    if (!admission.allowed) {
+      if (admission.kind === 'credits') return { error: Errors.insufficientCredits, message: creditsMessage(ctx, admission, needed, bound === null ? maxCompletion : null) };
+      // A credit ask Redis could not judge (and no local fallback) refuses at the user scope; the limiter's own refusal is global.
+      if (admission.kind === 'unavailable' && admission.scope === 'user') return { error: Errors.ledgerUnavailable, limit: admission };
+      const error = admission.kind === 'unavailable' ? Errors.limiterUnavailable : Errors.rateLimited;
+      return { error, limit: admission, message: refusalMessage(admission, ctx) };
     }
-    ctx.reservation = reservation;
-    if (bound === null) forwardDefaultBound(ctx, maxCompletion);
+    ctx.lease = admission.lease;
+    ctx.reservation = admission.hold ?? null;
+    if (credit !== null && bound === null) forwardDefaultBound(ctx, maxCompletion);
   }
   return null;
 }
@@ -69,10 +70,10 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
  * caller can tell "add credits" from "ask for fewer tokens". `defaultBound`
  * is the completion bound assumed when the request set none.
  */
-function creditsMessage(gw: Gateway, ctx: RequestContext, needed: number, defaultBound: number | null): string {
-  const held = gw.ledger.snapshot(ctx.userId);
-  const balance = held === null ? 0 : held.balanceMicros;
-  const inFlight = held === null || held.reservedMicros === 0 ? '' : `, of which ${held.reservedMicros} is held by requests in flight`;
+function creditsMessage(ctx: RequestContext, refused: Refused, needed: number, defaultBound: number | null): string {
+  const balance = refused.credit?.balanceMicros ?? 0;
+  const reserved = refused.credit?.reservedMicros ?? 0;
+  const inFlight = reserved === 0 ? '' : `, of which ${reserved} is held by requests in flight`;
   const assumed = defaultBound === null ? '' : ` (no max_tokens given: ${defaultBound} assumed)`;
   return `You do not have enough credits for this request: user '${ctx.userName}' has a balance of ${balance} micro-credits${inFlight}; ` +
     `this request to '${ctx.model}' needs up to ${needed} micro-credits${assumed}. Add credits or lower max_tokens.`;

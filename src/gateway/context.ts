@@ -10,7 +10,7 @@ import { generateRequestId, isWellFormedRequestId } from '../observability/reque
 import type { Endpoint } from '../edge/endpoints.ts';
 import type { ChannelRoute, ModelRoute, UpstreamKey } from '../routing/route-table.ts';
 import type { Lease, RateLimitState } from '../limiter/limiter.ts';
-import type { Reservation } from '../metering/ledger.ts';
+import type { CreditHold } from '../limiter/limiter.ts';
 import type { Price } from '../metering/pricing.ts';
 import { dialectFor, type Dialect } from '../providers/index.ts';
 
@@ -76,7 +76,7 @@ export class RequestContext implements RequestOutcome {
   clientWantsStreamUsage = false;
   lease: Lease | null = null;
   rateLimit: RateLimitState | null = null;
-  reservation: Reservation | null = null;
+  reservation: CreditHold | null = null;
   price: Price | null = null;
 
   // Relay

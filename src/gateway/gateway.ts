@@ -13,6 +13,7 @@ import type { Limiter } from '../limiter/limiter.ts';
 import type { PolicyBook } from '../limiter/policy-book.ts';
 import type { PriceBook } from '../metering/pricing.ts';
 import type { CreditLedger } from '../metering/ledger.ts';
+import type { CreditGate } from '../metering/credit-gate.ts';
 import type { UsageWriter } from '../metering/usage-writer.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { LatencyStats } from '../observability/latency-stats.ts';
@@ -39,6 +40,8 @@ export interface GatewayParts {
   policies: PolicyBook;
   prices: PriceBook;
   ledger: CreditLedger;
+  /** Holds and settles credits with whichever ledger judges them (metering/credit-gate.ts). */
+  credits: CreditGate;
   writer: UsageWriter;
   metrics: GatewayMetrics | null;
   latency: LatencyStats;
@@ -67,6 +70,7 @@ export class Gateway implements GatewayParts {
   readonly policies: PolicyBook;
   readonly prices: PriceBook;
   readonly ledger: CreditLedger;
+  readonly credits: CreditGate;
   readonly writer: UsageWriter;
   readonly metrics: GatewayMetrics | null;
   readonly latency: LatencyStats;
@@ -94,6 +98,7 @@ export class Gateway implements GatewayParts {
     this.policies = parts.policies;
     this.prices = parts.prices;
     this.ledger = parts.ledger;
+    this.credits = parts.credits;
     this.writer = parts.writer;
     this.metrics = parts.metrics;
     this.latency = parts.latency;

@@ -43,7 +43,7 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
     }
   }
 
-  if (ctx.reservation !== null) gw.ledger.settle(ctx.reservation, ctx.costMicros);
+  if (ctx.reservation !== null) gw.credits.settle(ctx.reservation, ctx.costMicros);
   if (ctx.lease !== null) gw.limiter.settle(ctx.lease, ctx.promptTokens + ctx.completionTokens);
 
   // One record per request that reached an upstream, and one per refusal after authentication.

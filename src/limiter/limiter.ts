@@ -33,6 +33,26 @@ export interface AdmissionRequest {
   policies: readonly LimitPolicy[];
   /** Estimated tokens, reserved against every TPM limit until settlement. */
   tokens: number;
+  /**
+   * Credits to hold for the request, judged in the same step as the limits
+   * (absent or null: a free request). A backend without a credit ledger
+   * ignores it; see metering/credit-gate.ts for the backends that have one.
+   */
+  credit?: CreditAsk | null;
+}
+
+/** The credit part of an admission: hold `micros` of the user's balance under `holdId` (the request's record id). */
+export interface CreditAsk {
+  readonly userId: number;
+  readonly micros: number;
+  readonly holdId: string;
+}
+
+/** Credits an admission holds for a request; settle it exactly once with the real cost (metering/credit-gate.ts). */
+export interface CreditHold {
+  readonly userId: number;
+  readonly micros: number;
+  settled: boolean;
 }
 
 /**
@@ -81,14 +101,19 @@ export interface Lease {
   readonly tokens: number;
 }
 
-/** Which limit refused. 'unavailable' = the shared store failed and the policy is fail-closed (HTTP 503). */
-export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable';
+/**
+ * Which limit refused. 'unavailable' = the shared store failed and the policy
+ * is fail-closed (HTTP 503); 'credits' = the balance cannot cover the credit ask (HTTP 402).
+ */
+export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable' | 'credits';
 
-/** An admitted request: settle the lease on every exit path. */
+/** An admitted request: settle the lease (and the credit hold) on every exit path. */
 export interface Admitted {
   allowed: true;
   lease: Lease;
   state: RateLimitState;
+  /** The credits held when the request asked for some. */
+  hold?: CreditHold;
 }
 
 /** A refused request: nothing was consumed. */
@@ -106,6 +131,13 @@ export interface Refused {
    */
   retryAfterMs: number;
   state: RateLimitState;
+  /** For a 'credits' refusal: the user's balance and what requests in flight hold of it. */
+  credit?: { balanceMicros: number; reservedMicros: number };
+}
+
+/** A refusal for credits: the user's balance minus what is held cannot cover the ask (HTTP 402). */
+export function creditsRefused(userId: number, balanceMicros: number, reservedMicros: number, state: RateLimitState): Refused {
+  return { allowed: false, scope: 'user', subject: String(userId), kind: 'credits', limit: -1, retryAfterMs: 0, state, credit: { balanceMicros, reservedMicros } };
 }
 
 /** The outcome of `admit`. */
@@ -148,7 +180,7 @@ export interface Limiter {
 }
 
 /** Wire-level code of each refusal kind (the Redis script returns these). */
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable', 'credits'];
 
 /** Retry hint for a concurrency refusal: a slot frees when some request ends, which no clock predicts. */
 export const CONCURRENCY_RETRY_MS = 1000;

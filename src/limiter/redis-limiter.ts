@@ -36,73 +36,34 @@ import {
   NO_LIMIT_STATE,
   RateLimitState,
   REFUSAL_KINDS,
+  creditsRefused,
   type Admission,
   type AdmissionRequest,
+  type CreditAsk,
   type Lease,
   type LimitScope,
   type Limiter,
   type LimiterStats,
 } from './limiter.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
-import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
+import { firstConnection, openLimiterPool, waitReady } from './redis-connection.ts';
+import type { RedisLimiterOptions, RedisLimiterStats } from './redis-limiter-options.ts';
 import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
 import { appendSettlements, SettlementQueue } from './settlement-queue.ts';
+import type { RedisCredits, RedisHold } from '../metering/redis-credits.ts';
 
-/** Options of {@link RedisLimiter}. */
-export interface RedisLimiterOptions extends LimiterConnectionOptions {
-  /** A URL (the limiter opens and owns `poolSize` clients) or your clients, made with `limiterRedisOptions()`. */
-  redis: string | Redis | readonly Redis[];
-  /** Connections opened for a URL, used round-robin (default 1: ioredis pipelines). */
-  poolSize?: number;
-  /** Key prefix (default 'tollgate:'). */
-  keyPrefix?: string;
-  /** Hash tag shared by all limiter keys (default 'rl'). */
-  hashTag?: string;
-  /** RPM/TPM window in ms (default 60,000); must match the fallback's. */
-  windowMs?: number;
-  /** Lifetime of a concurrency lease whose node never settles it (default 600,000; longer than any request). */
-  leaseTtlMs?: number;
-  /** What to do when Redis fails (default 'open'). */
-  failPolicy?: 'open' | 'closed';
-  /** Limiter used when failing open (default: a new MemoryLimiter with the same window). */
-  fallback?: MemoryLimiter;
-  /** After a Redis error, skip Redis this long (default 1,000 ms; 0 = retry at once). */
-  breakerMs?: number;
-  /** Idle delay before queued settlements are flushed on their own (default 5 ms). */
-  flushDelayMs?: number;
-  /** Settlements carried by one admission call (default 32). */
-  maxPiggyback?: number;
-  /** Queued settlements kept while Redis is down; the oldest are dropped beyond (default 10,000). */
-  maxPending?: number;
-  /**
-   * Called on every failed call and connection error: count and log it here.
-   * The breaker bounds the rate: the calls in flight when Redis fails, then
-   * one probe per `breakerMs`, plus one per reconnect attempt.
-   */
-  onError?: (err: Error) => void;
-}
-
-/** Counters for metrics. */
-export interface RedisLimiterStats extends LimiterStats {
-  /** Script calls sent (admissions plus settle-only flushes). */
-  calls: number;
-  /** Settle-only flush calls among them. */
-  flushCalls: number;
-  /** Redis call failures (errors and timeouts). */
-  errors: number;
-  /** Admissions decided by the fallback because Redis was unavailable. */
-  failOpen: number;
-  /** Admissions refused as 'unavailable' (fail closed). */
-  failClosed: number;
-  /** Settlements dropped because the queue overflowed while Redis was down. */
-  droppedSettlements: number;
-}
+export type { RedisLimiterOptions, RedisLimiterStats } from './redis-limiter-options.ts';
 
 interface ScriptClient extends Redis {
   tollgateLimitV1(args: (string | number)[]): Promise<number[]>;
 }
 
+/** Refusal codes of the credit part (metering/redis-ledger-script.ts). */
+const CREDITS = 5;
+const LOAD_BALANCE = 6;
+/** The ledger part of a call without a ledger: no ask, no settlements. */
+const NO_LEDGER_ARGS: readonly (string | number)[] = [0, 0, '', 0, 0, 0];
 const SCOPE_CODE: Readonly<Record<LimitScope, string>> = { global: 'g', user: 'u', key: 'k', model: 'm', user_model: 'um' };
 // Settle-only flushes carry more: nothing waits on them.
 const FLUSH_BATCH = 256;
@@ -125,6 +86,7 @@ export class RedisLimiter implements Limiter {
   private readonly flushDelayMs: number;
   private readonly maxPiggyback: number;
   private readonly onError: ((err: Error) => void) | undefined;
+  private readonly credits: RedisCredits | null;
   private readonly idPrefix: string;
   private nextId: number;
   private nextClient: number;
@@ -158,6 +120,8 @@ export class RedisLimiter implements Limiter {
     this.flushDelayMs = options.flushDelayMs ?? 5;
     this.maxPiggyback = options.maxPiggyback ?? 32;
     this.onError = options.onError;
+    this.credits = options.credits ?? null;
+    this.credits?.attach(this.clients[0]);
     this.idPrefix = randomBytes(6).toString('base64url') + ':';
     this.nextId = 0;
     this.nextClient = 0;
@@ -176,7 +140,7 @@ export class RedisLimiter implements Limiter {
       this.timer = null;
       // Under load an admission call leaves every few ms and carries the
       // queue for free; flush alone only when traffic has paused.
-      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.length <= this.maxPiggyback) {
+      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.length + (this.credits?.pendingSettlements ?? 0) <= this.maxPiggyback) {
         this.schedule(this.flushDelayMs);
         return;
       }
@@ -196,15 +160,16 @@ export class RedisLimiter implements Limiter {
 
   /** Current counters. */
   stats(): RedisLimiterStats {
-    return { ...this.counters, pendingSettlements: this.pending.length };
+    return { ...this.counters, pendingSettlements: this.pending.length + (this.credits?.pendingSettlements ?? 0) };
   }
 
-  async admit(req: AdmissionRequest): Promise<Admission> {
+  async admit(req: AdmissionRequest, rebuilt = false): Promise<Admission> {
     const policies = req.policies;
     const n = policies.length;
     const tokens = tokenCount(req.tokens);
     const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n));
-    if (n === 0) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
+    const ask = this.credits === null ? null : (req.credit ?? null);
+    if (n === 0 && ask === null) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
     let client = this.pickClient();
     if (client === null && this.startup !== null) {
       await this.startup;
@@ -225,6 +190,8 @@ export class RedisLimiter implements Limiter {
     }
     const carried = this.pending.take(this.maxPiggyback);
     const slots = carried === null ? null : appendSettlements(args, carried);
+    const holds = this.credits?.take(this.maxPiggyback) ?? null;
+    const ledger = this.ledgerPart(args, ask, holds);
     args[0] = args.length - 1;
     args.push(n, this.windowMs, tokens, lease.id, this.leaseTtlMs, slots === null ? 0 : slots.length / 4);
     for (let i = 0; i < n; i++) {
@@ -232,6 +199,7 @@ export class RedisLimiter implements Limiter {
       args.push(p.rpm ?? -1, p.tpm ?? -1, p.concurrency ?? -1);
     }
     if (slots !== null) for (let i = 0; i < slots.length; i++) args.push(slots[i]);
+    for (let i = 0; i < ledger.length; i++) args.push(ledger[i]);
 
     let reply: number[];
     try {
@@ -239,14 +207,27 @@ export class RedisLimiter implements Limiter {
       this.lastCallAt = Date.now();
       reply = await client.tollgateLimitV1(args);
     } catch (err) {
+      if (holds !== null) this.credits!.requeue(holds);
       this.failed(err as Error, carried);
       // The script may have run before the reply was lost: release its lease
       // (idempotent) so a phantom slot does not block until the lease TTL.
       if (holdsSlot(lease)) this.enqueue(lease);
       return this.unavailable(req);
     }
+    if (reply[2] === LOAD_BALANCE && ask !== null && !rebuilt) {
+      // The balance is not in Redis (first use, restart, eviction): load it from the store, ask once more.
+      try {
+        await this.credits!.rebuild(ask.userId);
+      } catch (err) {
+        this.report(err as Error);
+        return this.unavailable(req);
+      }
+      return this.admit(req, true);
+    }
     const state = new RateLimitState(reply[4], reply[5], reply[6], reply[7], reply[8], reply[9]);
-    if (reply[0] === 1) return { allowed: true, lease, state };
+    if (reply[0] === 1) return ask === null ? { allowed: true, lease, state } : { allowed: true, lease, state, hold: this.credits!.holdFor(ask) };
+    if (reply[2] === CREDITS) return creditsRefused(ask!.userId, reply[10], reply[11], state);
+    if (reply[2] === LOAD_BALANCE) return this.unavailable(req);
     const p = policies[reply[1] - 1];
     const kind = REFUSAL_KINDS[reply[2] - 1];
     const limit = (kind === 'rpm' ? p.rpm : kind === 'tpm' ? p.tpm : p.concurrency) ?? -1;
@@ -271,36 +252,52 @@ export class RedisLimiter implements Limiter {
     if (lease.delta !== 0 || slot) this.enqueue(lease);
   }
 
+  /** Queues a credit hold's real cost; like a lease settlement, it rides on the next call. */
+  settleCredit(hold: RedisHold, costMicros: number): void {
+    this.credits?.settle(hold, costMicros);
+    this.schedule(this.flushDelayMs);
+  }
+
   /** Sends every queued settlement now. */
   async flush(): Promise<void> {
-    while (this.pending.length > 0) {
+    while (this.pending.length > 0 || (this.credits?.pendingSettlements ?? 0) > 0) {
       const client = this.pickClient();
       if (client === null) {
         this.schedule(Math.max(this.breakerMs, this.flushDelayMs));
         return;
       }
       const batch = this.pending.take(FLUSH_BATCH);
-      if (batch === null) return;
+      const holds = this.credits?.take(FLUSH_BATCH) ?? null;
       const args: (string | number)[] = [0];
-      const slots = appendSettlements(args, batch);
+      const slots = batch === null ? [] : appendSettlements(args, batch);
+      const ledger = this.ledgerPart(args, null, holds);
       args[0] = args.length - 1;
       args.push(0, this.windowMs, 0, '', this.leaseTtlMs, slots.length / 4);
       for (let i = 0; i < slots.length; i++) args.push(slots[i]);
+      for (let i = 0; i < ledger.length; i++) args.push(ledger[i]);
       try {
         this.counters.calls++;
         this.counters.flushCalls++;
         await client.tollgateLimitV1(args);
       } catch (err) {
+        if (holds !== null) this.credits!.requeue(holds);
         this.failed(err as Error, batch);
         return;
       }
     }
   }
 
+  /** The credit ledger's KEYS (appended to `args`) and ARGV of one call; empty without a ledger. */
+  private ledgerPart(args: (string | number)[], ask: CreditAsk | null, holds: RedisHold[] | null): readonly (string | number)[] {
+    return this.credits === null ? NO_LEDGER_ARGS : this.credits.appendToCall(args, ask, holds);
+  }
+
   async close(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.flush();
+    await this.credits?.flush();
+    this.credits?.close();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.owned) await Promise.all(this.clients.map((c) => c.quit().catch(() => c.disconnect())));
@@ -321,7 +318,13 @@ export class RedisLimiter implements Limiter {
   private unavailable(req: AdmissionRequest): Admission {
     if (this.failOpen) {
       this.counters.failOpen++;
-      return this.fallback.admitSync(req);
+      const admission = this.fallback.admitSync(req);
+      if (!admission.allowed || this.credits === null || !req.credit) return admission;
+      // The limits passed on this node alone; the credits follow the ledger's own policy.
+      const local = this.credits.holdLocally(req.credit, admission.state);
+      if (local.allowed) return { ...admission, hold: local.hold };
+      this.fallback.settle(admission.lease, 0);
+      if (local.kind === 'credits') return local;
     }
     this.counters.failClosed++;
     return {

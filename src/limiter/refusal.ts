@@ -9,6 +9,7 @@ const KIND_LABEL: Readonly<Record<RefusalKind, string>> = {
   tpm: 'tokens per min (TPM)',
   concurrency: 'concurrent requests',
   unavailable: 'rate limiter availability',
+  credits: 'credits',
 };
 
 /** Who is calling, by name (from the key cache entry: naming costs no store query). */
