@@ -28,6 +28,7 @@ import { CreditLedger } from './metering/ledger.ts';
 import { CreditGate } from './metering/credit-gate.ts';
 import { LedgerLimiter } from './metering/ledger-limiter.ts';
 import { RedisCredits } from './metering/redis-credits.ts';
+import { reconcileLedger, type DriftReport } from './metering/ledger-reconcile.ts';
 import { UsageWriter } from './metering/usage-writer.ts';
 import { countCompletionTokens } from './metering/token-estimate.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -187,6 +188,19 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     ? setInterval(() => ledger.refresh().catch((err: unknown) => logger.warn({ err }, 'balance refresh failed')), config.metering.balanceRefreshMs)
     : null;
   refresh?.unref();
+  // The Redis balances against the record, exported as a drift metric.
+  let lastDrift: DriftReport | null = null;
+  const reconcile = redisCredits !== null && config.redis.reconcileMs > 0
+    ? setInterval(() => {
+      reconcileLedger(redisCredits, store, logger).then((r) => (lastDrift = r), (err: unknown) => logger.warn({ err }, 'ledger reconciliation failed'));
+    }, config.redis.reconcileMs)
+    : null;
+  reconcile?.unref();
+  if (metrics !== null && redisCredits !== null) {
+    metrics.registerGauge('tollgate_ledger_drift_micros', 'Redis balance minus store balance, summed over users at the same debit_seq (last reconciliation).', () => lastDrift?.driftMicros ?? 0);
+    metrics.registerGauge('tollgate_ledger_drifting_users', 'Users whose Redis balance differs from the store (last reconciliation).', () => lastDrift?.drifting ?? 0);
+    metrics.registerGauge('tollgate_ledger_pending_sync', 'Commit notices and admin credits waiting to reach Redis.', () => redisCredits.pendingSync);
+  }
   // With Redis, a change made anywhere is applied everywhere at once, not at the next poll.
   const signal: ChangeSignal | null = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
   await signal?.subscribe(() => void sync.pollNow());
@@ -207,6 +221,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     await profiler?.close();
     sync.stop();
     if (refresh !== null) clearInterval(refresh);
+    if (reconcile !== null) clearInterval(reconcile);
     await signal?.close();
     await writer.close(10_000);
     await tracer?.close();

@@ -261,6 +261,36 @@ export class RedisCredits {
     return bal === null ? null : { balanceMicros: Number(bal), reservedMicros: Number(res ?? 0) };
   }
 
+  /**
+   * What Redis holds for a user, for reconciliation: the balance, the holds,
+   * and the highest debit_seq it contains (the load's, or a commit applied since).
+   */
+  async inspect(userId: number): Promise<{ balanceMicros: number; reservedMicros: number; debitSeq: number } | null> {
+    const client = this.#client;
+    if (client === null || client.status !== 'ready') return null;
+    const [b, , d] = this.keysOf(userId);
+    const [[, fields], [, markers]] = (await client.multi().hmget(b, 'bal', 'res', 'seq').zrange(d, '0', '-1').exec()) as [[unknown, (string | null)[]], [unknown, string[]]];
+    if (fields[0] === null) return null;
+    let seq = Number(fields[2]);
+    for (const m of markers) if (m.startsWith('s')) seq = Math.max(seq, Number(m.slice(1)));
+    return { balanceMicros: Number(fields[0]), reservedMicros: Number(fields[1] ?? 0), debitSeq: seq };
+  }
+
+  /** Ids of the users whose balance is in Redis now. */
+  async loadedUsers(): Promise<number[]> {
+    const client = this.#client;
+    if (client === null || client.status !== 'ready') return [];
+    const ids: number[] = [];
+    const match = this.base.replace(/[*?[\]\\]/g, '\\$&') + 'b:*';
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      for (const k of keys) ids.push(Number(k.slice(this.base.length + 2)));
+      cursor = next;
+    } while (cursor !== '0');
+    return ids;
+  }
+
   /** Stops the background timer. */
   close(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
