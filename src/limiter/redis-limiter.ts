@@ -324,7 +324,7 @@ export class RedisLimiter implements Limiter {
       const local = this.credits.holdLocally(req.credit, admission.state);
       if (local.allowed) return { ...admission, hold: local.hold };
       this.fallback.settle(admission.lease, 0);
-      if (local.kind === 'credits') return local;
+      return local;
     }
     this.counters.failClosed++;
     return {
