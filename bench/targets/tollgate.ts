@@ -179,7 +179,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         const redis = await startRedisBackend(context.group, context.cpus?.loadCores ?? null);
         if (typeof redis === 'string') return redis;
         env.REDIS_URL = redis.url;
-        description = `Tollgate, full chain, SQLite store, Redis limits and change signals; balances stay in process memory (${redis.note})`;
+        description = `Tollgate, full chain, SQLite store, Redis limits, live balances and credit holds (one script call per request) and change signals (${redis.note})`;
         redisBackend = redis;
         closeBackend = closeOnce(() => redis.close());
       } else if (mode === 'postgres') {
