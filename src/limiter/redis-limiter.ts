@@ -1,5 +1,7 @@
 // Limiter shared by every gateway instance through Redis: ONE round trip per
-// request for all its limits, and settlements ride along for free.
+// request for all its limits and its credit hold (the ledger's part of the
+// script is metering/redis-ledger-script.ts, its state metering/redis-credits.ts),
+// and settlements ride along for free.
 //
 // Round trips: an admission is one EVALSHA of redis-script.ts (ioredis sends
 // EVAL once per connection to load it, and again after a NOSCRIPT). A
@@ -210,8 +212,9 @@ export class RedisLimiter implements Limiter {
       if (holds !== null) this.credits!.requeue(holds);
       this.failed(err as Error, carried);
       // The script may have run before the reply was lost: release its lease
-      // (idempotent) so a phantom slot does not block until the lease TTL.
+      // and its credit hold (both idempotent) so neither blocks until its TTL.
       if (holdsSlot(lease)) this.enqueue(lease);
+      if (ask !== null) this.settleCredit(this.credits!.holdFor(ask), 0);
       return this.unavailable(req);
     }
     if (reply[2] === LOAD_BALANCE && ask !== null && !rebuilt) {
