@@ -24,6 +24,8 @@ import { LocalGate } from '../src/gateway/admission-gate.ts';
 import type { GateRequest } from '../src/gateway/admission-gate.ts';
 import { MemoryLimiter } from '../src/limiter/memory-limiter.ts';
 import { CreditLedger } from '../src/metering/ledger.ts';
+import { CreditGate } from '../src/metering/credit-gate.ts';
+import { LedgerLimiter } from '../src/metering/ledger-limiter.ts';
 import { OwnerGateClient } from '../src/workers/gate-client.ts';
 import { GateOwnerSession } from '../src/workers/gate-owner.ts';
 import type { Op, WireVerdict } from '../src/workers/owner-protocol.ts';
@@ -32,7 +34,7 @@ const REQUEST: GateRequest = {
   userId: 1,
   policies: (['global', 'user', 'key', 'model'] as const).map((scope) => ({ scope, subject: scope === 'global' ? '' : '1', rpm: 1e12, tpm: 1e15, concurrency: 1e6 })),
   tokens: 120,
-  creditMicros: 500,
+  credit: { userId: 1, micros: 500, holdId: 'bench' },
 };
 
 /** A store of one user with an endless balance (the ledger reads only these three calls). */
@@ -47,7 +49,9 @@ else await workerSide();
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' } } });
   const n = Number(values.n);
-  const gate = new LocalGate(new MemoryLimiter(), new CreditLedger(ledgerStore));
+  const ledger = new CreditLedger(ledgerStore);
+  const limiter = new LedgerLimiter(new MemoryLimiter(), ledger);
+  const gate = new LocalGate(limiter, new CreditGate(ledger, limiter, null));
   await gate.balance(1, true);
 
   const inProcess: number[] = [];

@@ -96,6 +96,13 @@ export const ConfigSchema = z.object({
   redis: z.object({
     commandTimeoutMs: int(200, 1),
     failPolicy: z.enum(['open', 'closed']).default('open'),
+    /**
+     * Priced requests while Redis is down: 'closed' refuses them (503); 'local'
+     * lets each node spend from its own in-memory ledger (overspend bound in docs/metering.md).
+     */
+    creditFailPolicy: z.enum(['closed', 'local']).default('closed'),
+    /** How often one node compares the Redis balances with the store's and exports the drift (0 = never). */
+    reconcileMs: int(60_000, 0),
     /** Namespace of every Redis key (several gateways may share one Redis). */
     keyPrefix: z.string().min(1).default('tollgate:'),
     /**

@@ -37,6 +37,7 @@ export const Errors = {
   upstreamError: spec(502, 'api_error', 'upstream_error', 'The upstream provider failed.'),
   noChannel: spec(503, 'api_error', 'no_available_channel', 'No upstream channel is available for this model.'),
   limiterUnavailable: spec(503, 'api_error', 'limiter_unavailable', 'The rate limiter is unavailable.'),
+  ledgerUnavailable: spec(503, 'api_error', 'ledger_unavailable', 'The credit ledger is unavailable; priced requests cannot be admitted at the moment. Retry shortly.'),
   storeUnavailable: spec(503, 'api_error', 'store_unavailable', 'The gateway cannot reach its database at the moment; retry shortly.'),
   shuttingDown: spec(503, 'api_error', 'shutting_down', 'The gateway is shutting down.'),
   upstreamTimeout: spec(504, 'api_error', 'upstream_timeout', 'The upstream provider timed out.'),

@@ -147,7 +147,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     keyChanged: (hash) => gateway.keys.forget(hash),
     userDisabled: () => gateway.keys.clear(),
     // With workers, balances live in the main thread, which follows the feed itself.
-    balanceChanged: (userId, delta, eventId) => accounting?.ledger.applyExternalDelta(userId, delta, eventId),
+    balanceChanged: (userId, delta, eventId) => accounting?.credits.externalCredit(userId, delta, eventId),
     reloadChannels: async () => { gateway.routes = await loadRoutes(); },
     reloadPrices: async () => gateway.prices.replace(await store.prices.list()),
     reloadLimits: async () => gateway.policies.replace(await loadPolicies()),

@@ -96,6 +96,38 @@ test('two gateways on the cluster admit exactly the RPM limit between them, one 
   }
 });
 
+test('credits on the cluster: two gateways admit exactly what the balance pays for, and store = Redis after the writers flush', { skip: NO_CLUSTER }, async () => {
+  const env = { REDIS_URL: cluster.url, TOLLGATE_REDIS_KEY_PREFIX: PREFIX, TOLLGATE_REDIS_COMMAND_TIMEOUT_MS: '5000', TOLLGATE_REDIS_CREDIT_FAIL_POLICY: 'closed' };
+  const a = await startFixture(env);
+  const b = await startFixture({ ...env, TOLLGATE_DATA_DIR: a.dataDir }, 'bob');
+  try {
+    // Completion tokens only, fixed by max_tokens 4: every request costs exactly 12,000 µcredits.
+    await a.tg.store.prices.set({ model: 'mock-gpt', channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 3_000 * 1_000_000, free: false });
+    const payers = await Promise.all([1, 2, 3].map((i) => a.newUser(`payer-${i}`, 5 * 12_000)));
+    await Promise.all([a.tg.sync.pollNow(), b.tg.sync.pollNow()]);
+    for (const payer of payers) {
+      const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(i % 2 === 0 ? a : b, payer.key)));
+      const statuses = await Promise.all(responses.map(async (r) => (await r.body.text(), r.statusCode)));
+      assert.equal(statuses.filter((st) => st === 200).length, 5, `payer ${payer.userId}: ${statuses.join(',')}`);
+      assert.equal(statuses.filter((st) => st === 402).length, 35);
+    }
+    await Promise.all([a.tg.accounting!.writer.flush(), b.tg.accounting!.writer.flush()]);
+    for (const payer of payers) {
+      assert.equal((await a.tg.store.users.balances([payer.userId])).get(payer.userId), 0, 'the store debited exactly five requests');
+      const deadline = Date.now() + 5_000;
+      let live = await a.tg.accounting!.credits.peek(payer.userId);
+      while ((live?.balanceMicros !== 0 || live.reservedMicros !== 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20)); // commit notices reach Redis in the background
+        live = await a.tg.accounting!.credits.peek(payer.userId);
+      }
+      assert.deepEqual(live, { balanceMicros: 0, reservedMicros: 0 }, 'Redis agrees with the store, no hold left');
+    }
+  } finally {
+    await b.tg.close();
+    await a.close();
+  }
+});
+
 test('10,000 users spread over all three masters, each admission one call to one slot', { skip: NO_CLUSTER }, async () => {
   const l = limiter();
   assert.equal(await l.ready(5_000), true);

@@ -349,21 +349,26 @@ function contract(name: string, setup: () => Promise<{ store: Store; teardown: (
       const r1 = await store.usage.applyBatch(batch);
       assert.equal(r1.inserted, 4);
       assert.deepEqual([...r1.balanceDeltas].sort(), [[u1.id, -350], [u2.id, -40]].sort());
+      // One debit_seq step per user per debiting batch, returned with the debit.
+      assert.deepEqual([...r1.debitSeqs].sort(), [[u1.id, 1], [u2.id, 1]].sort());
+      assert.deepEqual(await store.users.ledgerState(u1.id), { balanceMicros: 999_650, debitSeq: 1 });
       assert.equal(await store.usage.count(), before + 4);
       assert.deepEqual([...(await store.users.balances([u1.id, u2.id]))].sort(), [[u1.id, 999_650], [u2.id, 999_960]].sort());
 
       const replay = await store.usage.applyBatch(batch);
       assert.equal(replay.inserted, 0);
       assert.equal(replay.balanceDeltas.size, 0);
+      assert.equal(replay.debitSeqs.size, 0, 'a replay debits nothing, so it takes no debit_seq');
       const mixed = await store.usage.applyBatch([batch[0], record(u1.id, { costMicros: 5 })]);
       assert.equal(mixed.inserted, 1);
+      assert.deepEqual([...mixed.debitSeqs], [[u1.id, 2]]);
       assert.deepEqual([...(await store.users.balances([u1.id, u2.id]))].sort(), [[u1.id, 999_645], [u2.id, 999_960]].sort());
       assert.equal(await store.usage.count(), before + 5);
       // The running totals count each record once, replays included, and agree with a scan of the records.
       const allTime = await store.usage.totals({ userId: u1.id });
       assert.deepEqual({ requests: allTime.requests, costMicros: allTime.costMicros }, { requests: 3, costMicros: 355 });
       assert.deepEqual(allTime, await store.usage.totals({ userId: u1.id, from: 0, to: Number.MAX_SAFE_INTEGER }));
-      assert.deepEqual(await store.usage.applyBatch([]), { inserted: 0, balanceDeltas: new Map() });
+      assert.deepEqual(await store.usage.applyBatch([]), { inserted: 0, balanceDeltas: new Map(), debitSeqs: new Map() });
       await assertInputError(store.usage.applyBatch([record(u1.id, { costMicros: 1.5 })]), 'invalid');
     });
 

@@ -229,7 +229,7 @@ test('SIGTERM with streams open on both workers: all finish and all are recorded
   assert.ok(rows.every((r) => r.status === 200 && r.completionTokens > 0));
 });
 
-test('with REDIS_URL the workers judge limits on Redis and the main thread holds the credits: both stay exact', async () => {
+test('with REDIS_URL the workers judge limits and credits on Redis in one call: both stay exact', async () => {
   const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `tollgate-test-workers-${process.pid}-${Date.now()}:`;
   const K = 12;

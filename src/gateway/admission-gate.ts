@@ -4,24 +4,26 @@
  * it afterwards. The hot path makes exactly two calls on it per request,
  * `admit` and `settle`; whoever owns the limiter and the ledger answers them:
  *
- *   single process ── LocalGate (this file): MemoryLimiter/RedisLimiter + CreditLedger, in place
+ *   single process ── LocalGate (this file): the limiter that judges limits, budgets and
+ *                     the credit ask together (LedgerLimiter in memory, RedisLimiter with
+ *                     the Redis ledger), and the CreditGate that loads and settles credits
  *   --workers N    ── OwnerGateClient (src/workers/gate-client.ts) in each worker, one message
  *                     per call to the main thread, whose LocalGate answers it
  *
- * Keeping the contract this narrow is what lets a spend budget or a ledger
- * held in Redis be added in one place (LocalGate) for every deployment shape.
+ * Keeping the contract this narrow is what lets spend budgets and a ledger
+ * held in Redis live in one place (LocalGate) for every deployment shape.
  */
-import type { AdmissionRequest, Lease, Limiter, RateLimitState, Refused } from '../limiter/limiter.ts';
-import type { BalanceSnapshot, CreditLedger, Reservation } from '../metering/ledger.ts';
+import type { Admission, AdmissionRequest, CreditHold, Lease, Limiter, RateLimitState, Refused } from '../limiter/limiter.ts';
+import type { BalanceSnapshot } from '../metering/ledger.ts';
+import type { CreditGate } from '../metering/credit-gate.ts';
 
 /**
- * One request to admit: what the limiter judges (its limits, token estimate,
- * spend budgets with the micro-credits they hold) and the credits to hold.
+ * One request to admit: what the limiter judges in one step — its limits,
+ * token estimate, spend budgets with the micro-credits they hold, and the
+ * credit ask (`credit`, null for a free request).
  */
 export interface GateRequest extends AdmissionRequest {
   userId: number;
-  /** Micro-credits to hold; null for a free request (the ledger is not asked). */
-  creditMicros: number | null;
 }
 
 /** Proof of an admission, settled exactly once through the gate that gave it. */
@@ -42,77 +44,73 @@ export type GateVerdict =
 /** Decides and settles admissions; see the module comment. */
 export interface AdmissionGate {
   /**
-   * Judges the limits and holds the credits, all or nothing. May answer
+   * Judges the limits, budgets and credits, all or nothing. May answer
    * synchronously (in-process owner, balance loaded) to spare the hot path a
    * promise; the caller awaits only when a promise comes back.
    */
   admit(req: GateRequest): GateVerdict | Promise<GateVerdict>;
-  /** Ends an admission: real tokens to the TPM windows, real cost to the balance. Later calls are ignored. */
+  /** Ends an admission: real tokens to the TPM windows, real cost to the balance and budgets. Later calls are ignored. */
   settle(grant: Grant, actualTokens: number, costMicros: number): void;
   /** The user's live balance, loading it first when `load` is set; null when not loaded (and not asked to). */
   balance(userId: number, load: boolean): Promise<BalanceSnapshot | null>;
 }
 
-/** A grant of the in-process gate: the limiter's lease and the ledger's reservation. */
+/** A grant of the in-process gate: the limiter's lease and the credit hold. */
 export class LocalGrant implements Grant {
   readonly lease: Lease | null;
-  readonly reservation: Reservation | null;
+  readonly hold: CreditHold | null;
   readonly reservedMicros: number | null;
 
-  constructor(lease: Lease | null, reservation: Reservation | null) {
+  constructor(lease: Lease | null, hold: CreditHold | null) {
     this.lease = lease;
-    this.reservation = reservation;
-    this.reservedMicros = reservation === null ? null : reservation.micros;
+    this.hold = hold;
+    this.reservedMicros = hold === null ? null : hold.micros;
   }
 }
 
-/** The gate of the process that owns the limiter and the ledger. */
+/** The gate of the process that owns the limiter and the credits. */
 export class LocalGate implements AdmissionGate {
   readonly limiter: Limiter;
-  readonly ledger: CreditLedger;
+  readonly credits: CreditGate;
 
-  constructor(limiter: Limiter, ledger: CreditLedger) {
+  constructor(limiter: Limiter, credits: CreditGate) {
     this.limiter = limiter;
-    this.ledger = ledger;
+    this.credits = credits;
   }
 
   admit(req: GateRequest): GateVerdict | Promise<GateVerdict> {
-    const limiter = this.limiter;
-    if (req.policies.length === 0 && (req.budgets === undefined || req.budgets.length === 0)) return this.#hold(req, null, null);
-    if (limiter.admitSync === undefined) return limiter.admit(req).then((a) => (a.allowed ? this.#hold(req, a.lease, a.state) : { kind: 'limited', refused: a }));
-    const a = limiter.admitSync(req);
-    return a.allowed ? this.#hold(req, a.lease, a.state) : { kind: 'limited', refused: a };
-  }
-
-  /** The credit half of an admission, after the limits allowed it; undoes the lease on a refusal. */
-  #hold(req: GateRequest, lease: Lease | null, state: RateLimitState | null): GateVerdict | Promise<GateVerdict> {
-    if (req.creditMicros === null) return { kind: 'admitted', grant: new LocalGrant(lease, null), state };
-    if (this.ledger.isLoaded(req.userId)) return this.#reserve(req, req.creditMicros, lease, state);
-    const micros = req.creditMicros;
-    return this.ledger.ensureLoaded(req.userId).then(
-      () => this.#reserve(req, micros, lease, state),
-      (err: unknown) => {
-        if (lease !== null) this.limiter.settle(lease, 0);
-        return { kind: 'store_unavailable', message: err instanceof Error ? err.message : String(err), state };
-      },
+    // A balance this node's ledger judges must be loaded first (one node, or Redis down under 'local').
+    const loading = req.credit ? this.credits.prepare(req.userId) : null;
+    if (loading === null) return this.#judge(req);
+    return loading.then(
+      () => this.#judge(req),
+      (err: unknown): GateVerdict => ({ kind: 'store_unavailable', message: err instanceof Error ? err.message : String(err), state: null }),
     );
   }
 
-  #reserve(req: GateRequest, micros: number, lease: Lease | null, state: RateLimitState | null): GateVerdict {
-    const reservation = this.ledger.reserve(req.userId, micros);
-    if (reservation !== null) return { kind: 'admitted', grant: new LocalGrant(lease, reservation), state };
-    if (lease !== null) this.limiter.settle(lease, 0);
-    return { kind: 'no_credits', held: this.ledger.snapshot(req.userId), state };
+  #judge(req: GateRequest): GateVerdict | Promise<GateVerdict> {
+    if (req.policies.length === 0 && (req.budgets === undefined || req.budgets.length === 0) && !req.credit) {
+      return { kind: 'admitted', grant: new LocalGrant(null, null), state: null };
+    }
+    const limiter = this.limiter;
+    if (limiter.admitSync === undefined) return limiter.admit(req).then(verdictOf);
+    return verdictOf(limiter.admitSync(req));
   }
 
   settle(grant: Grant, actualTokens: number, costMicros: number): void {
     const g = grant as LocalGrant;
-    if (g.reservation !== null) this.ledger.settle(g.reservation, costMicros);
+    if (g.hold !== null) this.credits.settle(g.hold, costMicros);
     if (g.lease !== null) this.limiter.settle(g.lease, actualTokens, costMicros);
   }
 
-  async balance(userId: number, load: boolean): Promise<BalanceSnapshot | null> {
-    if (load && !this.ledger.isLoaded(userId)) await this.ledger.ensureLoaded(userId);
-    return this.ledger.snapshot(userId);
+  balance(userId: number, load: boolean): Promise<BalanceSnapshot | null> {
+    return load ? this.credits.snapshot(userId) : this.credits.peek(userId);
   }
+}
+
+/** The gate's verdict on the limiter's one judgment of limits, budgets and credits. */
+export function verdictOf(a: Admission): GateVerdict {
+  if (a.allowed) return { kind: 'admitted', grant: new LocalGrant(a.lease, a.hold ?? null), state: a.state };
+  if (a.kind === 'credits') return { kind: 'no_credits', held: a.credit ?? null, state: a.state };
+  return { kind: 'limited', refused: a };
 }

@@ -1,8 +1,9 @@
 /**
- * Stage 3: may this request go out? Price check, every applicable limit in one
- * judgment, and a credit reservation — in that order, each undone if a later
- * one refuses. Refusals are typed results, not exceptions. The limits and the
- * hold are one call to the admission gate (admission-gate.ts), whoever owns them.
+ * Stage 3: may this request go out? Price check, then every applicable limit,
+ * spend budget and the credit reservation in ONE judgment, all or nothing
+ * (memory: one synchronous step; Redis: one script call), asked of the
+ * admission gate (admission-gate.ts), whoever owns them. Refusals are typed
+ * results, not exceptions.
  */
 import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
@@ -36,8 +37,9 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   const budgets = needed === 0 ? NO_BUDGETS : gw.policies.budgetsFor(ctx.userId, ctx.keyId);
 
   if (policies.length === 0 && price.free) return null;
-  const creditMicros = price.free ? null : needed;
-  const pending = gw.gate.admit({ userId: ctx.userId, policies, tokens: ctx.estimatedTokens, budgets, micros: needed, creditMicros });
+  // The credit ask rides in the same admission as the limits: one judgment, one Redis call.
+  const credit = price.free ? null : { userId: ctx.userId, micros: needed, holdId: ctx.recordId };
+  const pending = gw.gate.admit({ userId: ctx.userId, policies, tokens: ctx.estimatedTokens, budgets, micros: needed, credit });
   // The in-process gate answers synchronously when it can: no promise, no microtask on the hot path.
   const verdict = pending instanceof Promise ? await pending : pending;
   if (policies.length > 0 || budgets.length > 0) gw.metrics?.limiterDecision(verdict.kind === 'limited' ? verdict.refused.kind : 'allowed', verdict.kind !== 'limited');
@@ -46,6 +48,8 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
       const refused = verdict.refused;
       ctx.rateLimit = refused.state;
       if (refused.budget !== undefined) gw.metrics?.budgetRefused(refused.scope, refused.budget.period);
+      // A credit ask Redis could not judge (and no local fallback) refuses at the user scope; the limiter's own refusal is global.
+      if (refused.kind === 'unavailable' && refused.scope === 'user') return { error: Errors.ledgerUnavailable, limit: refused };
       const error = refused.kind === 'unavailable' ? Errors.limiterUnavailable : refused.kind === 'budget' ? Errors.budgetExceeded : Errors.rateLimited;
       return { error, limit: refused, message: refusalMessage(refused, ctx) };
     }
@@ -56,11 +60,11 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
       return { error: Errors.storeUnavailable };
     case 'no_credits':
       ctx.rateLimit = verdict.state;
-      return { error: Errors.insufficientCredits, message: creditsMessage(ctx, verdict.held, creditMicros!, bound === null ? maxCompletion : null) };
+      return { error: Errors.insufficientCredits, message: creditsMessage(ctx, verdict.held, needed, bound === null ? maxCompletion : null) };
     case 'admitted':
       ctx.rateLimit = verdict.state;
       ctx.grant = verdict.grant;
-      if (creditMicros !== null && bound === null) forwardDefaultBound(ctx, maxCompletion);
+      if (credit !== null && bound === null) forwardDefaultBound(ctx, maxCompletion);
   }
   return null;
 }

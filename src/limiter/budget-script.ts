@@ -11,18 +11,20 @@
 //   ARGV  [ba + 1] nb  [ba + 2] mb  [ba + 3] micros to reserve
 //         then per budget: limitMicros, slotMs (0 = calendar), calendar: period end ms / rolling: slot count
 //         then per settlement: field ('' = calendar), deltaMicros
-//   with bk = 2n + 2m and ba = 6 + 3n + 4m (the limiter's own counts).
-//   A call without budgets or budget settlements leaves the section out.
+//   with bk and ba the KEYS and ARGV positions where the credit ledger's part
+//   ended (the limiter script's running `k` and `a`). The section comes last:
+//   a call without budgets or budget settlements leaves it out.
 // Defines judge_budgets() -> refusedIndex (0 = none), retryMs, spent
 // and charge_budgets(), called by the limiter's phase 1 and phase 2.
 // Calendar periods come from the caller's clock (Lua has no time zones);
 // rolling slots and retry times use the script's `now` (server TIME).
 
-/** Lua source; expects `n`, `m`, `now` and `fmt` of the limiter script in scope. */
+/** Lua source; expects `n`, `m`, `k`, `a`, `now` and `fmt` of the limiter script in scope. */
 export const BUDGET_LUA = `
 -- >>> spend budgets (src/limiter/budget-script.ts)
-local bk = 2 * n + 2 * m
-local ba = 6 + 3 * n + 4 * m
+-- The section starts where the ledger's part ended (the running KEYS/ARGV positions k and a).
+local bk = k
+local ba = a
 local nb = tonumber(ARGV[ba + 1]) or 0
 local mb = tonumber(ARGV[ba + 2]) or 0
 local b_cost = tonumber(ARGV[ba + 3]) or 0

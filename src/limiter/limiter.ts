@@ -41,6 +41,26 @@ export interface AdmissionRequest {
   micros?: number;
   /** The user making the request: on a sharded Redis its keys sit in that user's shard (other backends ignore it). */
   userId?: number;
+  /**
+   * Credits to hold for the request, judged in the same step as the limits
+   * (absent or null: a free request). A backend without a credit ledger
+   * ignores it; see metering/credit-gate.ts for the backends that have one.
+   */
+  credit?: CreditAsk | null;
+}
+
+/** The credit part of an admission: hold `micros` of the user's balance under `holdId` (the request's record id). */
+export interface CreditAsk {
+  readonly userId: number;
+  readonly micros: number;
+  readonly holdId: string;
+}
+
+/** Credits an admission holds for a request; settle it exactly once with the real cost (metering/credit-gate.ts). */
+export interface CreditHold {
+  readonly userId: number;
+  readonly micros: number;
+  settled: boolean;
 }
 
 /**
@@ -89,14 +109,20 @@ export interface Lease {
   readonly tokens: number;
 }
 
-/** Which limit refused. 'unavailable' = the shared store failed and the policy is fail-closed (HTTP 503). */
-export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable' | 'budget';
+/**
+ * Which limit refused. 'unavailable' = the shared store failed and the policy
+ * is fail-closed (HTTP 503); 'budget' = a spend budget is used up (HTTP 402);
+ * 'credits' = the balance cannot cover the credit ask (HTTP 402).
+ */
+export type RefusalKind = 'rpm' | 'tpm' | 'concurrency' | 'unavailable' | 'budget' | 'credits';
 
-/** An admitted request: settle the lease on every exit path. */
+/** An admitted request: settle the lease (and the credit hold) on every exit path. */
 export interface Admitted {
   allowed: true;
   lease: Lease;
   state: RateLimitState;
+  /** The credits held when the request asked for some. */
+  hold?: CreditHold;
 }
 
 /** A refused request: nothing was consumed. */
@@ -116,6 +142,13 @@ export interface Refused {
   state: RateLimitState;
   /** Set when kind is 'budget' (then `limit` is the budget's micro-credits). */
   budget?: BudgetRefusal;
+  /** For a 'credits' refusal: the user's balance and what requests in flight hold of it. */
+  credit?: { balanceMicros: number; reservedMicros: number };
+}
+
+/** A refusal for credits: the user's balance minus what is held cannot cover the ask (HTTP 402). */
+export function creditsRefused(userId: number, balanceMicros: number, reservedMicros: number, state: RateLimitState): Refused {
+  return { allowed: false, scope: 'user', subject: String(userId), kind: 'credits', limit: -1, retryAfterMs: 0, state, credit: { balanceMicros, reservedMicros } };
 }
 
 /** The outcome of `admit`. */
@@ -162,7 +195,7 @@ export interface Limiter {
 }
 
 /** Wire-level code of each refusal kind (the Redis script returns these). */
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable', 'budget'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['rpm', 'tpm', 'concurrency', 'unavailable', 'budget', 'credits'];
 
 /** Retry hint for a concurrency refusal: a slot frees when some request ends, which no clock predicts. */
 export const CONCURRENCY_RETRY_MS = 1000;

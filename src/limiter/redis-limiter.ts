@@ -1,5 +1,6 @@
 // Limiter shared by every gateway instance through Redis: ONE round trip per
-// request for all its limits, and settlements ride along for free.
+// request for all its limits, spend budgets (redis-budget.ts) and credit hold
+// (metering/redis-credits.ts), and settlements ride along for free.
 //
 // Round trips: an admission is one EVALSHA of redis-script.ts (ioredis sends
 // EVAL once per connection to load it, and again after a NOSCRIPT). A
@@ -11,12 +12,10 @@
 //
 // Keys: `<prefix>{<tag>}:s:<scope>:<subject>` (a hash of RPM/TPM buckets) and
 // `<prefix>{<tag>}:c:<scope>:<subject>` (a ZSET of concurrency leases scored
-// by deadline, so a crashed node's leases expire). All keys of one request —
-// global, user, key, model — carry one hash tag, so they sit in one cluster
-// slot, which is what lets one script judge them atomically. With one shard
-// (one Redis server) that tag is `{rl}` for every request; on a Redis Cluster
-// the keys are split into shards by user (redis-shards.ts), so users spread
-// over the masters while each admission stays one call to one slot.
+// by deadline, so a crashed node's leases expire). All keys of one request
+// carry one hash tag, so they sit in one cluster slot and one script judges
+// them atomically: `{rl}` on one Redis server; on a Redis Cluster one tag per
+// shard of users (redis-shards.ts), so users spread over the masters.
 // Measured (bench/limiter-bench.ts): about 100 us of Redis CPU per request
 // with five policies each limiting RPM, TPM and concurrency, so some 10,000
 // such requests/s per Redis server or cluster master.
@@ -35,10 +34,12 @@ import {
   NO_LIMIT_STATE,
   RateLimitState,
   REFUSAL_KINDS,
+  creditsRefused,
   type Admission,
   type AdmissionRequest,
+  type CreditAsk,
   type Lease,
-  type LimitScope,
+  type LimitPolicy,
   type Limiter,
   type LimiterStats,
 } from './limiter.ts';
@@ -46,72 +47,28 @@ import type { BudgetPolicy, BudgetUsage } from './budget.ts';
 import { BudgetCalendar } from './budget-calendar.ts';
 import { MemoryLimiter } from './memory-limiter.ts';
 import { appendBudgets, budgetHold, budgetRefusal, readBudgetUsage } from './redis-budget.ts';
-import { firstConnection, openLimiterPool, waitReady, type LimiterConnectionOptions } from './redis-connection.ts';
+import { firstConnection, openLimiterPool, waitReady } from './redis-connection.ts';
+import type { RedisLimiterOptions, RedisLimiterStats } from './redis-limiter-options.ts';
 import { holdsSlot, RedisLease } from './redis-lease.ts';
 import { LIMITER_LUA } from './redis-script.ts';
 import type { RedisClient } from '../sync/redis-client.ts';
 import { appendSettlements, SettlementQueue } from './settlement-queue.ts';
 import { ShardMap } from './redis-shards.ts';
+import { appendArgv, appendPolicyKeys } from './redis-call.ts';
+import type { RedisCredits, RedisHold } from '../metering/redis-credits.ts';
 
-/** Options of {@link RedisLimiter}. */
-export interface RedisLimiterOptions extends LimiterConnectionOptions {
-  /** A URL (the limiter opens and owns `poolSize` clients) or your clients, made with `limiterRedisOptions()`. */
-  redis: string | RedisClient | readonly RedisClient[];
-  /** Connections opened for a URL, used round-robin (default 1: ioredis pipelines). */
-  poolSize?: number;
-  /** Key prefix (default 'tollgate:'). */
-  keyPrefix?: string;
-  /** Hash tag shared by all limiter keys (default 'rl'); with shards, the base of each shard's tag. */
-  hashTag?: string;
-  /** Shards the keys are split into by user (default 1: one slot; see redis-shards.ts). */
-  shards?: number;
-  /** RPM/TPM window in ms (default 60,000); must match the fallback's. */
-  windowMs?: number;
-  /** IANA time zone of calendar budget periods (default UTC); must match the fallback's. */
-  timeZone?: string;
-  /** Lifetime of a concurrency lease whose node never settles it (default 600,000; longer than any request). */
-  leaseTtlMs?: number;
-  /** What to do when Redis fails (default 'open'). */
-  failPolicy?: 'open' | 'closed';
-  /** Limiter used when failing open (default: a new MemoryLimiter with the same window). */
-  fallback?: MemoryLimiter;
-  /** After a Redis error, skip Redis this long (default 1,000 ms; 0 = retry at once). */
-  breakerMs?: number;
-  /** Idle delay before queued settlements are flushed on their own (default 5 ms). */
-  flushDelayMs?: number;
-  /** Settlements carried by one admission call (default 32). */
-  maxPiggyback?: number;
-  /** Queued settlements kept while Redis is down; the oldest are dropped beyond (default 10,000). */
-  maxPending?: number;
-  /**
-   * Called on every failed call and connection error: count and log it here.
-   * The breaker bounds the rate: the calls in flight when Redis fails, then
-   * one probe per `breakerMs`, plus one per reconnect attempt.
-   */
-  onError?: (err: Error) => void;
-}
-
-/** Counters for metrics. */
-export interface RedisLimiterStats extends LimiterStats {
-  /** Script calls sent (admissions plus settle-only flushes). */
-  calls: number;
-  /** Settle-only flush calls among them. */
-  flushCalls: number;
-  /** Redis call failures (errors and timeouts). */
-  errors: number;
-  /** Admissions decided by the fallback because Redis was unavailable. */
-  failOpen: number;
-  /** Admissions refused as 'unavailable' (fail closed). */
-  failClosed: number;
-  /** Settlements dropped because the queue overflowed while Redis was down. */
-  droppedSettlements: number;
-}
+export type { RedisLimiterOptions, RedisLimiterStats } from './redis-limiter-options.ts';
 
 type ScriptClient = RedisClient & {
   tollgateLimitV1(args: (string | number)[]): Promise<number[]>;
 };
 
-const SCOPE_CODE: Readonly<Record<LimitScope, string>> = { global: 'g', user: 'u', key: 'k', model: 'm', user_model: 'um' };
+/** Refusal codes of the credit part (metering/redis-ledger-script.ts). */
+const CREDITS = 5;
+const LOAD_BALANCE = 6;
+/** The ledger part of a call without a ledger: no ask, no settlements. */
+const NO_LEDGER_ARGS: readonly (string | number)[] = [0, 0, '', 0, 0, 0];
+const NO_POLICIES: readonly LimitPolicy[] = [];
 const NO_BUDGETS: readonly BudgetPolicy[] = [];
 // Settle-only flushes carry more: nothing waits on them.
 const FLUSH_BATCH = 256;
@@ -135,6 +92,7 @@ export class RedisLimiter implements Limiter {
   private readonly flushDelayMs: number;
   private readonly maxPiggyback: number;
   private readonly onError: ((err: Error) => void) | undefined;
+  private readonly credits: RedisCredits | null;
   private readonly idPrefix: string;
   private nextId: number;
   private nextClient: number;
@@ -163,13 +121,15 @@ export class RedisLimiter implements Limiter {
     if (!Number.isInteger(this.windowMs) || this.windowMs <= 0) throw new RangeError('windowMs must be a positive integer');
     this.fallback = options.fallback ?? new MemoryLimiter({ windowMs: this.windowMs, timeZone: options.timeZone });
     this.calendar = new BudgetCalendar(options.timeZone ?? 'UTC');
-    this.shards = new ShardMap(options.keyPrefix ?? 'tollgate:', options.hashTag ?? 'rl', options.shards ?? 1);
+    this.shards = options.shardMap ?? new ShardMap(options.keyPrefix ?? 'tollgate:', options.hashTag ?? 'rl', options.shards ?? 1);
     this.leaseTtlMs = options.leaseTtlMs ?? 600_000;
     this.failOpen = (options.failPolicy ?? 'open') === 'open';
     this.breakerMs = options.breakerMs ?? 1000;
     this.flushDelayMs = options.flushDelayMs ?? 5;
     this.maxPiggyback = options.maxPiggyback ?? 32;
     this.onError = options.onError;
+    this.credits = options.credits ?? null;
+    this.credits?.attach(this.clients[0]);
     this.idPrefix = randomBytes(6).toString('base64url') + ':';
     this.nextId = 0;
     this.nextClient = 0;
@@ -191,7 +151,7 @@ export class RedisLimiter implements Limiter {
       // queue for free; flush alone only when traffic has paused.
       // A shard's keys are touched only by admissions of that shard, so its
       // settlements may wait for its next admission however busy the others are.
-      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.every((q) => q.length <= this.maxPiggyback)) {
+      if (Date.now() - this.lastCallAt < this.flushDelayMs && this.pending.every((q, shard) => q.length + (this.credits?.pendingIn(shard) ?? 0) <= this.maxPiggyback)) {
         this.schedule(this.flushDelayMs);
         return;
       }
@@ -211,12 +171,12 @@ export class RedisLimiter implements Limiter {
 
   /** Current counters. */
   stats(): RedisLimiterStats {
-    let pendingSettlements = 0;
+    let pendingSettlements = this.credits?.pendingSettlements ?? 0;
     for (const queue of this.pending) pendingSettlements += queue.length;
     return { ...this.counters, pendingSettlements };
   }
 
-  async admit(req: AdmissionRequest): Promise<Admission> {
+  async admit(req: AdmissionRequest, rebuilt = false): Promise<Admission> {
     const shard = this.shards.shardOf(req.userId);
     const policies = this.shards.policiesOf(req.policies, shard);
     const n = policies.length;
@@ -224,7 +184,8 @@ export class RedisLimiter implements Limiter {
     const lease = new RedisLease(this.idPrefix + (this.nextId++).toString(36), tokens, policies, new Array<string>(2 * n), shard);
     const budgets = req.budgets ?? NO_BUDGETS;
     const micros = req.micros ?? 0;
-    if (n === 0 && budgets.length === 0) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
+    const ask = this.credits === null ? null : (req.credit ?? null);
+    if (n === 0 && budgets.length === 0 && ask === null) return { allowed: true, lease, state: new RateLimitState(-1, -1, -1, -1, -1, -1) };
     let client = this.pickClient();
     if (client === null && this.startup !== null) {
       await this.startup;
@@ -232,30 +193,17 @@ export class RedisLimiter implements Limiter {
     }
     if (client === null) return this.unavailable(req);
 
-    // Layout: numkeys, KEYS (request, then settlements), ARGV (header, policies, settlements).
+    // Layout: numkeys, KEYS (request, settlements, ledger, budgets), ARGV in the same sections (redis-call.ts).
     const args: (string | number)[] = [0];
     const base = this.shards.bases[shard];
-    for (let i = 0; i < n; i++) {
-      const p = policies[i];
-      const tail = SCOPE_CODE[p.scope] + ':' + p.subject;
-      const s = base + 's:' + tail;
-      const c = base + 'c:' + tail;
-      lease.keys[2 * i] = s;
-      lease.keys[2 * i + 1] = c;
-      args.push(s, c);
-    }
+    appendPolicyKeys(args, base, policies, lease.keys);
     const carried = this.pending[shard].take(this.maxPiggyback);
     const slots = carried === null ? null : appendSettlements(args, carried);
+    const holds = this.credits?.take(this.maxPiggyback, shard) ?? null;
+    const ledger = this.ledgerPart(args, ask, holds);
     const budgetKeys = new Array<string>(budgets.length);
     const budgetArgs = appendBudgets(args, base, this.calendar, budgets, micros, budgetKeys, carried);
-    args[0] = args.length - 1;
-    args.push(n, this.windowMs, tokens, lease.id, this.leaseTtlMs, slots === null ? 0 : slots.length / 4);
-    for (let i = 0; i < n; i++) {
-      const p = policies[i];
-      args.push(p.rpm ?? -1, p.tpm ?? -1, p.concurrency ?? -1);
-    }
-    if (slots !== null) for (let i = 0; i < slots.length; i++) args.push(slots[i]);
-    for (let i = 0; i < budgetArgs.length; i++) args.push(budgetArgs[i]);
+    appendArgv(args, tokens, lease.id, this.windowMs, this.leaseTtlMs, policies, slots, ledger, budgetArgs);
 
     let reply: number[];
     try {
@@ -263,21 +211,35 @@ export class RedisLimiter implements Limiter {
       this.lastCallAt = Date.now();
       reply = await client.tollgateLimitV1(args);
     } catch (err) {
+      if (holds !== null) this.credits!.requeue(holds);
       this.failed(err as Error, carried);
       // The script may have run before the reply was lost: release its lease
-      // (idempotent) so a phantom slot does not block until the lease TTL.
+      // and its credit hold (both idempotent) so neither blocks until its TTL.
       if (holdsSlot(lease)) this.enqueue(lease);
+      if (ask !== null) this.settleCredit(this.credits!.holdFor(ask), 0);
       return this.unavailable(req);
+    }
+    if (reply[2] === LOAD_BALANCE && ask !== null && !rebuilt) {
+      // The balance is not in Redis (first use, restart, eviction): load it from the store, ask once more.
+      try {
+        await this.credits!.rebuild(ask.userId);
+      } catch (err) {
+        this.report(err as Error);
+        return this.unavailable(req);
+      }
+      return this.admit(req, true);
     }
     const state = new RateLimitState(reply[4], reply[5], reply[6], reply[7], reply[8], reply[9]);
     if (reply[0] === 1) {
       if (budgets.length > 0) lease.budget = budgetHold(budgets, budgetKeys, micros, reply[10]);
-      return { allowed: true, lease, state };
+      return ask === null ? { allowed: true, lease, state } : { allowed: true, lease, state, hold: this.credits!.holdFor(ask) };
     }
     if (reply[11] > 0) {
       const b = budgets[reply[11] - 1];
       return { allowed: false, scope: b.scope, subject: b.subject, kind: 'budget', limit: b.limitMicros, retryAfterMs: reply[12], state, budget: budgetRefusal(b, micros, reply, this.calendar) };
     }
+    if (reply[2] === CREDITS) return creditsRefused(ask!.userId, reply[14], reply[15], state);
+    if (reply[2] === LOAD_BALANCE) return this.unavailable(req);
     // The refusal names the policy as configured, not this shard's part of it.
     const p = req.policies[reply[1] - 1];
     const kind = REFUSAL_KINDS[reply[2] - 1];
@@ -312,35 +274,41 @@ export class RedisLimiter implements Limiter {
     return readBudgetUsage(client, (b) => this.shards.bases[this.shards.shardOf(b.userId)], this.calendar, budgets);
   }
 
+  /** Queues a credit hold's real cost; like a lease settlement, it rides on the next call to its shard. */
+  settleCredit(hold: RedisHold, costMicros: number): void {
+    this.credits?.settle(hold, costMicros);
+    this.schedule(this.flushDelayMs);
+  }
+
   /** Sends every queued settlement now: one call per shard with settlements (per batch). */
   async flush(): Promise<void> {
-    for (const queue of this.pending) {
-      if (!(await this.flushQueue(queue))) return;
+    for (let shard = 0; shard < this.pending.length; shard++) {
+      if (!(await this.flushShard(shard))) return;
     }
   }
 
   /** Sends one shard's settlements; false when Redis is unusable (a retry is scheduled). */
-  private async flushQueue(queue: SettlementQueue): Promise<boolean> {
-    while (queue.length > 0) {
+  private async flushShard(shard: number): Promise<boolean> {
+    const queue = this.pending[shard];
+    while (queue.length > 0 || (this.credits?.pendingIn(shard) ?? 0) > 0) {
       const client = this.pickClient();
       if (client === null) {
         this.schedule(Math.max(this.breakerMs, this.flushDelayMs));
         return false;
       }
       const batch = queue.take(FLUSH_BATCH);
-      if (batch === null) return true;
+      const holds = this.credits?.take(FLUSH_BATCH, shard) ?? null;
       const args: (string | number)[] = [0];
-      const slots = appendSettlements(args, batch);
+      const slots = batch === null ? [] : appendSettlements(args, batch);
+      const ledger = this.ledgerPart(args, null, holds);
       const budgetArgs = appendBudgets(args, '', this.calendar, NO_BUDGETS, 0, [], batch);
-      args[0] = args.length - 1;
-      args.push(0, this.windowMs, 0, '', this.leaseTtlMs, slots.length / 4);
-      for (let i = 0; i < slots.length; i++) args.push(slots[i]);
-      for (let i = 0; i < budgetArgs.length; i++) args.push(budgetArgs[i]);
+      appendArgv(args, 0, '', this.windowMs, this.leaseTtlMs, NO_POLICIES, slots, ledger, budgetArgs);
       try {
         this.counters.calls++;
         this.counters.flushCalls++;
         await client.tollgateLimitV1(args);
       } catch (err) {
+        if (holds !== null) this.credits!.requeue(holds);
         this.failed(err as Error, batch);
         return false;
       }
@@ -348,10 +316,17 @@ export class RedisLimiter implements Limiter {
     return true;
   }
 
+  /** The credit ledger's KEYS (appended to `args`) and ARGV of one call; empty without a ledger. */
+  private ledgerPart(args: (string | number)[], ask: CreditAsk | null, holds: RedisHold[] | null): readonly (string | number)[] {
+    return this.credits === null ? NO_LEDGER_ARGS : this.credits.appendToCall(args, ask, holds);
+  }
+
   async close(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.flush();
+    await this.credits?.flush();
+    this.credits?.close();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.owned) await Promise.all(this.clients.map((c) => c.quit().catch(() => c.disconnect())));
@@ -372,7 +347,13 @@ export class RedisLimiter implements Limiter {
   private unavailable(req: AdmissionRequest): Admission {
     if (this.failOpen) {
       this.counters.failOpen++;
-      return this.fallback.admitSync(req);
+      const admission = this.fallback.admitSync(req);
+      if (!admission.allowed || this.credits === null || !req.credit) return admission;
+      // The limits passed on this node alone; the credits follow the ledger's own policy.
+      const local = this.credits.holdLocally(req.credit, admission.state);
+      if (local.allowed) return { ...admission, hold: local.hold };
+      this.fallback.settle(admission.lease, 0);
+      return local;
     }
     this.counters.failClosed++;
     return {

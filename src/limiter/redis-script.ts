@@ -14,16 +14,20 @@
 //   ARGV  [1] n  [2] windowMs  [3] tokens  [4] leaseId  [5] leaseTtlMs  [6] m
 //         then per policy: rpm, tpm, concurrency (-1 = no such limit)
 //         then per slot: leaseId, tpm (-1 = no reservation), deltaTokens, release (1/0)
+//         then the credit ledger's part (KEYS and ARGV after the above; see
+//         metering/redis-ledger-script.ts, whose blocks are spliced in below)
 //         then the spend-budget section (budget-script.ts: its KEYS and ARGV follow all of the above)
-// Returns {allowed, refusedIndex (1-based), kind (1 rpm, 2 tpm, 3 concurrency),
-//   retryMs, rpmLimit, rpmLeft, rpmResetMs, tpmLimit, tpmLeft, tpmResetMs,
-//   now, budgetRefusedIndex (1-based, 0 = none), budgetRetryMs, budgetSpent},
-//   or {1} for a settle-only call (n = 0 and no budgets).
+// Returns {allowed, refusedIndex (1-based), kind (1 rpm, 2 tpm, 3 concurrency,
+//   5 credits, 6 load the balance first), retryMs, rpmLimit, rpmLeft,
+//   rpmResetMs, tpmLimit, tpmLeft, tpmResetMs, now, budgetRefusedIndex
+//   (1-based, 0 = none), budgetRetryMs, budgetSpent, balance, reserved},
+//   or {1} for a settle-only call (n = 0, no budgets and no credit ask).
 //
 // Numbers are written with %.0f: Lua 5.1's tostring keeps 14 digits only.
 
 import { BUDGET_LUA } from './budget-script.ts';
 import { CONCURRENCY_RETRY_MS as CONCURRENCY_RETRY } from './limiter.ts';
+import { LEDGER_CHECK_LUA, LEDGER_HOLD_LUA, LEDGER_SETTLE_LUA } from '../metering/redis-ledger-script.ts';
 
 /** Source of the limiter script. */
 export const LIMITER_LUA = `
@@ -86,8 +90,9 @@ for j = 1, m do
   a = a + 4
   k = k + 2
 end
+${LEDGER_SETTLE_LUA}
 ${BUDGET_LUA}
-if n == 0 and nb == 0 then return {1} end
+if n == 0 and nb == 0 and not c_ask then return {1} end
 
 -- Phase 1: drain and check every policy; nothing is charged yet.
 local rl, rt, tl, tt = {}, {}, {}, {}
@@ -132,8 +137,8 @@ end
 
 -- Budgets are judged after the rate limits and win over them (budget-script.ts).
 local b_refused, b_retry, b_spent = judge_budgets()
-
--- Phase 2 (only if every policy and budget agreed): charge them all.
+${LEDGER_CHECK_LUA}
+-- Phase 2 (only if every policy, budget and the balance agreed): charge them all.
 local allowed = 0
 if refused == 0 and b_refused == 0 then
   allowed = 1
@@ -167,6 +172,7 @@ if refused == 0 and b_refused == 0 then
     end
   end
 end
+${LEDGER_HOLD_LUA}
 
 -- Header state: the tightest (least remaining) RPM and TPM policy.
 local r_limit, r_left, r_reset, t_limit, t_left, t_reset = -1, -1, -1, -1, -1, -1
@@ -183,5 +189,5 @@ for i = 1, n do
     if t_limit < 0 or left < t_left then t_limit = tpm; t_left = left; t_reset = reset(tl[i], tpm) end
   end
 end
-return {allowed, refused, kind, retry, r_limit, r_left, r_reset, t_limit, t_left, t_reset, now, b_refused, b_retry, b_spent}
+return {allowed, refused, kind, retry, r_limit, r_left, r_reset, t_limit, t_left, t_reset, now, b_refused, b_retry, b_spent, c_bal, c_res}
 `;

@@ -11,6 +11,7 @@ const KIND_LABEL: Readonly<Record<RefusalKind, string>> = {
   concurrency: 'concurrent requests',
   unavailable: 'rate limiter availability',
   budget: 'spend budget',
+  credits: 'credits',
 };
 
 /** Who is calling, by name (from the key cache entry: naming costs no store query). */

@@ -5,7 +5,7 @@
  * timeout) is returned to the writer, which keeps the batch and backs off.
  */
 import type { UsageRecordInsert } from '../store/usage-columns.ts';
-import type { UsageRepo } from '../store/usage-repo.ts';
+import type { ApplyBatchResult, UsageRepo } from '../store/usage-repo.ts';
 import type { WriterLog } from './spool-backlog.ts';
 
 /** Where batches go: the store's usage repo, or a wrapper of it. */
@@ -18,8 +18,8 @@ export interface BatchCommitterOptions {
   log: WriterLog;
   /** Called after each committed batch (metrics): records in it and seconds the commit took. */
   onFlush: ((records: number, seconds: number) => void) | null;
-  /** Called with applyBatch's user → balance delta after each commit (the credit ledger's pending debits). */
-  onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
+  /** Called after each commit with applyBatch's result and the records it was given (the credit ledgers' pending debits). */
+  onCommit: ((result: ApplyBatchResult, records: readonly UsageRecordInsert[]) => void) | null;
   /** Records the store refused for good: their debits must be given back (the ledger holds them as pending). */
   onRefused: ((records: readonly UsageRecordInsert[]) => void) | null;
   /** Keeps records the store refused (as JSON lines) for an operator; see SpoolBacklog.reject. */
@@ -46,7 +46,7 @@ export class BatchCommitter {
   readonly #sink: UsageSink;
   readonly #log: WriterLog;
   readonly #onFlush: ((records: number, seconds: number) => void) | null;
-  readonly #onCommit: ((balanceDeltas: ReadonlyMap<number, number>) => void) | null;
+  readonly #onCommit: ((result: ApplyBatchResult, records: readonly UsageRecordInsert[]) => void) | null;
   readonly #reject: (lines: string[], why: string) => Promise<void>;
   readonly #onRefused: ((records: readonly UsageRecordInsert[]) => void) | null;
 
@@ -82,8 +82,8 @@ export class BatchCommitter {
   async commit(batch: UsageRecordInsert[]): Promise<CommitResult> {
     const t0 = performance.now();
     try {
-      const { balanceDeltas } = await this.#sink.applyBatch(batch);
-      this.#onCommit?.(balanceDeltas);
+      const result = await this.#sink.applyBatch(batch);
+      this.#onCommit?.(result, batch);
     } catch (err) {
       if (!isPermanent(err)) return { ok: false, error: err };
       this.#log.warn({ err, records: batch.length }, 'usage writer: store refused a batch; retrying its records one by one');
@@ -109,8 +109,9 @@ export class BatchCommitter {
     let reason = '';
     for (const r of batch) {
       try {
-        const { balanceDeltas } = await this.#sink.applyBatch([r]);
-        this.#onCommit?.(balanceDeltas);
+        const one = [r];
+        const result = await this.#sink.applyBatch(one);
+        this.#onCommit?.(result, one);
       } catch (err) {
         if (!isPermanent(err)) return { ok: false, error: err };
         refused.push(JSON.stringify(r));

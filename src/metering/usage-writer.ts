@@ -31,6 +31,7 @@
  */
 import { RingBuffer } from '../collections/ring-buffer.ts';
 import type { UsageRecordInsert } from '../store/usage-columns.ts';
+import type { ApplyBatchResult } from '../store/usage-repo.ts';
 import { BatchCommitter, type UsageSink } from './batch-committer.ts';
 import { SpoolBacklog, type WriterLog } from './spool-backlog.ts';
 import { normalizeRecord } from './usage-record.ts';
@@ -58,8 +59,8 @@ export interface UsageWriterOptions {
   onFlush?: (records: number, seconds: number) => void;
   /** Called with the number of records each spill wrote to the spool (metrics). */
   onSpill?: (records: number) => void;
-  /** Called with applyBatch's user → balance delta after each commit (the credit ledger's pending debits). */
-  onCommit?: (balanceDeltas: ReadonlyMap<number, number>) => void;
+  /** Called after each commit with applyBatch's result and the records it was given (the credit ledgers' pending debits). */
+  onCommit?: (result: ApplyBatchResult, records: readonly UsageRecordInsert[]) => void;
   /** Called with records the store refused for good (set aside in a rejected file): give their debits back. */
   onRefused?: (records: readonly UsageRecordInsert[]) => void;
 }

@@ -46,6 +46,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0009_usage_totals_kinds': {
       up: (db: Kysely<any>) => usageTotalsKindsUp(db),
     },
+    '0010_credit_ledger': {
+      up: (db: Kysely<any>) => creditLedgerUp(db),
+    },
     '0011_spend_budgets': {
       up: (db: Kysely<any>) => spendBudgetsUp(db, dialect),
     },
@@ -340,6 +343,16 @@ async function usageTotalsKindsUp(db: Kysely<any>): Promise<void> {
       from usage_records r
       where r.user_id = usage_totals.user_id and r.model = usage_totals.model
         and r.ts >= usage_totals.day and r.ts < usage_totals.day + 86400000)`.execute(db);
+}
+
+/**
+ * A per-user count of usage debits: each applyBatch that debits a user adds
+ * one, in the same row update. A balance read with its count tells exactly
+ * which debits it contains, which lets a Redis ledger rebuilt from that read
+ * apply every later debit once (src/limiter/redis-credits.ts).
+ */
+async function creditLedgerUp(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('users').addColumn('debit_seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 /** Spend budgets per user and per key: one per (scope, subject, period). */

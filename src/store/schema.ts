@@ -18,6 +18,8 @@ export interface UsersTable {
   id: Generated<number>;
   name: string;
   balance_micros: Generated<number>;
+  /** Usage debits applied to balance_micros so far (one per applyBatch that debited the user). */
+  debit_seq: Generated<number>;
   disabled: Generated<Flag>;
   created_at: number;
 }

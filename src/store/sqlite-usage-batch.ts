@@ -11,19 +11,22 @@ import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { USAGE_COLUMN_NAMES, usageValues, type UsageRecordInsert } from './usage-columns.ts';
 import { TotalsAccumulator, UPSERT_TOTALS_SQL } from './usage-totals.ts';
 
+/** What one batch did (usage-repo.ts's BatchOutcome, spelled out here so neither file imports the other). */
+interface BatchOutcome { inserted: number; balanceDeltas: Map<number, number>; debitSeqs: Map<number, number> }
+
 export class SqliteUsageBatch {
   readonly #db: SqliteDatabase;
   readonly #insert: Statement;
   readonly #debit: Statement;
   readonly #totals: Statement;
-  readonly #apply: (records: readonly UsageRecordInsert[]) => { inserted: number; balanceDeltas: Map<number, number> };
+  readonly #apply: (records: readonly UsageRecordInsert[]) => BatchOutcome;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
     this.#insert = db.prepare(`insert into usage_records (${USAGE_COLUMN_NAMES.join(', ')})
       values (${USAGE_COLUMN_NAMES.map(() => '?').join(', ')})
       on conflict (request_id) do nothing`);
-    this.#debit = db.prepare('update users set balance_micros = balance_micros + ? where id = ?');
+    this.#debit = db.prepare('update users set balance_micros = balance_micros + ?, debit_seq = debit_seq + 1 where id = ? returning debit_seq');
     this.#totals = db.prepare(UPSERT_TOTALS_SQL);
     this.#apply = db.transaction((records: readonly UsageRecordInsert[]) => {
       const balanceDeltas = new Map<number, number>();
@@ -37,11 +40,16 @@ export class SqliteUsageBatch {
         balanceDeltas.set(r.userId, (balanceDeltas.get(r.userId) ?? 0) - r.costMicros);
         totals.add(r);
       }
-      for (const [userId, delta] of balanceDeltas) if (delta !== 0) this.#debit.run(delta, userId);
+      const debitSeqs = new Map<number, number>();
+      for (const [userId, delta] of balanceDeltas) {
+        if (delta === 0) continue;
+        const row = this.#debit.get(delta, userId) as { debit_seq: number } | undefined;
+        if (row !== undefined) debitSeqs.set(userId, row.debit_seq);
+      }
       for (const t of totals.deltas()) {
         this.#totals.run(t.userId, t.model, t.day, t.requests, t.promptTokens, t.completionTokens, t.cachedTokens, t.cacheWriteTokens, t.reasoningTokens, t.costMicros);
       }
-      return { inserted, balanceDeltas };
+      return { inserted, balanceDeltas, debitSeqs };
     });
   }
 
@@ -54,7 +62,7 @@ export class SqliteUsageBatch {
     return !this.#db.inTransaction;
   }
 
-  apply(records: readonly UsageRecordInsert[]): { inserted: number; balanceDeltas: Map<number, number> } {
+  apply(records: readonly UsageRecordInsert[]): BatchOutcome {
     return this.#apply(records);
   }
 }

@@ -19,6 +19,8 @@ export interface ApplyBatchResult {
   inserted: number;
   /** Balance change applied per user (negative: debited), for newly stored records only. */
   balanceDeltas: Map<number, number>;
+  /** The user's debit_seq after this batch's debit, for each user whose balance it changed. */
+  debitSeqs: Map<number, number>;
 }
 
 /** Filters and position of `UsageRepo.page`. */
@@ -120,7 +122,8 @@ export class UsageRepo {
    */
   async applyBatch(records: readonly UsageRecordInsert[]): Promise<ApplyBatchResult> {
     const balanceDeltas = new Map<number, number>();
-    if (records.length === 0) return { inserted: 0, balanceDeltas };
+    const debitSeqs = new Map<number, number>();
+    if (records.length === 0) return { inserted: 0, balanceDeltas, debitSeqs };
     for (const r of records) {
       // A float would be stored as REAL by SQLite and corrupt the balance.
       if (!Number.isSafeInteger(r.costMicros)) {
@@ -172,15 +175,17 @@ export class UsageRepo {
       for (const userId of userIds) {
         const delta = balanceDeltas.get(userId)!;
         if (delta === 0) continue;
-        await trx
+        const row = await trx
           .updateTable('users')
-          .set((eb) => ({ balance_micros: eb('balance_micros', '+', delta) }))
+          .set((eb) => ({ balance_micros: eb('balance_micros', '+', delta), debit_seq: eb('debit_seq', '+', 1) }))
           .where('id', '=', userId)
-          .execute();
+          .returning('debit_seq')
+          .executeTakeFirst();
+        if (row !== undefined) debitSeqs.set(userId, row.debit_seq);
       }
       return count;
     });
-    return { inserted, balanceDeltas };
+    return { inserted, balanceDeltas, debitSeqs };
   }
 
   /**

@@ -143,4 +143,13 @@ export class UserRepo {
     }
     return out;
   }
+
+  /**
+   * Balance and debit_seq of one user, read from one row: the balance holds
+   * exactly the usage debits numbered 1..debitSeq. null: no such user.
+   */
+  async ledgerState(userId: number): Promise<{ balanceMicros: number; debitSeq: number } | null> {
+    const row = await this.#db.selectFrom('users').select(['balance_micros', 'debit_seq']).where('id', '=', userId).executeTakeFirst();
+    return row === undefined ? null : { balanceMicros: row.balance_micros, debitSeq: row.debit_seq };
+  }
 }

@@ -6,66 +6,53 @@
  * operations, and a message costs the same few microseconds of cloning and
  * waking the other thread whatever it carries (bench/gate-roundtrip.ts).
  *
- * With REDIS_URL the worker judges the rate limits itself on Redis, as a
- * single process does, and asks the main thread only for the credit hold.
+ * With REDIS_URL the worker judges the limits, budgets and credit hold itself
+ * on Redis (one script call, as a single process does); only its usage
+ * records go to the main thread.
  */
 import { NO_LIMIT_STATE, type Admission, type AdmissionRequest, type Lease, type Limiter, type LimiterStats, type RateLimitState } from '../limiter/limiter.ts';
-import type { AdmissionGate, GateRequest, GateVerdict, Grant } from '../gateway/admission-gate.ts';
+import { LocalGrant, type AdmissionGate, type GateRequest, type GateVerdict, type Grant, type LocalGate } from '../gateway/admission-gate.ts';
 import type { UsageQueue } from '../gateway/gateway.ts';
 import type { UsageRecordInsert } from '../store/usage-columns.ts';
 import type { BalanceSnapshot } from '../metering/ledger.ts';
 import type { Op, WireVerdict } from './owner-protocol.ts';
 import type { BudgetPolicy, BudgetUsage } from '../limiter/budget.ts';
 
-/** A grant held by the main thread, named by the admission's id; `lease` is this worker's own (Redis). */
+/** A grant held by the main thread, named by the admission's id. */
 class RemoteGrant implements Grant {
   readonly id: number;
   readonly reservedMicros: number | null;
-  readonly lease: Lease | null;
   settled = false;
 
-  constructor(id: number, reservedMicros: number | null, lease: Lease | null) {
+  constructor(id: number, reservedMicros: number | null) {
     this.id = id;
     this.reservedMicros = reservedMicros;
-    this.lease = lease;
   }
 }
-
-/** No admission held by the main thread (limits judged here, nothing to hold). */
-const LOCAL_ONLY = -1;
 
 export class OwnerGateClient implements AdmissionGate, UsageQueue {
   readonly #post: (ops: Op[]) => void;
   readonly #balance: (userId: number, load: boolean) => Promise<BalanceSnapshot | null>;
-  /** The worker's own Redis limiter; null: the main thread judges the limits too. */
-  readonly #limiter: Limiter | null;
+  /** The worker's own gate over Redis; null: the main thread judges everything. */
+  readonly #local: LocalGate | null;
   readonly #waiting = new Map<number, (v: WireVerdict) => void>();
   #ops: Op[] = [];
   #scheduled = false;
   #nextId = 1;
 
-  constructor(post: (ops: Op[]) => void, balance: (userId: number, load: boolean) => Promise<BalanceSnapshot | null>, limiter: Limiter | null) {
+  constructor(post: (ops: Op[]) => void, balance: (userId: number, load: boolean) => Promise<BalanceSnapshot | null>, local: LocalGate | null) {
     this.#post = post;
     this.#balance = balance;
-    this.#limiter = limiter;
+    this.#local = local;
   }
 
-  admit(req: GateRequest): Promise<GateVerdict> {
-    if (this.#limiter === null || (req.policies.length === 0 && (req.budgets === undefined || req.budgets.length === 0))) return this.#ask(req, null);
-    return this.#limiter.admit(req).then((a) => {
-      if (!a.allowed) return { kind: 'limited', refused: a };
-      if (req.creditMicros === null) return { kind: 'admitted', grant: new RemoteGrant(LOCAL_ONLY, null, a.lease), state: a.state };
-      return this.#ask({ userId: req.userId, policies: [], tokens: 0, creditMicros: req.creditMicros }, a.lease, a.state);
-    });
-  }
-
-  #ask(req: GateRequest, lease: Lease | null, state: RateLimitState | null = null): Promise<GateVerdict> {
+  admit(req: GateRequest): GateVerdict | Promise<GateVerdict> {
+    if (this.#local !== null) return this.#local.admit(req);
     const id = this.#nextId++;
     this.#push({ op: 'admit', id, req });
     return new Promise<WireVerdict>((resolve) => this.#waiting.set(id, resolve)).then((v): GateVerdict => {
-      if (v.kind === 'admitted') return { kind: 'admitted', grant: new RemoteGrant(id, v.reservedMicros, lease), state: state ?? v.state };
-      if (lease !== null) this.#limiter!.settle(lease, 0);
-      return v.kind === 'limited' || state === null ? v : { ...v, state };
+      if (v.kind === 'admitted') return { kind: 'admitted', grant: new RemoteGrant(id, v.reservedMicros), state: v.state };
+      return v;
     });
   }
 
@@ -80,11 +67,14 @@ export class OwnerGateClient implements AdmissionGate, UsageQueue {
   }
 
   settle(grant: Grant, actualTokens: number, costMicros: number): void {
+    if (grant instanceof LocalGrant) {
+      this.#local!.settle(grant, actualTokens, costMicros);
+      return;
+    }
     const g = grant as RemoteGrant;
     if (g.settled) return;
     g.settled = true;
-    if (g.lease !== null) this.#limiter!.settle(g.lease, actualTokens, costMicros);
-    if (g.id !== LOCAL_ONLY) this.#push({ op: 'settle', id: g.id, tokens: actualTokens, costMicros });
+    this.#push({ op: 'settle', id: g.id, tokens: actualTokens, costMicros });
   }
 
   enqueue(record: UsageRecordInsert): void {
@@ -140,7 +130,7 @@ export class GateLimiter implements Limiter {
   }
 
   async admit(req: AdmissionRequest): Promise<Admission> {
-    const v = await this.#gate.admit({ userId: 0, policies: req.policies, tokens: req.tokens, creditMicros: null });
+    const v = await this.#gate.admit({ userId: 0, policies: req.policies, tokens: req.tokens, credit: null });
     if (v.kind === 'limited') return v.refused;
     if (v.kind !== 'admitted') throw new Error(`gate answered ${v.kind} to an admission without credits`);
     return { allowed: true, lease: new GateLease(v.grant, req.tokens), state: v.state ?? NO_LIMIT_STATE };

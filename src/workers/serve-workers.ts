@@ -75,7 +75,7 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
     keyRevoked: () => undefined,
     keyChanged: () => undefined,
     userDisabled: () => undefined,
-    balanceChanged: (userId, delta, eventId) => accounting.ledger.applyExternalDelta(userId, delta, eventId),
+    balanceChanged: (userId, delta, eventId) => accounting.credits.externalCredit(userId, delta, eventId),
     reloadChannels: noop,
     reloadPrices: noop,
     reloadLimits: noop,

@@ -7,6 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.ts';
 import { startTollgate, type Tollgate } from '../main.ts';
 import { createLimiter } from '../metering/accounting.ts';
+import { CreditGate } from '../metering/credit-gate.ts';
+import { LocalGate } from '../gateway/admission-gate.ts';
 import { createLogger, flushLogger } from '../observability/logger.ts';
 import { GateLimiter, OwnerGateClient } from './gate-client.ts';
 import { PortRpc } from './port-rpc.ts';
@@ -40,16 +42,21 @@ const rpc = new PortRpc<WorkerAsks, OwnerAsks>(post, {
     return null;
   },
 });
-// With Redis the worker judges rate limits on Redis itself, as a single process does.
-const redisLimiter = config.redisUrl === null ? null : createLimiter(config, logger, null);
-const gate = new OwnerGateClient((ops) => post({ t: 'ops', ops }), (userId, load) => rpc.ask('balance', { userId, load }), redisLimiter);
+// With Redis the worker judges limits, budgets and credits on Redis itself, in one script call as
+// a single process does. A balance missing there is rebuilt from this worker's store (once started).
+const redisLimiter = config.redisUrl === null ? null : createLimiter(config, logger, null, null, {
+  users: { ledgerState: (userId) => tollgate!.store.users.ledgerState(userId) },
+  events: { latestId: () => tollgate!.store.events.latestId(), since: (id, limit) => tollgate!.store.events.since(id, limit) },
+});
+const local = redisLimiter === null ? null : new LocalGate(redisLimiter.limiter, new CreditGate(null, redisLimiter.limiter, redisLimiter.redisCredits));
+const gate = new OwnerGateClient((ops) => post({ t: 'ops', ops }), (userId, load) => rpc.ask('balance', { userId, load }), local);
 let serving = false;
 const link: WorkerLink = {
   index,
   allListening: () => serving,
   gate,
   writer: gate,
-  limiter: redisLimiter ?? new GateLimiter(gate, (budgets) => rpc.ask('budgetUsage', budgets)),
+  limiter: redisLimiter?.limiter ?? new GateLimiter(gate, (budgets) => rpc.ask('budgetUsage', budgets)),
   pollEverywhere: async () => {
     await rpc.ask('pollEverywhere', null);
   },
@@ -72,7 +79,7 @@ port.on('message', (msg: ToWorker) => {
 async function stop(): Promise<void> {
   try {
     await tollgate?.close();
-    await redisLimiter?.close();
+    await redisLimiter?.limiter.close();
   } finally {
     await flushLogger(logger);
     post({ t: 'closed' });
