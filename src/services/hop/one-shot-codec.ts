@@ -22,7 +22,6 @@ export function compressOnce(enc: HopEncoding, all: Buffer): Buffer {
   // The whole input is given at once, so zstd sizes its tables to it without a pledged size.
   if (enc === 'z') return zstdCompressSync(all, { params: { [constants.ZSTD_c_compressionLevel]: 1 } });
   return gzipSync(all, { level: 1 });
-} });
 }
 
 /**
