@@ -33,6 +33,7 @@ export const allTargets: readonly string[] = [
   'peer',
   'passthrough-pair',
   'tollgate-hop',
+  'tollgate-hop-ref',
   'tollgate-hop-nozip',
   'tollgate-w1',
   'tollgate-w2',
@@ -101,7 +102,8 @@ Options:
   --warmup <s>            warm-up seconds per target and scenario (default 2; 0 with --quick)
   --load <wrk|autocannon> load generator (default: wrk when installed)
   --ref <dir>             also run another built checkout (its dist/src/cli.js) as 'tollgate-ref',
-                          full chain, alternated with 'tollgate': before/after a change in one run
+                          full chain, alternated with 'tollgate', and (with the 'hop' scenario) as
+                          'tollgate-hop-ref' next to 'tollgate-hop': before/after a change in one run
   --no-pin                do not pin processes to cores with taskset
   --write / --no-write    write the result files (default: yes, except with --quick)
   -h, --help              this text
@@ -157,7 +159,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (!values.peer) targets = targets.filter((name) => name !== 'peer');
   if (!values.variants) targets = targets.filter((name) => !variantTargets.includes(name));
   // The reference checkout runs only when one is given.
-  if (values.ref === undefined) targets = targets.filter((name) => name !== 'tollgate-ref');
+  if (values.ref === undefined) targets = targets.filter((name) => name !== 'tollgate-ref' && name !== 'tollgate-hop-ref');
   return {
     quick,
     durationS: positive('duration', values.duration, 10),

@@ -124,9 +124,10 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
 
     const statuses: TargetStatus[] = [];
     for (const name of options.targets) {
+      const reference = { name, cli: resolve(options.ref ?? '.', 'dist', 'src', 'cli.js') };
       const definition = name === 'tollgate-ref'
-        ? tollgateTarget('memory', 'full', { name, cli: resolve(options.ref!, 'dist', 'src', 'cli.js') })
-        : definitions[name];
+        ? tollgateTarget('memory', 'full', reference)
+        : name === 'tollgate-hop-ref' ? tollgateHopTarget('zstd', reference) : definitions[name];
       try {
         const started = await definition.start({ group, cpus, fast, streamUpstream, workDir });
         if (typeof started === 'string') {

@@ -11,7 +11,8 @@ import { startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { startTestService, type TestService } from './support/service-upstream.ts';
 import { generateLinkKey, LinkKey } from '../src/services/hop/link-key.ts';
 import { newNonce, signRequest, verifyReply } from '../src/services/hop/hop-header.ts';
-import { FrameDecoder, FrameEncoder, messageKey } from '../src/services/hop/frame-codec.ts';
+import { FrameDecoder, FrameEncoder, FrameError, messageKey } from '../src/services/hop/frame-codec.ts';
+import { openMessage, sealMessage } from '../src/services/hop/sealed-message.ts';
 import { compressor, decompressor } from '../src/services/hop/body-compression.ts';
 
 let svc: TestService;
@@ -226,4 +227,51 @@ test('one-shot bodies: a compressed body must decompress to exactly its declared
   await assert.rejects(run(compressor('g', 10)!, Buffer.alloc(11)), /longer than its declared length/);
   const bomb = await run(compressor('z', -1)!, Buffer.alloc(8 << 20));
   await assert.rejects(run(decompressor('z', 1024)!, bomb), /does not decompress|declared/, 'a bomb stops at the declared length');
+});
+
+test('whole bodies: sealed as the encoder frames them; a bad frame anywhere, a cut or trailing bytes are refused', async () => {
+  const nonce = Buffer.from(newNonce(), 'base64url');
+  const key = messageKey(new LinkKey(k1.id, k1.key).encKey, nonce, 'req');
+  const body = Buffer.alloc(2500, 5);
+  const sealed = sealMessage(key, nonce, body, 1024);
+  const streamed = await new Promise<Buffer>((resolve, reject) => {
+    const encoder = new FrameEncoder(key, nonce, 1024, body.length);
+    const frames: Buffer[] = [];
+    encoder.on('data', (c: Buffer) => frames.push(c));
+    encoder.on('end', () => resolve(Buffer.concat(frames)));
+    encoder.on('error', reject);
+    encoder.end(body);
+  });
+  assert.deepEqual(sealed, streamed, 'the same frames on the wire');
+  assert.deepEqual(openMessage(key, nonce, sealed, 1 << 20), body);
+  assert.deepEqual(openMessage(key, nonce, sealMessage(key, nonce, Buffer.alloc(0), 1024), 1 << 20), Buffer.alloc(0));
+  const lastFrameByte = Buffer.from(sealed);
+  lastFrameByte[sealed.length - 30] ^= 1;
+  assert.throws(() => openMessage(key, nonce, lastFrameByte, 1 << 20), FrameError);
+  assert.throws(() => openMessage(key, nonce, sealed.subarray(0, 2 * (1024 + 21)), 1 << 20), /before its last frame/);
+  assert.throws(() => openMessage(key, nonce, Buffer.concat([sealed, Buffer.alloc(1)]), 1 << 20), /after the last frame/);
+});
+
+test('a small hop body with its last frame tampered → 400 and nothing forwarded; the same body streamed (chunked) is served', async () => {
+  const link = new LinkKey(k1.id, k1.key);
+  const path = '/svc/echo/items/7';
+  const plain = Buffer.alloc(3000, 'a');
+  const build = () => {
+    const nonce = newNonce();
+    const nonceBytes = Buffer.from(nonce, 'base64url');
+    const header = signRequest(link, nonce, Date.now(), 0, 'n', ingress.userId, plain.length, 'POST', path);
+    return { header, wire: sealMessage(messageKey(link.encKey, nonceBytes, 'req'), nonceBytes, plain, 1024) };
+  };
+  const hits = svc.hits;
+  const bad = build();
+  bad.wire[bad.wire.length - 30] ^= 1;
+  const refused = await request(ingress.url + path, { method: 'POST', headers: { 'x-tollgate-hop': bad.header }, body: bad.wire });
+  assert.equal(refused.statusCode, 400);
+  assert.equal((await refused.body.json() as { error: { code: string } }).error.code, 'hop_bad_frame');
+  assert.equal(svc.hits, hits);
+  const good = build();
+  const chunked = await request(ingress.url + path, { method: 'POST', headers: { 'x-tollgate-hop': good.header }, body: Readable.from([good.wire.subarray(0, 1000), good.wire.subarray(1000)]) });
+  assert.equal(chunked.statusCode, 200);
+  await chunked.body.dump();
+  assert.equal(svc.hits, hits + 1);
 });

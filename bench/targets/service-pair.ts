@@ -109,13 +109,17 @@ async function prepareNode(context: TargetContext, target: string, name: string,
   return { dir, env, url: `http://127.0.0.1:${port}` };
 }
 
-/** Egress → ingress, the secure hop; `compression` as in `services.hop.compression`. */
-export function tollgateHopTarget(compression: 'zstd' | 'none'): TargetDefinition {
-  const name = compression === 'zstd' ? 'tollgate-hop' : 'tollgate-hop-nozip';
+/**
+ * Egress → ingress, the secure hop; `compression` as in `services.hop.compression`.
+ * `reference`: run another built checkout's CLI instead (before/after in one run).
+ */
+export function tollgateHopTarget(compression: 'zstd' | 'none', reference: { name: string; cli: string } | null = null): TargetDefinition {
+  const name = reference?.name ?? (compression === 'zstd' ? 'tollgate-hop' : 'tollgate-hop-nozip');
+  const cliPath = reference?.cli ?? tollgateCli;
   return {
     name,
     async start(context): Promise<RunningTarget | string> {
-      const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(tollgateCli, node.env, node.dir, args);
+      const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(cliPath, node.env, node.dir, args);
       const scratch = { dir: context.workDir, env: cleanEnv() };
       const link = JSON.parse(await run(scratch, ['link-key', 'generate', '--json'])) as { id: string; key: string };
       const hop = { compression };
@@ -129,7 +133,7 @@ export function tollgateHopTarget(compression: 'zstd' | 'none'): TargetDefinitio
       await run(ingress, ['service', 'allow', 'api', '--caller', 'bench', '--path', '/v1/**', '--methods', 'POST', '--rpm', '100000000', '--concurrency', '10000']);
       const processes: ManagedProcess[] = [];
       for (const [role, node] of [['ingress', ingress], ['egress', egress]] as const) {
-        const managed = context.group.spawn(`${name} ${role}`, process.execPath, [...allocProbeNodeArgs, tollgateCli, 'serve'], {
+        const managed = context.group.spawn(`${name} ${role}`, process.execPath, [...allocProbeNodeArgs, cliPath, 'serve'], {
           cores: context.cpus?.targetCores ?? null,
           env: node.env,
           cwd: node.dir,
@@ -142,7 +146,7 @@ export function tollgateHopTarget(compression: 'zstd' | 'none'): TargetDefinitio
       const shape = { url: egress.url, path: '/svc/api/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: hopBody() };
       return {
         name,
-        description: `Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compression === 'zstd' ? 'zstd level 1 request body' : 'no compression'}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
+        description: `${reference === null ? '' : `another checkout (${cliPath}): `}Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compression === 'zstd' ? 'zstd level 1 request body' : 'no compression'}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
         pid: egressProcess.pid,
         extraPids: [ingressProcess.pid],
         chat: shape,

@@ -17,10 +17,11 @@ import type { Target } from './service-table.ts';
 
 /**
  * Privilege, deadline, limits and relay of a call whose caller is known
- * (from its key, or from a verified hop). `body` is the request body stream;
+ * (from its key, or from a verified hop). `body` is the request body (a stream,
+ * or a small hop body opened whole);
  * `length` its plaintext length when the hop carried it (-1: as the client sent).
  */
-export async function serveLocal(r: ServiceParts, call: ServiceCall, body: Readable | null, length: number): Promise<void> {
+export async function serveLocal(r: ServiceParts, call: ServiceCall, body: Readable | Buffer | null, length: number): Promise<void> {
   const entry = call.entry!;
   const method = call.method;
   const q = call.path.indexOf('?');
@@ -52,7 +53,7 @@ export async function serveLocal(r: ServiceParts, call: ServiceCall, body: Reada
   attempt(r, call, entry.pick(now), headers, body);
 }
 
-function attempt(r: ServiceParts, call: ServiceCall, target: Target, headers: Record<string, string | string[]>, body: Readable | null): void {
+function attempt(r: ServiceParts, call: ServiceCall, target: Target, headers: Record<string, string | string[]>, body: Readable | Buffer | null): void {
   call.target = target;
   call.attempts++;
   r.agent.dispatch({ origin: target.origin, path: target.basePath + call.path, method: call.method as 'GET', headers, body }, call);
@@ -72,12 +73,13 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
  * stream cannot be replayed), the call's head timer has not fired (its time is
  * spent), each target is tried at most once, and the next one is not cooling down.
  */
-function failOver(r: ServiceParts, call: ServiceCall, err: Error, headers: Record<string, string | string[]>, body: Readable | null): boolean {
+function failOver(r: ServiceParts, call: ServiceCall, err: Error, headers: Record<string, string | string[]>, body: Readable | Buffer | null): boolean {
   const entry = call.entry!;
   const now = Date.now();
   entry.failed(call.target!, now);
   if (call.timedOut || call.attempts >= entry.targets.length) return false;
-  if (body !== null && (body.readableDidRead || body.destroyed)) return false;
+  // A stream cannot be replayed once read; a whole body (a verified small hop body) can.
+  if (body !== null && !Buffer.isBuffer(body) && (body.readableDidRead || body.destroyed)) return false;
   if (!CONNECT_FAILURES.has((err as NodeJS.ErrnoException).code ?? '') && !IDEMPOTENT.has(call.method)) return false;
   const next = entry.pick(now);
   if (next.health.cooldownUntil > now) return false;

@@ -9,7 +9,6 @@
  * arrives: a long body that is flowing is never cut by it.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { sendError, type ErrorSpec } from '../errors.ts';
 import type { Lease } from '../limiter/limiter.ts';
@@ -17,8 +16,15 @@ import type { HopState } from './hop/hop-state.ts';
 import { ServiceErrors } from './service-errors.ts';
 import type { CompiledRule, ServiceEntry, Target } from './service-table.ts';
 
+/** Where a response body goes: a Writable, or anything that takes chunks the same way. */
+export interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  destroy(err?: Error): void;
+  on(event: 'drain', listener: () => void): unknown;
+}
 /** Writes the response head for the client and returns where the body goes (null: ignore the body). */
-export type ResponseStart = (call: ServiceCall, status: number, headers: IncomingHttpHeaders) => Writable | null;
+export type ResponseStart = (call: ServiceCall, status: number, headers: IncomingHttpHeaders) => BodySink | null;
 /** Called once when the call is over, response sent or cut (records, metrics, lease). */
 export type CallEnd = (call: ServiceCall) => void;
 /** Called when an attempt failed before any response byte: true when the call was sent again elsewhere. */
@@ -52,7 +58,7 @@ export class ServiceCall implements Dispatcher.DispatchHandler {
   onStart: ResponseStart | null;
   onEnd: CallEnd | null;
   onRetry: CallRetry | null;
-  #sink: Writable | null;
+  #sink: BodySink | null;
   #controller: Dispatcher.DispatchController | null;
   #timer: NodeJS.Timeout | null;
   readonly #resume: () => void;

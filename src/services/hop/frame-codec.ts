@@ -19,6 +19,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 const HEAD = 5;
 const TAG = 16;
 const LAST = 1;
+/** Bytes a frame adds to its plaintext: the header and the tag. */
+export const FRAME_OVERHEAD = HEAD + TAG;
 
 /**
  * The key of one message direction, as a KeyObject: each frame's cipher is
@@ -33,6 +35,43 @@ export class FrameError extends Error {
   readonly code = 'HOP_BAD_FRAME';
 }
 
+/** Sets the frame counter into bytes 4..11 of `iv` (the first 4 are the nonce's). */
+function setCounter(iv: Buffer, counter: number): void {
+  iv.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4);
+  iv.writeUInt32BE(counter >>> 0, 8);
+}
+
+/** Writes frame number `counter` of `plain` into `out` at `at`; returns the offset after it. */
+export function sealFrame(key: KeyObject, iv: Buffer, counter: number, plain: Buffer, last: boolean, out: Buffer, at: number): number {
+  setCounter(iv, counter);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const flags = last ? LAST : 0;
+  out[at] = flags;
+  out.writeUInt32BE(plain.length, at + 1);
+  cipher.setAAD(out.subarray(at, at + 1));
+  const ct = cipher.update(plain);
+  ct.copy(out, at + HEAD);
+  cipher.final();
+  cipher.getAuthTag().copy(out, at + HEAD + plain.length);
+  return at + HEAD + plain.length + TAG;
+}
+
+/** The plaintext of frame number `counter` (`body` = ciphertext and tag); FrameError when it does not authenticate. */
+export function openFrame(key: KeyObject, iv: Buffer, counter: number, flags: number, body: Buffer): Buffer {
+  setCounter(iv, counter);
+  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  decipher.setAAD(Buffer.of(flags));
+  const ctLen = body.length - TAG;
+  decipher.setAuthTag(body.subarray(ctLen));
+  const plain = decipher.update(body.subarray(0, ctLen));
+  try {
+    decipher.final(); // throws on a bad tag, before the plaintext is used
+  } catch {
+    throw new FrameError('frame failed authentication');
+  }
+  return plain;
+}
+
 /**
  * Encrypts a byte stream into frames of at most `frameBytes` plaintext bytes.
  * With the length known (`expectedBytes` ≥ 0), the frame that completes it
@@ -44,7 +83,7 @@ export class FrameEncoder extends Transform {
   readonly #iv: Buffer;
   readonly #frameBytes: number;
   readonly #expected: number;
-  #counter = 0n;
+  #counter = 0;
   #sealedLast = false;
   /** Plaintext bytes encrypted so far. */
   plainBytes = 0;
@@ -77,16 +116,8 @@ export class FrameEncoder extends Transform {
   }
 
   #seal(plain: Buffer, flags: number): Buffer {
-    this.#iv.writeBigUInt64BE(this.#counter++, 4);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, this.#iv);
     const out = Buffer.allocUnsafe(HEAD + plain.length + TAG);
-    out[0] = flags;
-    out.writeUInt32BE(plain.length, 1);
-    cipher.setAAD(out.subarray(0, 1));
-    const ct = cipher.update(plain);
-    ct.copy(out, HEAD);
-    cipher.final();
-    cipher.getAuthTag().copy(out, HEAD + plain.length);
+    sealFrame(this.#key, this.#iv, this.#counter++, plain, flags === LAST, out, 0);
     return out;
   }
 }
@@ -101,7 +132,7 @@ export class FrameDecoder extends Transform {
   readonly #key: KeyObject;
   readonly #iv: Buffer;
   readonly #maxFrame: number;
-  #counter = 0n;
+  #counter = 0;
   #chunks: Buffer[] = [];
   #buffered = 0;
   #need = HEAD;
@@ -148,14 +179,8 @@ export class FrameDecoder extends Transform {
 
   #open(frame: Buffer): void {
     const flags = this.#flags;
-    this.#iv.writeBigUInt64BE(this.#counter++, 4);
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, this.#iv);
-    decipher.setAAD(Buffer.of(flags));
-    const ctLen = frame.length - TAG;
-    decipher.setAuthTag(frame.subarray(ctLen));
-    const plain = decipher.update(frame.subarray(0, ctLen));
-    decipher.final(); // throws on a bad tag, before the plaintext is pushed
-    if (this.#counter === 1n) this.emit('verified');
+    const plain = openFrame(this.#key, this.#iv, this.#counter++, flags, frame);
+    if (this.#counter === 1) this.emit('verified');
     if (plain.length > 0) {
       this.plainBytes += plain.length;
       this.push(plain);

@@ -7,20 +7,27 @@
  * limit checks as a local one, and the reply is compressed and encrypted
  * back with the reply key.
  *
- * A frame that fails later in a long body aborts the upstream request
- * mid-body: the service sees a cut request, never a complete forged one.
+ * A small body of known length (at most ONE_SHOT_MAX) is opened whole before
+ * it is forwarded, and a small reply of known length sealed whole (see
+ * sealed-message.ts). A longer body streams: a frame that fails later in it
+ * aborts the upstream request mid-body, so the service sees a cut request,
+ * never a complete forged one.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { responseHeaders } from '../forward-headers.ts';
-import type { ResponseStart, ServiceCall } from '../service-call.ts';
+import type { BodySink, ResponseStart, ServiceCall } from '../service-call.ts';
 import { ServiceErrors } from '../service-errors.ts';
 import { serveLocal } from '../local-call.ts';
 import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
-import { FrameDecoder, FrameEncoder } from './frame-codec.ts';
-import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest } from './hop-header.ts';
+import { FRAME_OVERHEAD, FrameDecoder, FrameEncoder, FrameError } from './frame-codec.ts';
+import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest, type HopEncoding } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
+import { compressedBound, compressOnce, decompressOnce, ONE_SHOT_MAX, OneShotError } from './one-shot-codec.ts';
+import { openMessage, sealMessage } from './sealed-message.ts';
 import { chain } from './stream-chain.ts';
+import { hasReplyBody, readWhole, WholeBodySink } from './whole-body.ts';
 
 /** Largest frame accepted from an egress. */
 const MAX_FRAME = 16 * 1024 * 1024;
@@ -47,6 +54,18 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   call.entry = entry;
   const hop = new HopState(key, f.nonce, r.hop);
   call.hop = hop;
+  call.onStart = startIngressReply;
+  const cl = call.req.headers['content-length'];
+  const wireLength = cl === undefined ? -1 : Number(cl);
+  // A small body of known length (what an egress sends as one buffer): every frame is
+  // opened, and the body decompressed to its signed length, before anything is forwarded.
+  if (f.len >= 0 && f.len <= ONE_SHOT_MAX && wireLength >= 0 && wireLength <= sealedBound(f.len)) {
+    const wire = await readWhole(call.req);
+    if (wire === null || call.ended) return; // the client left: the call records on close
+    const plain = openWhole(hop, f.enc, f.len, wire);
+    if (plain === null) return call.fail(ServiceErrors.hopBadFrame);
+    return serveLocal(r, call, f.len === 0 ? null : plain, f.len);
+  }
   const decoder = new FrameDecoder(hop.requestKey(), hop.nonceBytes, MAX_FRAME);
   call.req.pipe(decoder);
   if (!(await firstFrame(decoder))) return call.fail(ServiceErrors.hopBadFrame);
@@ -54,10 +73,27 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   let body: Readable = decoder;
   if (unzip !== null) body = decoder.pipe(unzip);
   decoder.on('error', (err) => unzip?.destroy(err));
-  call.onStart = startIngressReply;
   // A body-less request is one empty last frame: nothing to stream to the service.
   const len = f.len;
   return serveLocal(r, call, len === 0 ? drained(body) : body, len);
+}
+
+/** The largest sealed form of a body of `length` plaintext bytes sent whole: compressed, in frames of at least 1 KiB. */
+function sealedBound(length: number): number {
+  const wire = compressedBound(length);
+  return wire + Math.ceil(Math.max(1, wire) / 1024) * FRAME_OVERHEAD;
+}
+
+/** The plaintext of a whole request body, or null when a frame or the compression does not check out. */
+function openWhole(hop: HopState, enc: HopEncoding, length: number, wire: Buffer): Buffer | null {
+  try {
+    const body = openMessage(hop.requestKey(), hop.nonceBytes, wire, MAX_FRAME);
+    if (enc !== 'n') return decompressOnce(enc, body, length);
+    return body.length === length ? body : null;
+  } catch (err) {
+    if (err instanceof FrameError || err instanceof OneShotError) return null;
+    throw err;
+  }
 }
 
 /** Resolves true once the first frame authenticated, false if the body failed first. */
@@ -76,14 +112,15 @@ function drained(body: Readable): null {
 }
 
 /** Signs the reply head and sets up compress → encrypt → client. */
-const startIngressReply: ResponseStart = (call, status, headers): Writable => {
+const startIngressReply: ResponseStart = (call, status, headers): BodySink => {
   const hop = call.hop!;
   const enc = chooseEncoding(headers, hop.settings.compression, hop.settings.compressMinBytes);
+  const cl = headers['content-length'];
+  const length = cl === undefined ? -1 : Number(cl);
+  if (length >= 0 && length <= ONE_SHOT_MAX && hasReplyBody(call, status)) return new WholeBodySink((plain) => endWholeReply(call, status, headers, enc, length, plain));
   const out = responseHeaders(headers, true);
   out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
   call.res.writeHead(status, out);
-  const cl = headers['content-length'];
-  const length = cl === undefined ? -1 : Number(cl);
   // Uncompressed with a known length: the encoder marks the frame that completes it as the last one.
   const encoder = new FrameEncoder(hop.replyKey(), hop.nonceBytes, hop.settings.frameBytes, enc === 'n' ? length : -1);
   const zip = compressor(enc, length);
@@ -94,6 +131,22 @@ const startIngressReply: ResponseStart = (call, status, headers): Writable => {
   chain([zip, encoder, call.res], ignore);
   return zip;
 };
+
+/** A small reply gathered whole: compressed and sealed in one buffer, sent with its content-length. */
+function endWholeReply(call: ServiceCall, status: number, headers: IncomingHttpHeaders, enc: HopEncoding, length: number, plain: Buffer): void {
+  if (plain.length !== length) {
+    call.cut = true;
+    call.res.destroy(new Error('the service reply does not match its content-length'));
+    return;
+  }
+  const hop = call.hop!;
+  const wire = sealMessage(hop.replyKey(), hop.nonceBytes, enc === 'n' ? plain : compressOnce(enc, plain), hop.settings.frameBytes);
+  const out = responseHeaders(headers, true);
+  out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
+  out['content-length'] = String(wire.length);
+  call.res.writeHead(status, out);
+  call.res.end(wire);
+}
 
 function ignore(): void {
   // A failed reply pipeline destroys the client response; the call records on close.

@@ -17,6 +17,34 @@ export class OneShotError extends Error {
   readonly code = 'HOP_BAD_BODY';
 }
 
+/** A whole body compressed in one call ('z' or 'g'). */
+export function compressOnce(enc: HopEncoding, all: Buffer): Buffer {
+  // The whole input is given at once, so zstd sizes its tables to it without a pledged size.
+  if (enc === 'z') return zstdCompressSync(all, { params: { [constants.ZSTD_c_compressionLevel]: 1 } });
+  return gzipSync(all, { level: 1 });
+}
+
+/**
+ * A whole body decompressed in one call: its output is capped at `length`
+ * (no decompression bomb) and must reach it; OneShotError otherwise.
+ */
+export function decompressOnce(enc: HopEncoding, all: Buffer, length: number): Buffer {
+  let out: Buffer;
+  try {
+    const options = { maxOutputLength: Math.max(1, length) };
+    out = enc === 'z' ? zstdDecompressSync(all, options) : gunzipSync(all, options);
+  } catch (err) {
+    throw new OneShotError(`the body does not decompress: ${(err as Error).message}`);
+  }
+  if (out.length !== length) throw new OneShotError(`the body decompresses to ${out.length} bytes, not the declared ${length}`);
+  return out;
+}
+
+/** The largest compressed form of `length` bytes accepted: both formats stay under length + 1/128 + a small header. */
+export function compressedBound(length: number): number {
+  return length + (length >> 7) + 1024;
+}
+
 abstract class Gather extends Transform {
   readonly #limit: number;
   #chunks: Buffer[] = [];
@@ -39,7 +67,7 @@ abstract class Gather extends Transform {
     try {
       out = this.convert(this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#bytes));
     } catch (err) {
-      return done(err instanceof OneShotError ? err : new OneShotError(`the body does not decompress: ${(err as Error).message}`));
+      return done(err as Error);
     }
     this.#chunks = [];
     if (out.length > 0) this.push(out);
@@ -59,9 +87,7 @@ export class OneShotCompressor extends Gather {
   }
 
   protected convert(all: Buffer): Buffer {
-    // The whole input is given at once, so zstd sizes its tables to it without a pledged size.
-    if (this.#enc === 'z') return zstdCompressSync(all, { params: { [constants.ZSTD_c_compressionLevel]: 1 } });
-    return gzipSync(all, { level: 1 });
+    return compressOnce(this.#enc, all);
   }
 }
 
@@ -75,16 +101,12 @@ export class OneShotDecompressor extends Gather {
   readonly #length: number;
 
   constructor(enc: HopEncoding, length: number) {
-    // Both formats stay under length + 1/128 + a small header for incompressible input.
-    super(length + (length >> 7) + 1024);
+    super(compressedBound(length));
     this.#enc = enc;
     this.#length = length;
   }
 
   protected convert(all: Buffer): Buffer {
-    const options = { maxOutputLength: Math.max(1, this.#length) };
-    const out = this.#enc === 'z' ? zstdDecompressSync(all, options) : gunzipSync(all, options);
-    if (out.length !== this.#length) throw new OneShotError(`the body decompresses to ${out.length} bytes, not the declared ${this.#length}`);
-    return out;
+    return decompressOnce(this.#enc, all, this.#length);
   }
 }
