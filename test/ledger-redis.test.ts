@@ -198,3 +198,22 @@ test("Redis down under the 'local' policy: the node spends from its own ledger, 
     await fx.close();
   }
 });
+
+test('a gateway starts while Redis is unreachable: free requests are served, priced ones fail closed (503)', async () => {
+  const port = await freePort(); // nothing listens there
+  // Before, start-up waited for the change doorbell's subscription, i.e. for Redis, forever.
+  const fx = await startFixture({ REDIS_URL: `redis://127.0.0.1:${port}`, TOLLGATE_REDIS_KEY_PREFIX: `${PREFIX}never:` });
+  try {
+    await priced(fx);
+    const payer = await fx.newUser('payer', 2 * 30_000);
+    await fx.tg.sync.pollNow();
+    const free = await chat(fx.url, payer.key, 'mock-gpt-large');
+    assert.equal(free.statusCode, 200);
+    await free.body.text();
+    const paid = await chat(fx.url, payer.key, 'mock-gpt');
+    assert.equal(paid.statusCode, 503);
+    await paid.body.text();
+  } finally {
+    await fx.close();
+  }
+});

@@ -14,6 +14,9 @@ export interface ChangeSignal {
   close(): Promise<void>;
 }
 
+/** How long start-up waits for the subscription before going on without it (polling covers the gap). */
+const SUBSCRIBE_WAIT_MS = 1_000;
+
 const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000, enableOfflineQueue: true };
 
 export function openChangeSignal(redisUrl: string, keyPrefix: string): ChangeSignal {
@@ -34,11 +37,10 @@ export function openChangeSignal(redisUrl: string, keyPrefix: string): ChangeSig
       subscriber = openRedis(redisUrl, { ...redisOptions, maxRetriesPerRequest: null });
       subscriber.on('error', () => undefined); // reconnects by itself; polling covers the gap
       subscriber.on('message', onSignal);
-      try {
-        await subscriber.subscribe(channel);
-      } catch {
-        // Not reachable now: ioredis resubscribes when the connection comes back.
-      }
+      // Not reachable now: the subscription completes (and ioredis resubscribes) when the
+      // connection comes back; start-up waits for it a moment at most, never for Redis.
+      const subscribed = subscriber.subscribe(channel).then(() => undefined, () => undefined);
+      await Promise.race([subscribed, new Promise<void>((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref())]);
     },
     async close() {
       publisher?.disconnect();
