@@ -1,4 +1,5 @@
 /** Command-line flags of `npm run bench` / `tollgate bench`. */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** The scenarios: non-streaming throughput, streaming, and the account API mix. */
@@ -59,6 +60,8 @@ export interface BenchOptions {
   help: boolean;
   /** Root of another built checkout of Tollgate, run as the 'tollgate-ref' target (before/after in one run); null = none. */
   ref: string | null;
+  /** Folder for V8 CPU profiles of the Tollgate targets (one subfolder each, written when they stop); null = none. */
+  cpuProfDir: string | null;
 }
 
 /** The --help text. */
@@ -90,6 +93,9 @@ Options:
   --load <wrk|autocannon> load generator (default: wrk when installed)
   --ref <dir>             also run another built checkout (its dist/src/cli.js) as 'tollgate-ref',
                           full chain, alternated with 'tollgate': before/after a change in one run
+  --cpu-prof <dir>        write a V8 CPU profile of each Tollgate target to <dir>/<target>/ when it
+                          stops (CPU figures of a profiled run are inflated; read the shares:
+                          node dist/bench/stage-profile.js <file.cpuprofile>)
   --no-pin                do not pin processes to cores with taskset
   --write / --no-write    write the result files (default: yes, except with --quick)
   -h, --help              this text
@@ -135,6 +141,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       pin: { type: 'boolean', default: true },
       write: { type: 'boolean' },
       ref: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -165,5 +172,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     write: values.write ?? !quick,
     help: values.help,
     ref: values.ref ?? null,
+    cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
   };
 }

@@ -126,7 +126,7 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
         ? tollgateTarget('memory', 'full', { name, cli: resolve(options.ref!, 'dist', 'src', 'cli.js') })
         : definitions[name];
       try {
-        const started = await definition.start({ group, cpus, fast, streamUpstream, workDir });
+        const started = await definition.start({ group, cpus, fast, streamUpstream, workDir, cpuProfDir: options.cpuProfDir });
         if (typeof started === 'string') {
           statuses.push({ name, status: 'skipped', note: started });
           log(`bench: ${name} skipped: ${started}`);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { preparePostgres } from '../backends/postgres-backend.ts';
 import { startRedisBackend, type RedisBackend } from '../backends/redis-backend.ts';
 import { freePort } from '../free-port.ts';
+import { loopProbeFileEnv, loopProbeNodeArgs } from '../loop-probe.ts';
 import { waitForHttp } from '../managed-process.ts';
 import { tollgateCli } from '../paths.ts';
 import { readStoreProbe, storeProbeFileEnv, storeProbeNodeArgs } from '../store-probe.ts';
@@ -194,7 +195,11 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         const key = await configure(cliPath, env, dataDir, context, variant);
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
-        const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
+        const loopProbeFile = join(dataDir, 'loop-probe.json');
+        env[loopProbeFileEnv] = loopProbeFile;
+        // --cpu-prof: V8 writes the profile when the process exits (serve exits on SIGTERM).
+        const profileArgs = context.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(context.cpuProfDir, name)}`];
+        const managed = context.group.spawn(name, process.execPath, [...profileArgs, ...storeProbeNodeArgs, ...loopProbeNodeArgs, cliPath, 'serve'], {
           cores: context.cpus?.targetCores ?? null,
           env,
           cwd: dataDir,
@@ -220,6 +225,7 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
           onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,
           counters: tollgateCounters(managed.pid, probeFile, url, redisBackend),
+          loopProbeFile,
           async stop() {
             await managed.stop();
             await closeBackend();
