@@ -62,6 +62,8 @@ export interface BenchOptions {
   ref: string | null;
   /** Folder for V8 CPU profiles of the Tollgate targets (one subfolder each, written when they stop); null = none. */
   cpuProfDir: string | null;
+  /** Seconds of the soak run after the measured runs (Tollgate targets); null = none. */
+  soakS: number | null;
 }
 
 /** The --help text. */
@@ -96,6 +98,9 @@ Options:
   --cpu-prof <dir>        write a V8 CPU profile of each Tollgate target to <dir>/<target>/ when it
                           stops (CPU figures of a profiled run are inflated; read the shares:
                           node dist/bench/stage-profile.js <file.cpuprofile>)
+  --soak <s>              after the measured runs, load each Tollgate target for <s> seconds at half
+                          the rate it saturates at (measured first, 5 s), heap used sampled every
+                          5 s; reports the least-squares heap slope in MB/min, RSS and loop delay
   --no-pin                do not pin processes to cores with taskset
   --write / --no-write    write the result files (default: yes, except with --quick)
   -h, --help              this text
@@ -142,6 +147,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       write: { type: 'boolean' },
       ref: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      soak: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -173,5 +179,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     help: values.help,
     ref: values.ref ?? null,
     cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
+    soakS: values.soak === undefined ? null : positive('soak', values.soak, 600),
   };
 }
