@@ -33,7 +33,7 @@ export interface ScenarioSummary {
   redisCommandsPerRequest: Spread | null;
   /** Usage writer store transactions per 100 usage records committed (one record per relayed request); Tollgate only. */
   storeTxPer100Requests: Spread | null;
-  /** V8 heap KiB allocated per request, all processes of the target (allocation probe; service pairs only). */
+  /** V8 heap KiB allocated per request, all processes of the target (allocation probe: service pairs and Tollgate targets). */
   heapAllocKiBPerRequest: Spread | null;
   requests: number;
   errors: number;
