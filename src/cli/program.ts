@@ -13,7 +13,6 @@ import { registerProxyCommands } from './proxy-commands.ts';
 import { SecretError } from '../secrets/secret-box.ts';
 import { UsageError } from './output.ts';
 import { storeLabel } from './local-store.ts';
-import { releaseStartupMemory } from '../observability/startup-memory.ts';
 
 const program = new Command('tollgate')
   .description('Tollgate: an API gateway for LLM traffic')
@@ -45,8 +44,6 @@ serve.action(async (o: Record<string, string | undefined>, cmd: Command) => {
   const config = loadConfig({ file: cmd.optsWithGlobals().config ?? null, env });
   const tollgate = await startTollgate(config);
   process.stderr.write(startLine(tollgate.url, storeLabel(config), tollgate.server.adminUrl ?? tollgate.url, config.adminToken !== null));
-  // Only the long-running server: a gateway started inside tests or tools keeps its memory.
-  releaseStartupMemory(1_000);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
