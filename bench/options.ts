@@ -1,4 +1,5 @@
 /** Command-line flags of `npm run bench` / `tollgate bench`. */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** The scenarios: non-streaming throughput, streaming, and the account API mix. */
@@ -71,6 +72,10 @@ export interface BenchOptions {
   help: boolean;
   /** Root of another built checkout of Tollgate, run as the 'tollgate-ref' target (before/after in one run); null = none. */
   ref: string | null;
+  /** Folder for V8 CPU profiles of the Tollgate targets (one subfolder each, written when they stop); null = none. */
+  cpuProfDir: string | null;
+  /** Seconds of the soak run after the measured runs (Tollgate targets); null = none. */
+  soakS: number | null;
 }
 
 /** The --help text. */
@@ -104,6 +109,12 @@ Options:
   --ref <dir>             also run another built checkout (its dist/src/cli.js) as 'tollgate-ref',
                           full chain, alternated with 'tollgate', and (with the 'hop' scenario) as
                           'tollgate-hop-ref' next to 'tollgate-hop': before/after a change in one run
+  --cpu-prof <dir>        write a V8 CPU profile of each Tollgate target to <dir>/<target>/ when it
+                          stops (CPU figures of a profiled run are inflated; read the shares:
+                          node dist/bench/stage-profile.js <file.cpuprofile>)
+  --soak <s>              after the measured runs, load each Tollgate target for <s> seconds at half
+                          the rate it saturates at (measured first, 5 s), heap used sampled every
+                          5 s; reports the least-squares heap slope in MB/min, RSS and loop delay
   --no-pin                do not pin processes to cores with taskset
   --write / --no-write    write the result files (default: yes, except with --quick)
   -h, --help              this text
@@ -149,6 +160,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       pin: { type: 'boolean', default: true },
       write: { type: 'boolean' },
       ref: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      soak: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -179,5 +192,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     write: values.write ?? !quick,
     help: values.help,
     ref: values.ref ?? null,
+    cpuProfDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
+    soakS: values.soak === undefined ? null : positive('soak', values.soak, 600),
   };
 }

@@ -31,6 +31,7 @@ import { tollgateTarget } from './targets/tollgate.ts';
 import { startMockUpstreamProcess } from './upstreams/mock-upstream-process.ts';
 import { findNginx, startNginxUpstream } from './upstreams/nginx-upstream.ts';
 import type { Upstream } from './upstreams/upstream.ts';
+import { runSoak, type SoakResult } from './soak.ts';
 
 export type { BenchReport } from './report/bench-report.ts';
 
@@ -129,7 +130,7 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
         ? tollgateTarget('memory', 'full', reference)
         : name === 'tollgate-hop-ref' ? tollgateHopTarget('zstd', reference) : definitions[name];
       try {
-        const started = await definition.start({ group, cpus, fast, streamUpstream, workDir });
+        const started = await definition.start({ group, cpus, fast, streamUpstream, workDir, cpuProfDir: options.cpuProfDir });
         if (typeof started === 'string') {
           statuses.push({ name, status: 'skipped', note: started });
           log(`bench: ${name} skipped: ${started}`);
@@ -176,6 +177,18 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
         `${probe.inScriptsPerRequest.toFixed(2)} more run inside scripts (${probe.requests} requests, MONITOR on)`);
     }
 
+    const soaks: SoakResult[] = [];
+    if (options.soakS !== null) {
+      for (const target of running) {
+        if (!target.name.startsWith('tollgate') || target.loopProbeFile === undefined) continue;
+        const soak = await runSoak(target, options.soakS, options.connections, log);
+        soaks.push(soak);
+        log(`soak ${soak.target}: ${soak.requests} requests in ${soak.durationS.toFixed(0)} s at ${soak.ratePerS} req/s (errors ${soak.errors}, non-2xx ${soak.non2xx}, p99 ${soak.latencyP99Ms} ms); ` +
+          `heap used ${soak.heapFirstMiB.toFixed(1)} → ${soak.heapLastMiB.toFixed(1)} MiB, slope ${soak.heapSlopeMiBPerMin.toFixed(3)} MB/min; ` +
+          `RSS at the end ${soak.rssLastMiB.toFixed(0)} MiB; loop delay p99 ${soak.loopDelayP99Ms.toFixed(2)} ms (worst 5 s interval ${soak.loopDelayWorstP99Ms.toFixed(2)} ms)`);
+      }
+    }
+
     const notes: string[] = [];
     let writerBench: WriterBenchResult | null = null;
     if (options.writerBench) {
@@ -214,6 +227,7 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
       redisProbes,
       partCosts: parts,
       writerBench,
+      soaks,
       goals,
       notes,
       files: [],

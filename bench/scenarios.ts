@@ -6,6 +6,7 @@ import type { LoadRequest, LoadResult, LoadSpec } from './load/load-types.ts';
 import { runStreams } from './load/stream-client.ts';
 import { isStreamScenario, type ScenarioName } from './options.ts';
 import { CpuMeter, treePeakRssKib } from './proc-stats.ts';
+import { readLoopProbe, type LoopProbeReading } from './loop-probe.ts';
 import type { RunningTarget } from './targets/target.ts';
 import type { Upstream } from './upstreams/upstream.ts';
 
@@ -39,6 +40,8 @@ export interface Measurement {
   hitsOk: boolean;
   /** Differences of the target's counters over the run (e.g. redisCommands). */
   counters: Record<string, number>;
+  /** Event-loop delay, GC pauses and heap of the target process over the run (bench/loop-probe-preload.ts); null when not loaded. */
+  loop: LoopProbeReading | null;
 }
 
 /** How to size a run: by time (full runs) or by count (--quick, warm-up). */
@@ -118,9 +121,12 @@ export async function measure(
   const upstream = isStreamScenario(scenario) ? upstreams.stream : upstreams.fast;
   const hitsBefore = await upstream.hits();
   const countersBefore = await target.counters();
+  const loopProbe = target.pid !== null && target.loopProbeFile !== undefined ? { pid: target.pid, file: target.loopProbeFile } : null;
+  // The first read starts the probe over: the second covers the run.
+  if (loopProbe !== null) await readLoopProbe(loopProbe.pid, loopProbe.file);
   const pids = target.pid === null ? [] : [target.pid, ...(target.extraPids ?? [])];
   const cpu = pids.length === 0 ? null : new CpuMeter(pids);
-  let outcome: Omit<Measurement, 'target' | 'scenario' | 'run' | 'cpuUsPerRequest' | 'cpuRatioToBaseline' | 'ttftOverheadP50Ms' | 'ttftOverheadP99Ms' | 'peakRssMiB' | 'upstreamHits' | 'hitsOk' | 'counters'>;
+  let outcome: Omit<Measurement, 'target' | 'scenario' | 'run' | 'cpuUsPerRequest' | 'cpuRatioToBaseline' | 'ttftOverheadP50Ms' | 'ttftOverheadP99Ms' | 'peakRssMiB' | 'upstreamHits' | 'hitsOk' | 'counters' | 'loop'>;
   if (isStreamScenario(scenario)) {
     const shape = scenario === 'stream' ? target.stream : scenario === 'translated' ? target.translatedStream! : target.filteredStream!;
     const result = await runStreams({
@@ -166,6 +172,7 @@ export async function measure(
     };
   }
   const cpuMicros = cpu === null ? null : cpu.elapsedMicros();
+  const loop = loopProbe === null ? null : await readLoopProbe(loopProbe.pid, loopProbe.file);
   const upstreamHits = (await settledHits(upstream)) - hitsBefore;
   const counters = difference(await target.counters(), countersBefore);
   return {
@@ -181,5 +188,6 @@ export async function measure(
     upstreamHits,
     hitsOk: upstreamHits >= outcome.expectedHits.min && upstreamHits <= outcome.expectedHits.max,
     counters,
+    loop,
   };
 }

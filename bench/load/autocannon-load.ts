@@ -57,6 +57,7 @@ export async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     // second), which would add up to a second of idle time to each run.
     sampleInt: 100,
   };
+  if (spec.ratePerS !== undefined) options.overallRate = spec.ratePerS;
   if (spec.amount === null) options.duration = spec.durationS;
   else options.amount = spec.amount;
   const startedAt = performance.now();

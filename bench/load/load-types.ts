@@ -23,6 +23,8 @@ export interface LoadSpec {
   amount: number | null;
   /** Per-request timeout in seconds. */
   timeoutS: number;
+  /** Requests per second over all connections (a fixed-rate run, autocannon only); absent: as fast as the target answers. */
+  ratePerS?: number;
 }
 
 /** The outcome of a load run. */

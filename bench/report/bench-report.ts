@@ -6,6 +6,7 @@ import { findNginx } from '../upstreams/nginx-upstream.ts';
 import type { Measurement } from '../scenarios.ts';
 import type { WriterBenchResult } from '../metering-bench.ts';
 import type { GoalStatus, PartCost, ScenarioSummary } from './summarize.ts';
+import type { SoakResult } from '../soak.ts';
 
 /** The machine the figures come from. */
 export interface MachineInfo {
@@ -61,6 +62,8 @@ export interface BenchReport {
   partCosts: PartCost[];
   /** bench/metering-bench.ts, run once after the load runs; null when not run (--quick, --no-writer-bench) or failed. */
   writerBench: WriterBenchResult | null;
+  /** Soak runs (--soak), one per Tollgate target; absent in older reports. */
+  soaks?: SoakResult[];
   goals: GoalStatus[];
   /** Remarks for the report (e.g. a cross-check that did not agree, a part that failed). */
   notes: string[];

@@ -22,11 +22,18 @@ export interface ScenarioSummary {
   ttftOverheadP99Ms: Spread | null;
   /** Largest peak RSS seen. */
   peakRssMiB: number | null;
+  /** p99 latency (TTFT for streams) ÷ the baseline's in the same run. */
+  p99RatioToBaseline: Spread | null;
+  /** Event-loop delay p99 of the target process over each run, ms (loop probe). */
+  loopDelayP99Ms: Spread | null;
+  /** Longest GC pause in each run, ms, and GC time per second of run (loop probe). */
+  gcMaxMs: Spread | null;
+  gcMsPerS: Spread | null;
   /** Redis commands per request (INFO commandstats), Redis mode only. */
   redisCommandsPerRequest: Spread | null;
   /** Usage writer store transactions per 100 usage records committed (one record per relayed request); Tollgate only. */
   storeTxPer100Requests: Spread | null;
-  /** V8 heap KiB allocated per request, all processes of the target (allocation probe; service pairs only). */
+  /** V8 heap KiB allocated per request, all processes of the target (allocation probe: service pairs and Tollgate targets). */
   heapAllocKiBPerRequest: Spread | null;
   requests: number;
   errors: number;
@@ -77,6 +84,12 @@ function storeTxPer100(m: Measurement): number | null {
   return ((m.counters.storeTransactions ?? 0) / records) * 100;
 }
 
+/** p99 latency ÷ the floor target's (see floorTarget) in the same run and scenario; null without one. */
+function p99Ratio(m: Measurement, measurements: Measurement[]): number | null {
+  const floor = measurements.find((f) => f.target === floorTarget(m.scenario) && f.scenario === m.scenario && f.run === m.run);
+  return floor === undefined || floor.p99Ms <= 0 ? null : m.p99Ms / floor.p99Ms;
+}
+
 /** Per target and scenario, in the order the targets ran. */
 export function summarize(measurements: Measurement[], targets: string[], scenarios: ScenarioName[]): ScenarioSummary[] {
   const out: ScenarioSummary[] = [];
@@ -100,6 +113,10 @@ export function summarize(measurements: Measurement[], targets: string[], scenar
         ttftOverheadP50Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP50Ms)),
         ttftOverheadP99Ms: target === 'direct' ? null : spread(runs.map((m) => m.ttftOverheadP99Ms)),
         peakRssMiB: rss.length === 0 ? null : Math.max(...rss),
+        p99RatioToBaseline: target === floorTarget(scenario) ? null : spread(runs.map((m) => p99Ratio(m, measurements))),
+        loopDelayP99Ms: spread(runs.map((m) => m.loop?.delayP99Ms ?? null)),
+        gcMaxMs: spread(runs.map((m) => m.loop?.gcMaxMs ?? null)),
+        gcMsPerS: spread(runs.map((m) => (m.loop === null ? null : m.loop.gcMs / m.durationS))),
         redisCommandsPerRequest: spread(redis),
         storeTxPer100Requests: spread(storeTx),
         heapAllocKiBPerRequest: spread(alloc),

@@ -72,7 +72,10 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
     const withRedis = rows.some((s) => s.redisCommandsPerRequest !== null);
     const withStoreTx = scenario === 'chat' && rows.some((s) => s.storeTxPer100Requests !== null);
     const withAlloc = rows.some((s) => s.heapAllocKiBPerRequest !== null);
-    const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', scenario === 'hop' ? '× passthrough pair' : '× baseline', 'peak RSS MiB'];
+    const withLoop = rows.some((s) => s.loopDelayP99Ms !== null);
+    const floorName = scenario === 'hop' ? '× passthrough pair' : '× baseline';
+    const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', `p99 ${floorName}`, 'CPU µs/req', floorName, 'peak RSS MiB'];
+    if (withLoop) headers.push('loop delay p99 ms', 'longest GC ms', 'GC ms/s');
     if (withRedis) headers.push('Redis cmd executed/req');
     if (withStoreTx) headers.push('store tx/100 req');
     if (withAlloc) headers.push('V8 heap KiB alloc/req');
@@ -86,10 +89,12 @@ export function buildTables(summaries: ScenarioSummary[], scenarios: ScenarioNam
           formatSpread(s.perSecond),
           formatSpread(s.p50Ms, 2),
           formatSpread(s.p99Ms, 2),
+          formatSpread(s.p99RatioToBaseline, 2),
           formatSpread(s.cpuUsPerRequest),
           formatSpread(s.cpuRatioToBaseline, 2),
           s.peakRssMiB === null ? '–' : number(s.peakRssMiB, 0),
         ];
+        if (withLoop) row.push(formatSpread(s.loopDelayP99Ms, 2), formatSpread(s.gcMaxMs, 1), formatSpread(s.gcMsPerS, 1));
         if (withRedis) row.push(formatSpread(s.redisCommandsPerRequest, 2));
         if (withStoreTx) row.push(formatSpread(s.storeTxPer100Requests, 2));
         if (withAlloc) row.push(formatSpread(s.heapAllocKiBPerRequest, 1));

@@ -1,5 +1,6 @@
 /** The baseline: bench/baseline-proxy.ts (node:http + undici pool, bytes piped) on the target core. */
 import { join } from 'node:path';
+import { loopProbeFileEnv, loopProbeNodeArgs } from '../loop-probe.ts';
 import { benchDistDir } from '../paths.ts';
 import { chatBody, fastModel, noCounters, streamModel, type RunningTarget, type TargetDefinition } from './target.ts';
 
@@ -8,8 +9,10 @@ export const baselineTarget: TargetDefinition = {
   name: 'baseline',
   async start(context): Promise<RunningTarget> {
     const entry = join(benchDistDir, 'baseline-proxy.js');
-    const args = [entry, '--upstream', context.fast.url, '--stream-upstream', context.streamUpstream.url];
-    const managed = context.group.spawn('baseline', process.execPath, args, { cores: context.cpus?.targetCores ?? null });
+    const args = [...loopProbeNodeArgs, entry, '--upstream', context.fast.url, '--stream-upstream', context.streamUpstream.url];
+    const loopProbeFile = join(context.workDir, 'baseline-loop-probe.json');
+    const env = { ...process.env, [loopProbeFileEnv]: loopProbeFile };
+    const managed = context.group.spawn('baseline', process.execPath, args, { cores: context.cpus?.targetCores ?? null, env });
     const line = await managed.waitForLine(/^BENCH_BASELINE /, 15_000);
     const { port } = JSON.parse(line.slice('BENCH_BASELINE '.length)) as { port: number };
     const url = `http://127.0.0.1:${port}`;
@@ -30,6 +33,7 @@ export const baselineTarget: TargetDefinition = {
       account: null,
       redis: null,
       counters: noCounters,
+      loopProbeFile,
       stop: () => managed.stop(),
     };
   },

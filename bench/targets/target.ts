@@ -53,6 +53,8 @@ export interface RunningTarget {
   readonly redis: RedisBackend | null;
   /** Counters read around each run (e.g. Redis commands); the runner reports the difference. */
   counters(): Promise<Record<string, number>>;
+  /** File of the event-loop probe loaded into `pid` (bench/loop-probe-preload.ts); absent: not loaded. */
+  readonly loopProbeFile?: string;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,8 @@ export interface TargetContext {
   streamUpstream: Upstream;
   /** Scratch folder of this bench run (data dirs, logs). */
   workDir: string;
+  /** Write a V8 CPU profile of each Tollgate target here when it stops (--cpu-prof); null: none. */
+  cpuProfDir: string | null;
 }
 
 /** A target the runner can start, or skip with a note when it is not available. */

@@ -11,14 +11,18 @@
  *
  * Set up through the CLI against the target's own data dir, then
  * `node dist/src/cli.js serve` on the target core, with
- * bench/store-probe-preload.ts loaded to count store transactions.
+ * bench/store-probe-preload.ts loaded to count store transactions, and the
+ * loop and allocation probes (event-loop delay, GC pauses, V8 heap bytes
+ * allocated per request).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { preparePostgres } from '../backends/postgres-backend.ts';
 import { startRedisBackend, type RedisBackend } from '../backends/redis-backend.ts';
+import { allocProbeFileEnv, allocProbeNodeArgs, readAllocProbe } from '../alloc-probe.ts';
 import { freePort } from '../free-port.ts';
+import { loopProbeFileEnv, loopProbeNodeArgs } from '../loop-probe.ts';
 import { waitForHttp } from '../managed-process.ts';
 import { tollgateCli } from '../paths.ts';
 import { readStoreProbe, storeProbeFileEnv, storeProbeNodeArgs } from '../store-probe.ts';
@@ -123,10 +127,10 @@ async function redisCounters(redis: RedisBackend, counters: Record<string, numbe
  * probe, the writer and request counters of GET /metrics (when on), Redis
  * commands (Redis mode).
  */
-function tollgateCounters(pid: number, probeFile: string, url: string, redis: RedisBackend | null): () => Promise<Record<string, number>> {
+function tollgateCounters(pid: number, probeFile: string, allocFile: string, url: string, redis: RedisBackend | null): () => Promise<Record<string, number>> {
   return async () => {
     const probe = await readStoreProbe(pid, probeFile);
-    const counters: Record<string, number> = { storeTransactions: probe.transactions, storeRecords: probe.records };
+    const counters: Record<string, number> = { storeTransactions: probe.transactions, storeRecords: probe.records, heapAllocBytes: await readAllocProbe(pid, allocFile) };
     const scraped = await scrapeCounters(url);
     if (scraped !== null) {
       counters['metrics:requests'] = scraped.requests;
@@ -208,7 +212,13 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
         const key = await configure(cliPath, env, dataDir, context, variant);
         const probeFile = join(dataDir, 'store-probe.json');
         env[storeProbeFileEnv] = probeFile;
-        const managed = context.group.spawn(name, process.execPath, [...storeProbeNodeArgs, cliPath, 'serve'], {
+        const loopProbeFile = join(dataDir, 'loop-probe.json');
+        env[loopProbeFileEnv] = loopProbeFile;
+        const allocFile = join(dataDir, 'alloc-probe.json');
+        env[allocProbeFileEnv] = allocFile;
+        // --cpu-prof: V8 writes the profile when the process exits (serve exits on SIGTERM).
+        const profileArgs = context.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(context.cpuProfDir, name)}`];
+        const managed = context.group.spawn(name, process.execPath, [...profileArgs, ...storeProbeNodeArgs, ...loopProbeNodeArgs, ...allocProbeNodeArgs, cliPath, 'serve'], {
           cores: workers === null ? context.cpus?.targetCores ?? null : null,
           env,
           cwd: dataDir,
@@ -234,7 +244,8 @@ export function tollgateTarget(mode: TollgateMode, variant: TollgateVariant = 'f
           account: { url, headers: { authorization: `Bearer ${key}` }, llmBody: chatBody(fastModel, false) },
           onlyScenarios: variant === 'full' ? undefined : ['chat'],
           redis: redisBackend,
-          counters: tollgateCounters(managed.pid, probeFile, url, redisBackend),
+          counters: tollgateCounters(managed.pid, probeFile, allocFile, url, redisBackend),
+          loopProbeFile,
           async stop() {
             await managed.stop();
             await closeBackend();

@@ -7,7 +7,7 @@
  */
 import { Errors, type ErrorSpec } from '../errors.ts';
 import { costMicros, type Price } from '../metering/pricing.ts';
-import { estimatePromptTokens } from '../metering/token-estimate.ts';
+import { promptTokenBound } from '../metering/token-estimate.ts';
 import type { Refused } from '../limiter/limiter.ts';
 import { NO_BUDGETS } from '../limiter/policy-book.ts';
 import type { BalanceSnapshot } from '../metering/ledger.ts';
@@ -29,8 +29,7 @@ export async function admit(gw: Gateway, ctx: RequestContext): Promise<Refusal |
   // The largest bound the request carries: an upstream honouring any of them stays within the reservation.
   const bound = ctx.endpoint.kind === 'embeddings' ? 0 : largestCompletionBound(ctx.json!);
   const maxCompletion = bound ?? gw.config.metering.defaultMaxTokens;
-  const promptEstimate = needsEstimate ? estimatePromptTokens(ctx.json, promptKind(ctx.endpoint)) : 0;
-  if (needsEstimate) ctx.promptEstimate = promptEstimate;
+  const promptEstimate = needsEstimate ? promptTokenBound(ctx.json, promptKind(ctx.endpoint)) : 0;
   ctx.estimatedTokens = promptEstimate + (needsEstimate ? maxCompletion : 0);
   // The credit reservation, also held against the caller's spend budgets (a free model spends nothing: no budget applies).
   const needed = price.free ? 0 : reservationMicros(price, promptReservation(promptEstimate), maxCompletion);

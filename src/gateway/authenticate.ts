@@ -17,7 +17,7 @@ export async function identifyCaller(gw: Gateway, req: IncomingMessage, now: num
   const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
   if (key === '') return Errors.missingKey;
   const hash = hashClientKey(key);
-  let identity = gw.keys.peek(hash, now);
+  let identity: KeyIdentity | null | undefined = gw.keys.peek(hash, now);
   if (identity === undefined) {
     gw.metrics?.cacheLookup('keys', false);
     try {
@@ -30,6 +30,11 @@ export async function identifyCaller(gw: Gateway, req: IncomingMessage, now: num
       return Errors.storeUnavailable;
     }
   } else gw.metrics?.cacheLookup('keys', true);
+  return judge(gw, req, identity, now);
+}
+
+/** The key's own rules on its cache entry (null: no such key). */
+function judge(gw: Gateway, req: IncomingMessage, identity: KeyIdentity | null, now: number): KeyIdentity | ErrorSpec {
   if (identity === null) return Errors.invalidKey;
   if (identity.revoked) return Errors.revokedKey;
   if (now >= identity.expiresAt) return Errors.keyExpired;
@@ -40,7 +45,25 @@ export async function identifyCaller(gw: Gateway, req: IncomingMessage, now: num
 
 /** Fills ctx.userId/keyId (and the key's model allow-list), or returns the error to send. */
 export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<ErrorSpec | null> {
-  const identity = await identifyCaller(gw, ctx.req, ctx.ts);
+  return adopt(ctx, await identifyCaller(gw, ctx.req, ctx.ts));
+}
+
+/**
+ * authenticate without a promise when the answer needs no store read (the key
+ * is cached, or no key was presented); undefined when it does (then call
+ * authenticate). The hot path's common case costs no microtask this way.
+ */
+export function authenticateCached(gw: Gateway, ctx: RequestContext): ErrorSpec | null | undefined {
+  const req = ctx.req;
+  const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
+  if (key === '') return Errors.missingKey;
+  const identity = gw.keys.peek(hashClientKey(key), ctx.ts);
+  if (identity === undefined) return undefined;
+  gw.metrics?.cacheLookup('keys', true);
+  return adopt(ctx, judge(gw, req, identity, ctx.ts));
+}
+
+function adopt(ctx: RequestContext, identity: KeyIdentity | ErrorSpec): ErrorSpec | null {
   if ('status' in identity) return identity;
   ctx.userId = identity.userId;
   ctx.keyId = identity.keyId;

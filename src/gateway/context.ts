@@ -74,10 +74,8 @@ export class RequestContext implements RequestOutcome {
   /** The parsed request body; only plain JSON objects get this far. */
   json: Record<string, any> | null = null;
   modelRoute: ModelRoute | null = null;
-  /** Tokens reserved against TPM limits and credits before relaying. */
+  /** Tokens reserved against TPM limits and credits before relaying (an upper bound of the prompt plus the completion bound). */
   estimatedTokens = 0;
-  /** Prompt tokens counted at admission; -1 when admission did not need them. */
-  promptEstimate = -1;
   /** True when the client asked for usage in its stream; else the gateway asks and filters it out. */
   clientWantsStreamUsage = false;
   /** The admission gate's proof of admission (limits and credit hold); null when not admitted or nothing applied. */

@@ -22,9 +22,9 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
 
   const reachedUpstream = ctx.attempts > 0;
   if (reachedUpstream && !ctx.usageReported && ctx.json !== null) {
-    // No usage from the upstream (cut stream, error): count what was sent (admission may have
-    // counted it already); completion tokens were counted as they streamed.
-    ctx.promptTokens = ctx.promptEstimate >= 0 ? ctx.promptEstimate : estimatePromptTokens(ctx.json, promptKind(ctx.endpoint));
+    // No usage from the upstream (cut stream, error): count what was sent (admission only
+    // bounded it); completion tokens were kept as they streamed.
+    ctx.promptTokens = estimatePromptTokens(ctx.json, promptKind(ctx.endpoint));
   }
   const channelId = ctx.upstreamChannel?.id ?? null;
   const hit = ctx.outcome === 'cache_hit';

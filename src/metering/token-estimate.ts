@@ -1,8 +1,21 @@
 /**
- * Token counts for credit reservations, with a real BPE tokenizer
- * (gpt-tokenizer, o200k_base: the GPT-4o/4.1/5 family's encoding). Other
- * vendors tokenize differently; the count only sizes the reservation, and the
- * upstream's own usage settles the bill.
+ * Prompt token counts, two ways over the same walk of the request body:
+ *
+ * - promptTokenBound: what admission reserves credits and TPM for. Every text
+ *   is sized by its UTF-8 bytes: byte-level BPE tokenizers (OpenAI's, and the
+ *   others in use) never make a token of less than one byte, so this is an
+ *   upper bound of what any upstream counts for the text, at the cost of one
+ *   Buffer.byteLength per string instead of a tokenization, and without the
+ *   tokenizer's 74 MB. English prose is ~4 bytes a token, so it holds about
+ *   four times what the exact count would; the surplus is released at
+ *   settlement, where the upstream's usage decides the charge.
+ * - estimatePromptTokens: the count with a real BPE tokenizer
+ *   (gpt-tokenizer, o200k_base: the GPT-4o/4.1/5 family's encoding), for
+ *   count_tokens and for answers that report no usage. The tokenizer is
+ *   loaded on first use (tokenizer.ts).
+ *
+ * Both count the same framing (per message, reply priming) and a fixed amount
+ * per image; images are not fetched, so that part is an estimate either way.
  *
  * Cost, measured on this machine (Node 24): a 50-character prompt takes
  * ~3 µs; English prose ~35 MB/s; random printable text, where the merge
@@ -13,7 +26,7 @@
  * it has seen enough text: a deliberate over-estimate, never an under-one
  * that would let a big prompt through on a small reservation).
  */
-import { countTokens } from 'gpt-tokenizer';
+import { tokenizer } from './tokenizer.ts';
 
 /** Which request shape the body has. */
 export type EstimateEndpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
@@ -42,6 +55,8 @@ const MIN_TOKENS_PER_CHAR = 0.15;
 let budget = 0;
 let countedChars = 0;
 let countedTokens = 0;
+/** True while promptTokenBound walks: texts are sized by their UTF-8 bytes instead of counted. */
+let bounding = false;
 
 function resetBudget(): void {
   budget = EXACT_BUDGET_CHARS;
@@ -50,7 +65,7 @@ function resetBudget(): void {
 }
 
 function countExact(text: string): number {
-  const n = countTokens(text, PLAIN_TEXT);
+  const n = tokenizer().countTokens(text, PLAIN_TEXT);
   budget -= text.length;
   countedChars += text.length;
   countedTokens += n;
@@ -67,6 +82,7 @@ function extrapolate(chars: number): number {
 function textTokens(text: string): number {
   const len = text.length;
   if (len === 0) return 0;
+  if (bounding) return Buffer.byteLength(text, 'utf8');
   if (len <= budget) return countExact(text);
   if (budget === 0) return extrapolate(len);
   const head = budget;
@@ -132,8 +148,9 @@ function jsonTokens(value: unknown): number {
   try {
     json = JSON.stringify(value);
   } catch {
-    // Too deep for the recursive serialiser (a hostile body): size it without recursion.
-    return extrapolate(serialisedLength(value));
+    // Too deep for the recursive serialiser (a hostile body): size it without recursion
+    // (a bound: at most 3 UTF-8 bytes per UTF-16 unit).
+    return bounding ? serialisedLength(value) * 3 : extrapolate(serialisedLength(value));
   }
   return json === undefined ? 0 : textTokens(json);
 }
@@ -223,6 +240,25 @@ function promptTokens(prompt: unknown): number {
 export function estimatePromptTokens(body: any, endpoint: EstimateEndpoint): number {
   if (body === null || typeof body !== 'object') return 0;
   resetBudget();
+  return walkPrompt(body, endpoint);
+}
+
+/**
+ * An upper bound of the prompt tokens of a parsed request body, for the credit
+ * reservation and TPM limits: always ≥ estimatePromptTokens of the same body,
+ * and ≥ what a byte-level BPE tokenizer makes of its texts. Never throws.
+ */
+export function promptTokenBound(body: any, endpoint: EstimateEndpoint): number {
+  if (body === null || typeof body !== 'object') return 0;
+  bounding = true;
+  try {
+    return walkPrompt(body, endpoint);
+  } finally {
+    bounding = false;
+  }
+}
+
+function walkPrompt(body: any, endpoint: EstimateEndpoint): number {
   switch (endpoint) {
     case 'chat':
       return messagesTokens(body.messages) + jsonTokens(body.tools) + jsonTokens(body.functions);
@@ -252,5 +288,5 @@ export function estimatePromptTokens(body: any, endpoint: EstimateEndpoint): num
  */
 export function countCompletionTokens(text: string): number {
   if (text.length === 0) return 0;
-  return countTokens(text, PLAIN_TEXT);
+  return tokenizer().countTokens(text, PLAIN_TEXT);
 }

@@ -16,7 +16,7 @@
  *   usage        x-mock-cached-tokens, x-mock-cache-write-tokens (parts of the input,
  *                clamped to it) and x-mock-reasoning-tokens (added to the output).
  */
-import { countTokens } from 'gpt-tokenizer';
+import { tokenizer } from '../metering/tokenizer.ts';
 import type { Answer, AnswerToolCall } from '../providers/translate/answer.ts';
 import { answerToAnthropicMessage, answerToChatCompletion, answerToResponse } from '../providers/translate/answer-write.ts';
 import { AnthropicStreamWriter } from '../providers/translate/anthropic-stream-writer.ts';
@@ -114,7 +114,7 @@ function buildAnswer(protocol: MockProtocol, body: Body, headers: Headers, id: s
     }
     if (cut >= 0) text = text.slice(0, cut);
   }
-  const visible = text !== '' ? countTokens(text) : toolCalls.reduce((sum, call) => sum + countTokens(call.arguments), 0);
+  const visible = text !== '' ? tokenizer().countTokens(text) : toolCalls.reduce((sum, call) => sum + tokenizer().countTokens(call.arguments), 0);
   return {
     id,
     model: String(body.model),

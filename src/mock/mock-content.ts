@@ -6,7 +6,7 @@
  * space, so `completion_tokens === N` holds for any tokenizer a gateway uses to
  * re-count the text (checked over N = 4096 for both encodings).
  */
-import { countTokens } from 'gpt-tokenizer';
+import { tokenizer } from '../metering/tokenizer.ts';
 
 const WORDS: readonly string[] = (
   'the of and to in is that for it with as was on be at by this from or have an are but ' +
@@ -56,13 +56,13 @@ export function completionLength(body: Record<string, unknown>): number {
 
 /** Tokens in a message `content`: a string, or an array of parts whose `text` fields count. */
 export function countContentTokens(content: unknown): number {
-  if (typeof content === 'string') return content.length === 0 ? 0 : countTokens(content);
+  if (typeof content === 'string') return content.length === 0 ? 0 : tokenizer().countTokens(content);
   if (!Array.isArray(content)) return 0;
   let tokens = 0;
   for (const part of content) {
-    if (typeof part === 'string') tokens += countTokens(part);
+    if (typeof part === 'string') tokens += tokenizer().countTokens(part);
     else if (part !== null && typeof part === 'object' && typeof part.text === 'string') {
-      tokens += countTokens(part.text);
+      tokens += tokenizer().countTokens(part.text);
     }
   }
   return tokens;
@@ -105,7 +105,7 @@ export function inputAt(input: unknown, i: number): string | readonly number[] {
 /** Tokens of one input: counted for text, the length for token ids. */
 export function countInputTokens(input: string | readonly number[]): number {
   if (typeof input !== 'string') return input.length;
-  return input.length === 0 ? 0 : countTokens(input);
+  return input.length === 0 ? 0 : tokenizer().countTokens(input);
 }
 
 function isTokenId(value: unknown): boolean {

@@ -27,14 +27,25 @@ const ERROR_MARK = '"error"';
 
 export type TokenCounter = (text: string) => number;
 
+/** Characters of delta text kept uncounted before they are counted on the spot. */
+const UNCOUNTED_LIMIT = 64 * 1024;
+
 export class SseScanner {
   usage: TokenUsage | null = null;
   /** The stream carried an error event (after its 200). */
   errorSeen = false;
   /** The upstream reported counts that cannot be used; its usage is ignored and the gateway counts. */
   usageInvalid = false;
-  /** Completion tokens counted from the content deltas seen so far. */
-  countedCompletionTokens = 0;
+  /** Tokens of the deltas already counted; the rest wait in #uncounted. */
+  #counted = 0;
+  /**
+   * Delta texts not counted yet. Counting waits until someone asks: a stream
+   * whose upstream reports usage (nearly all) is never tokenized, so the
+   * tokenizer is neither run per chunk nor loaded. Past UNCOUNTED_LIMIT
+   * characters they are counted at once, so a long stream holds little text.
+   */
+  #uncounted: string[] = [];
+  #uncountedChars = 0;
   readonly #events: StreamEvents;
   readonly #filterUsageEvent: boolean;
   readonly #countTokens: TokenCounter;
@@ -193,11 +204,30 @@ export class SseScanner {
         return true;
       }
     }
-    if (text.length > 0) this.countedCompletionTokens += this.#countTokens(text);
+    if (text.length > 0) this.#keepText(text);
     return true;
   }
 
   #countText(text: unknown): void {
-    if (typeof text === 'string' && text.length > 0) this.countedCompletionTokens += this.#countTokens(text);
+    if (typeof text === 'string' && text.length > 0) this.#keepText(text);
+  }
+
+  #keepText(text: string): void {
+    this.#uncounted.push(text);
+    this.#uncountedChars += text.length;
+    if (this.#uncountedChars > UNCOUNTED_LIMIT) this.#countKept();
+  }
+
+  /** Each delta counted on its own, as it would have been on arrival (a sum of per-delta counts, which errs high by a token at some boundaries). */
+  #countKept(): void {
+    for (const text of this.#uncounted) this.#counted += this.#countTokens(text);
+    this.#uncounted = [];
+    this.#uncountedChars = 0;
+  }
+
+  /** Completion tokens of the content deltas seen so far. */
+  get countedCompletionTokens(): number {
+    if (this.#uncounted.length > 0) this.#countKept();
+    return this.#counted;
   }
 }
