@@ -78,8 +78,13 @@ test('dashboard manage views: every form, and its effect on real requests', { sk
     return text(`${form} .form-msg`);
   };
   const view = async (name: string) => {
+    const loads = Number((await page.getAttribute('#manage-views', 'data-loads')) ?? 0);
+    const already = (await page.evaluate(() => location.hash)) === `#manage/${name}`;
     await page.click(`a[data-view=${name}]`);
     await page.locator(`#manage-${name}`).waitFor({ state: 'visible' });
+    // Another view's link loads that view (its rows shown at once are the last load's): wait for
+    // this view's own load before using them. The link of the view already shown loads nothing.
+    if (!already) await page.waitForFunction((n) => Number(document.querySelector('#manage-views')?.getAttribute('data-loads') ?? 0) > n, loads);
   };
   let records = 0;
   const use = async (key = fx.key, model = MODEL) => {

@@ -89,7 +89,7 @@ for (const s of setups) {
       assert.equal(refused.length, 193);
       const e = refused[0].body.error;
       assert.deepEqual([e.type, e.code], ['insufficient_quota', 'budget_exceeded']);
-      assert.match(e.message, /^Spend budget reached for user 'capped', day \(calendar\): Limit 210000 micro-credits, spent 210000 \(requests in flight included\); this request needs up to 30000\. The budget resets at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(in \d+h\d+m[\d.]+s\)\.$/);
+      assert.match(e.message, /^Spend budget reached for user 'capped', day \(calendar\): Limit 210000 micro-credits, spent 210000 \(requests in flight included\); this request needs up to 30000\. The budget resets at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(in (?:\d+h)?(?:\d+m)?[\d.]+m?s\)\.$/); // how long is left depends on the hour the test runs
       const resetAt = Date.parse(/resets at (\S+) /.exec(e.message)![1]);
       const retryAfter = Number(refused[0].headers['retry-after']);
       assert.ok(Math.abs(Date.now() + retryAfter * 1000 - resetAt) < 5_000, 'Retry-After points at the reset');

@@ -77,6 +77,9 @@ async function refresh() {
       await loadServices(currentRange());
     } else {
       await loadManage();
+      // A load counter, so a script (or a test) driving the page knows when a view's data is in.
+      const views = $('#manage-views');
+      views.dataset.loads = String(Number(views.dataset.loads ?? 0) + 1);
     }
     setStatus(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
