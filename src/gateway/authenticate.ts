@@ -12,24 +12,35 @@ import { Errors, type ErrorSpec } from '../errors.ts';
 import type { Gateway } from './gateway.ts';
 import type { RequestContext } from './context.ts';
 
-/** The caller's identity from its request, or the error to answer with. Also used by the account API and service routes. */
-export async function identifyCaller(gw: Gateway, req: IncomingMessage, now: number): Promise<KeyIdentity | ErrorSpec> {
+/**
+ * The caller's identity from its request, or the error to answer with. Also
+ * used by the account API and service routes. Synchronous when the key is
+ * cached (the hot path's common case costs no promise); a promise when the
+ * store must be read.
+ */
+export function identifyCaller(gw: Gateway, req: IncomingMessage, now: number): KeyIdentity | ErrorSpec | Promise<KeyIdentity | ErrorSpec> {
   const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
   if (key === '') return Errors.missingKey;
   const hash = hashClientKey(key);
-  let identity: KeyIdentity | null | undefined = gw.keys.peek(hash, now);
-  if (identity === undefined) {
-    gw.metrics?.cacheLookup('keys', false);
-    try {
-      identity = (await gw.keys.load(hash)) ?? null;
-      gw.storeHealth.succeeded();
-    } catch (err) {
-      // The store is down, not the key wrong: 503 (with Retry-After), and readiness turns unready.
-      gw.storeHealth.failed(Date.now());
-      gw.onStoreError(err);
-      return Errors.storeUnavailable;
-    }
-  } else gw.metrics?.cacheLookup('keys', true);
+  const identity = gw.keys.peek(hash, now);
+  if (identity === undefined) return loadCaller(gw, req, hash, now);
+  gw.metrics?.cacheLookup('keys', true);
+  return judge(gw, req, identity, now);
+}
+
+/** A cache miss: the key is read from the store, then judged. */
+async function loadCaller(gw: Gateway, req: IncomingMessage, hash: string, now: number): Promise<KeyIdentity | ErrorSpec> {
+  gw.metrics?.cacheLookup('keys', false);
+  let identity: KeyIdentity | null;
+  try {
+    identity = (await gw.keys.load(hash)) ?? null;
+    gw.storeHealth.succeeded();
+  } catch (err) {
+    // The store is down, not the key wrong: 503 (with Retry-After), and readiness turns unready.
+    gw.storeHealth.failed(Date.now());
+    gw.onStoreError(err);
+    return Errors.storeUnavailable;
+  }
   return judge(gw, req, identity, now);
 }
 
@@ -43,24 +54,10 @@ function judge(gw: Gateway, req: IncomingMessage, identity: KeyIdentity | null, 
   return identity;
 }
 
-/** Fills ctx.userId/keyId (and the key's model allow-list), or returns the error to send. */
-export async function authenticate(gw: Gateway, ctx: RequestContext): Promise<ErrorSpec | null> {
-  return adopt(ctx, await identifyCaller(gw, ctx.req, ctx.ts));
-}
-
-/**
- * authenticate without a promise when the answer needs no store read (the key
- * is cached, or no key was presented); undefined when it does (then call
- * authenticate). The hot path's common case costs no microtask this way.
- */
-export function authenticateCached(gw: Gateway, ctx: RequestContext): ErrorSpec | null | undefined {
-  const req = ctx.req;
-  const key = presentedKey(req.headers.authorization, req.headers['x-api-key']);
-  if (key === '') return Errors.missingKey;
-  const identity = gw.keys.peek(hashClientKey(key), ctx.ts);
-  if (identity === undefined) return undefined;
-  gw.metrics?.cacheLookup('keys', true);
-  return adopt(ctx, judge(gw, req, identity, ctx.ts));
+/** Fills ctx.userId/keyId (and the key's model allow-list), or returns the error to send; synchronous when the key is cached. */
+export function authenticate(gw: Gateway, ctx: RequestContext): ErrorSpec | null | Promise<ErrorSpec | null> {
+  const identity = identifyCaller(gw, ctx.req, ctx.ts);
+  return identity instanceof Promise ? identity.then((found) => adopt(ctx, found)) : adopt(ctx, identity);
 }
 
 function adopt(ctx: RequestContext, identity: KeyIdentity | ErrorSpec): ErrorSpec | null {

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Errors, type ErrorSpec } from '../errors.ts';
 import { retryAfterSeconds } from '../limiter/rate-limit-headers.ts';
 import { RequestContext } from './context.ts';
-import { authenticate, authenticateCached } from './authenticate.ts';
+import { authenticate } from './authenticate.ts';
 import { readModelRequest } from './read-request.ts';
 import { admit } from './admission.ts';
 import { relay } from './relay.ts';
@@ -45,8 +45,8 @@ export function handleApiRequest(gw: Gateway, req: IncomingMessage, res: ServerR
 
 async function serve(gw: Gateway, ctx: RequestContext): Promise<void> {
   if (gw.draining) return reject(ctx, Errors.shuttingDown, 'refused');
-  const cached = authenticateCached(gw, ctx);
-  const authError = cached !== undefined ? cached : await authenticate(gw, ctx);
+  const pending = authenticate(gw, ctx);
+  const authError = pending instanceof Promise ? await pending : pending;
   if (authError !== null) return reject(ctx, authError, 'unauthorized');
   if (gw.tracer !== null) ctx.authenticatedAt = performance.now();
   if (ctx.endpoint.kind === 'models') return listModels(gw, ctx);

@@ -74,8 +74,8 @@ export class CreditGate {
 
   /** The balance a key holder sees: Redis's when it has one, else this node's ledger (loaded on demand). */
   async snapshot(userId: number): Promise<BalanceSnapshot> {
-    const shared = this.redis === null ? null : await this.redis.snapshot(userId).catch(() => null);
-    if (shared !== null) return shared;
+    const live = await this.peek(userId);
+    if (live !== null) return live;
     const ledger = this.ledger;
     // A worker over Redis keeps no ledger: a balance not in Redis yet is the store's, loaded at the first priced request.
     if (ledger === null) return { balanceMicros: 0, reservedMicros: 0 };
