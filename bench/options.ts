@@ -35,6 +35,7 @@ export const allTargets: readonly string[] = [
   'passthrough-pair',
   'tollgate-hop',
   'tollgate-hop-ref',
+  'tollgate-hop-zstd',
   'tollgate-hop-nozip',
   'tollgate-w1',
   'tollgate-w2',
@@ -93,8 +94,9 @@ Options:
   --targets <a,b,...>     subset of: ${allTargets.join(', ')}
                           (the variants ${variantTargets.join(', ')}
                           are the full chain with one part off; non-streaming only;
-                          passthrough-pair, tollgate-hop and tollgate-hop-nozip (compression
-                          off) run the 'hop' scenario only; tollgate-w1 and tollgate-w2
+                          passthrough-pair, tollgate-hop, tollgate-hop-zstd (zstd instead of
+                          the default lz4) and tollgate-hop-nozip (compression off) run the
+                          'hop' scenario only; tollgate-w1 and tollgate-w2
                           (serve --workers 1 / 2, not pinned) run only when named)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway

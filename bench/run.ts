@@ -56,7 +56,8 @@ const definitions: Record<string, TargetDefinition> = {
   'tollgate-w2': tollgateTarget('memory', 'full', null, 2),
   peer: peerTarget,
   'passthrough-pair': passthroughPairTarget,
-  'tollgate-hop': tollgateHopTarget('zstd'),
+  'tollgate-hop': tollgateHopTarget('default'),
+  'tollgate-hop-zstd': tollgateHopTarget('zstd'),
   'tollgate-hop-nozip': tollgateHopTarget('none'),
 };
 
@@ -128,7 +129,7 @@ export async function runBenchReport(argv: string[], invocation: BenchInvocation
       const reference = { name, cli: resolve(options.ref ?? '.', 'dist', 'src', 'cli.js') };
       const definition = name === 'tollgate-ref'
         ? tollgateTarget('memory', 'full', reference)
-        : name === 'tollgate-hop-ref' ? tollgateHopTarget('zstd', reference) : definitions[name];
+        : name === 'tollgate-hop-ref' ? tollgateHopTarget('default', reference) : definitions[name];
       try {
         const started = await definition.start({ group, cpus, fast, streamUpstream, workDir, cpuProfDir: options.cpuProfDir });
         if (typeof started === 'string') {

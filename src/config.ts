@@ -195,7 +195,8 @@ export const ConfigSchema = z.object({
     hop: z.object({
       /** Bodies shorter than this (by content-length) are not compressed. */
       compressMinBytes: int(1_024, 0),
-      compression: z.enum(['zstd', 'gzip', 'none']).default('zstd'),
+      /** lz4: one LZ4 block for bodies held whole (≤ 64 KiB), zstd streams for longer ones (service-routes.md). */
+      compression: z.enum(['lz4', 'zstd', 'gzip', 'none']).default('lz4'),
       /** Plaintext bytes per encrypted frame. */
       frameBytes: int(65_536, 1_024, 16_777_215),
       /** A hop request is accepted this long before or after its timestamp; its nonce is remembered as long. */

@@ -3,13 +3,13 @@
  * target core, in front of the fast upstream:
  *
  * - tollgate-hop: an egress Tollgate node forwarding service `api` (marked
- *   remote) through the secure hop (signed header, zstd, AES-256-GCM frames)
+ *   remote) through the secure hop (signed header, the default lz4 compression, AES-256-GCM frames)
  *   to an ingress node, which checks the caller's rule (with RPM and
  *   concurrency limits set too high to refuse) and relays to the upstream.
  *   Both configured as an operator would: tollgate.yaml `services:` and the
  *   CLI (`service add`, `service allow`, `link-key generate`).
- *   tollgate-hop-nozip is the same with `hop.compression: none`: what
- *   compression costs, in the same run.
+ *   tollgate-hop-zstd and tollgate-hop-nozip are the same with
+ *   `hop.compression: zstd` and `none`: what each choice costs, in the same run.
  * - passthrough-pair: two bare Node passthroughs (bench/baseline-proxy.ts)
  *   chained, the floor for any two Node hops.
  *
@@ -88,6 +88,15 @@ export const passthroughPairTarget: TargetDefinition = {
   },
 };
 
+/** `services.hop.compression` of both nodes ('default': not set). */
+type HopCompression = 'default' | 'zstd' | 'none';
+const hopTargetNames: Record<HopCompression, string> = { default: 'tollgate-hop', zstd: 'tollgate-hop-zstd', none: 'tollgate-hop-nozip' };
+const compressionText: Record<HopCompression, string> = {
+  default: 'request body compressed as by default (lz4 block)',
+  zstd: 'zstd level 1 request body',
+  none: 'no compression',
+};
+
 /** One Tollgate node of the pair: its data dir, config file, env and port. */
 async function prepareNode(context: TargetContext, target: string, name: string, services: Record<string, unknown>): Promise<{ dir: string; env: NodeJS.ProcessEnv; url: string }> {
   const dir = join(context.workDir, target, name);
@@ -113,8 +122,8 @@ async function prepareNode(context: TargetContext, target: string, name: string,
  * Egress → ingress, the secure hop; `compression` as in `services.hop.compression`.
  * `reference`: run another built checkout's CLI instead (before/after in one run).
  */
-export function tollgateHopTarget(compression: 'zstd' | 'none', reference: { name: string; cli: string } | null = null): TargetDefinition {
-  const name = reference?.name ?? (compression === 'zstd' ? 'tollgate-hop' : 'tollgate-hop-nozip');
+export function tollgateHopTarget(compression: HopCompression, reference: { name: string; cli: string } | null = null): TargetDefinition {
+  const name = reference?.name ?? hopTargetNames[compression];
   const cliPath = reference?.cli ?? tollgateCli;
   return {
     name,
@@ -122,7 +131,8 @@ export function tollgateHopTarget(compression: 'zstd' | 'none', reference: { nam
       const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(cliPath, node.env, node.dir, args);
       const scratch = { dir: context.workDir, env: cleanEnv() };
       const link = JSON.parse(await run(scratch, ['link-key', 'generate', '--json'])) as { id: string; key: string };
-      const hop = { compression };
+      // 'default': the node's own default (lz4 here; what the reference checkout had, for the ref target).
+      const hop = compression === 'default' ? {} : { compression };
       const ingress = await prepareNode(context, name, 'ingress', { hop, ingress: { linkKeys: [link] } });
       const egress = await prepareNode(context, name, 'egress', { hop, egress: { ingressUrl: ingress.url, linkKeyId: link.id, linkKey: link.key } });
       // The same caller on both nodes: the ingress trusts the user id the egress authenticated.
@@ -133,7 +143,9 @@ export function tollgateHopTarget(compression: 'zstd' | 'none', reference: { nam
       await run(ingress, ['service', 'allow', 'api', '--caller', 'bench', '--path', '/v1/**', '--methods', 'POST', '--rpm', '100000000', '--concurrency', '10000']);
       const processes: ManagedProcess[] = [];
       for (const [role, node] of [['ingress', ingress], ['egress', egress]] as const) {
-        const managed = context.group.spawn(`${name} ${role}`, process.execPath, [...allocProbeNodeArgs, cliPath, 'serve'], {
+        // --cpu-prof: V8 writes each node's profile when it exits (serve exits on SIGTERM).
+        const profileArgs = context.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(context.cpuProfDir, name, role)}`];
+        const managed = context.group.spawn(`${name} ${role}`, process.execPath, [...allocProbeNodeArgs, ...profileArgs, cliPath, 'serve'], {
           cores: context.cpus?.targetCores ?? null,
           env: node.env,
           cwd: node.dir,
@@ -146,7 +158,7 @@ export function tollgateHopTarget(compression: 'zstd' | 'none', reference: { nam
       const shape = { url: egress.url, path: '/svc/api/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: hopBody() };
       return {
         name,
-        description: `${reference === null ? '' : `another checkout (${cliPath}): `}Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compression === 'zstd' ? 'zstd level 1 request body' : 'no compression'}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
+        description: `${reference === null ? '' : `another checkout (${cliPath}): `}Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compressionText[compression]}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
         pid: egressProcess.pid,
         extraPids: [ingressProcess.pid],
         chat: shape,

@@ -15,11 +15,11 @@ import type { BodySink, ResponseStart, ServiceCall } from '../service-call.ts';
 import { ServiceErrors } from '../service-errors.ts';
 import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
-import { FRAME_OVERHEAD, FrameDecoder, FrameEncoder } from './frame-codec.ts';
-import { HOP_HEADER, HOP_REPLY_HEADER, newNonce, signRequest, verifyReply } from './hop-header.ts';
+import { FrameDecoder, FrameEncoder, FrameError } from './frame-codec.ts';
+import { HOP_HEADER, HOP_REPLY_HEADER, newNonce, signRequest, verifyReply, type HopEncoding } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
-import { compressOnce, ONE_SHOT_MAX } from './one-shot-codec.ts';
-import { openMessage, sealMessage } from './sealed-message.ts';
+import { compressOnce, decompressOnce, ONE_SHOT_MAX, OneShotError } from './one-shot-codec.ts';
+import { openMessage, sealedBound, sealMessage } from './sealed-message.ts';
 import { chain } from './stream-chain.ts';
 import { hasReplyBody, readWhole, WholeBodySink } from './whole-body.ts';
 
@@ -82,9 +82,10 @@ const startEgressReply: ResponseStart = (call, status, headers): BodySink => {
   }
   const cl = headers['content-length'];
   const wireLength = cl === undefined ? -1 : Number(cl);
-  // An uncompressed reply of known, small length: opened whole, sent with its content-length.
-  if (enc === 'n' && wireLength >= 0 && wireLength <= ONE_SHOT_MAX + FRAME_OVERHEAD && hasReplyBody(call, status)) {
-    return new WholeBodySink((wire) => endWholeReply(call, hop, status, headers, wire));
+  // A reply with a content-length was sealed whole by the ingress (at most ONE_SHOT_MAX plaintext bytes):
+  // opened and decompressed whole, sent with its content-length.
+  if (wireLength >= 0 && wireLength <= sealedBound(ONE_SHOT_MAX) && hasReplyBody(call, status)) {
+    return new WholeBodySink((wire) => endWholeReply(call, hop, status, headers, enc, wire));
   }
   call.res.writeHead(status, responseHeaders(headers, true));
   const decoder = new FrameDecoder(hop.replyKey(), hop.nonceBytes, MAX_FRAME);
@@ -93,12 +94,14 @@ const startEgressReply: ResponseStart = (call, status, headers): BodySink => {
   return decoder;
 };
 
-function endWholeReply(call: ServiceCall, hop: HopState, status: number, headers: IncomingHttpHeaders, wire: Buffer): void {
+function endWholeReply(call: ServiceCall, hop: HopState, status: number, headers: IncomingHttpHeaders, enc: HopEncoding, wire: Buffer): void {
   let plain: Buffer;
   try {
-    plain = openMessage(hop.replyKey(), hop.nonceBytes, wire, MAX_FRAME);
-  } catch {
-    return call.fail(ServiceErrors.upstreamFailed, 'A frame of the ingress reply failed authentication.');
+    const body = openMessage(hop.replyKey(), hop.nonceBytes, wire, MAX_FRAME);
+    plain = enc === 'n' ? body : decompressOnce(enc, body, -1);
+  } catch (err) {
+    if (!(err instanceof FrameError || err instanceof OneShotError)) throw err;
+    return call.fail(ServiceErrors.upstreamFailed, 'The ingress reply failed authentication or does not decompress.');
   }
   const out = responseHeaders(headers, true);
   out['content-length'] = String(plain.length);

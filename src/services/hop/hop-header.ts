@@ -5,7 +5,7 @@
  *   x-tollgate-hop-reply: v1.<enc>.<mac>
  *
  * nonce: 16 random bytes (base64url); ts and deadline: epoch ms (deadline 0 =
- * none); enc: body compression (z zstd, g gzip, n none); caller: the caller's
+ * none); enc: body compression (l lz4, z zstd, g gzip, n none); caller: the caller's
  * user id as the egress authenticated it; len: the plaintext body length or
  * -1. The request MAC (HMAC-SHA256 with the link key's MAC subkey) covers all
  * of these plus the method and the path with its query, so none can be
@@ -19,7 +19,11 @@ export const HOP_HEADER = 'x-tollgate-hop';
 export const HOP_REPLY_HEADER = 'x-tollgate-hop-reply';
 
 /** Body compression codes. */
-export type HopEncoding = 'z' | 'g' | 'n';
+export type HopEncoding = 'l' | 'z' | 'g' | 'n';
+
+function isEncoding(code: string): code is HopEncoding {
+  return code === 'l' || code === 'z' || code === 'g' || code === 'n';
+}
 
 /** The fields of a hop request header. */
 export class HopFields {
@@ -83,7 +87,7 @@ export function parseRequest(value: string | string[] | undefined): HopFields | 
   if (p.length !== 9 || p[0] !== 'v1' || p[2].length !== 22 || p[8].length !== 43) return null;
   if (!INT.test(p[3]) || !INT.test(p[4]) || !INT.test(p[6]) || !INT.test(p[7])) return null;
   const enc = p[5];
-  if (enc !== 'z' && enc !== 'g' && enc !== 'n') return null;
+  if (!isEncoding(enc)) return null;
   return new HopFields(p[1], p[2], Number(p[3]), Number(p[4]), enc, Number(p[6]), Number(p[7]), p[8]);
 }
 
@@ -107,8 +111,8 @@ export function signReply(key: LinkKey, nonce: string, status: number, enc: HopE
 export function verifyReply(key: LinkKey, nonce: string, status: number, value: string | string[] | undefined): HopEncoding | null {
   if (typeof value !== 'string') return null;
   const p = value.split('.');
-  if (p.length !== 3 || p[0] !== 'v1' || (p[1] !== 'z' && p[1] !== 'g' && p[1] !== 'n')) return null;
-  const enc = p[1] as HopEncoding;
+  if (p.length !== 3 || p[0] !== 'v1' || !isEncoding(p[1])) return null;
+  const enc = p[1];
   const want = Buffer.from(replyMac(key, nonce, status, enc));
   const got = Buffer.from(p[2]);
   return want.length === got.length && timingSafeEqual(want, got) ? enc : null;

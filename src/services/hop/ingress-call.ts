@@ -21,11 +21,11 @@ import { ServiceErrors } from '../service-errors.ts';
 import { serveLocal } from '../local-call.ts';
 import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
-import { FRAME_OVERHEAD, FrameDecoder, FrameEncoder, FrameError } from './frame-codec.ts';
+import { FrameDecoder, FrameEncoder, FrameError } from './frame-codec.ts';
 import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest, type HopEncoding } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
-import { compressedBound, compressOnce, decompressOnce, ONE_SHOT_MAX, OneShotError } from './one-shot-codec.ts';
-import { openMessage, sealMessage } from './sealed-message.ts';
+import { compressOnce, decompressOnce, ONE_SHOT_MAX, OneShotError } from './one-shot-codec.ts';
+import { openMessage, sealedBound, sealMessage } from './sealed-message.ts';
 import { chain } from './stream-chain.ts';
 import { hasReplyBody, readWhole, WholeBodySink } from './whole-body.ts';
 
@@ -38,6 +38,8 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   if (link === null) return call.fail(ServiceErrors.hopDisabled);
   const f = parseRequest(call.req.headers[HOP_HEADER]);
   if (f === null) return call.fail(ServiceErrors.hopMalformed);
+  // An LZ4 body is one block, so it is held whole: only for a signed length up to ONE_SHOT_MAX.
+  if (f.enc === 'l' && (f.len < 0 || f.len > ONE_SHOT_MAX)) return call.fail(ServiceErrors.hopMalformed, 'An LZ4 hop body must declare a length of at most 64 KiB.');
   const key = link.keys.get(f.keyId);
   if (key === undefined) return call.fail(ServiceErrors.hopUnknownKey, `The hop is signed with link key '${f.keyId}', which this node does not accept.`);
   if (!verifyRequest(key, f, call.method, fullPath)) return call.fail(ServiceErrors.hopBadSignature);
@@ -76,12 +78,6 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   // A body-less request is one empty last frame: nothing to stream to the service.
   const len = f.len;
   return serveLocal(r, call, len === 0 ? drained(body) : body, len);
-}
-
-/** The largest sealed form of a body of `length` plaintext bytes sent whole: compressed, in frames of at least 1 KiB. */
-function sealedBound(length: number): number {
-  const wire = compressedBound(length);
-  return wire + Math.ceil(Math.max(1, wire) / 1024) * FRAME_OVERHEAD;
 }
 
 /** The plaintext of a whole request body, or null when a frame or the compression does not check out. */

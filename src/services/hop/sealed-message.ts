@@ -9,6 +9,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { FrameError, FRAME_OVERHEAD, openFrame, sealFrame } from './frame-codec.ts';
+import { compressedBound } from './one-shot-codec.ts';
 
 /** The frames of `plain`, at most `frameBytes` plaintext bytes each, in one buffer. */
 export function sealMessage(key: KeyObject, nonce: Buffer, plain: Buffer, frameBytes: number): Buffer {
@@ -50,4 +51,10 @@ export function openMessage(key: KeyObject, nonce: Buffer, wire: Buffer, maxFram
   }
   if (at !== wire.length) throw new FrameError('data after the last frame');
   return parts.length === 1 ? parts[0] : Buffer.concat(parts, plainBytes);
+}
+
+/** The largest sealed form of a body of `length` plaintext bytes sent whole: compressed, in frames of at least 1 KiB. */
+export function sealedBound(length: number): number {
+  const wire = compressedBound(length);
+  return wire + Math.ceil(Math.max(1, wire) / 1024) * FRAME_OVERHEAD;
 }
