@@ -9,11 +9,16 @@ import { request } from 'undici';
 import { stringify } from 'yaml';
 import { startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { startTestService, type TestService } from './support/service-upstream.ts';
-import { generateLinkKey, LinkKey } from '../src/services/hop/link-key.ts';
-import { newNonce, signRequest, verifyReply } from '../src/services/hop/hop-header.ts';
-import { FrameDecoder, FrameEncoder, FrameError, messageKey } from '../src/services/hop/frame-codec.ts';
-import { openMessage, sealMessage } from '../src/services/hop/sealed-message.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { generateLinkKey } from '../src/services/hop/link-key.ts';
+import { parseReply } from '../src/services/hop/hop-header.ts';
+import { FIRST_FRAME_MAX, FrameDecoder, FrameEncoder, FrameError, MessageSeal, REPLY, REQUEST } from '../src/services/hop/frame-codec.ts';
+import { emptyFrameTag, emptyFrameTagValid, openMessage, sealMessage } from '../src/services/hop/sealed-message.ts';
 import { compressor, decompressor } from '../src/services/hop/body-compression.ts';
+import { decompressOnce } from '../src/services/hop/one-shot-codec.ts';
+import { handBuiltHop } from './support/hop-request.ts';
 
 let svc: TestService;
 let ingress: Fixture;
@@ -71,40 +76,41 @@ test('the ingress applies its own privileges: a caller without a rule there gets
 });
 
 /** A hand-built hop request to the ingress, as an egress would send it. */
-function hopRequest(key: { id: string; key: string }, opts: { ts?: number; body?: Buffer; tamper?: boolean; path?: string } = {}) {
-  const link = new LinkKey(key.id, key.key);
-  const nonce = newNonce();
+function hopRequest(key: { id: string; key: string }, opts: { ts?: number; body?: Buffer; tamper?: 'frame' | 'header' | 'path'; path?: string } = {}) {
   const path = opts.path ?? '/svc/echo/items/9';
   const plain = opts.body ?? Buffer.from('secret payload');
-  const header = signRequest(link, nonce, opts.ts ?? Date.now(), 0, 'n', ingress.userId, plain.length, 'POST', path);
-  const encoder = new FrameEncoder(messageKey(link.encKey, Buffer.from(nonce, 'base64url'), 'req'), Buffer.from(nonce, 'base64url'), 65_536);
-  const frames: Buffer[] = [];
-  encoder.on('data', (c: Buffer) => frames.push(c));
-  encoder.end(plain);
-  const wire = Buffer.concat(frames);
-  if (opts.tamper) wire[8] ^= 1; // one byte of the first frame's ciphertext
-  return { link, nonce, send: () => request(ingress.url + path, { method: 'POST', headers: { 'x-tollgate-hop': header, 'content-type': 'text/plain' }, body: wire }) };
+  const h = handBuiltHop(key, { path, body: plain, caller: ingress.userId, ts: opts.ts });
+  const wire = h.whole();
+  let header = h.header;
+  if (opts.tamper === 'frame') wire[8] ^= 1; // one byte of the first frame's ciphertext
+  if (opts.tamper === 'header') header = header.replace(/\.(\d+)\.(\d+)$/, (_m, caller: string, len: string) => `.${Number(caller) + 1}.${len}`);
+  const sentPath = opts.tamper === 'path' ? path.replace('/9', '/8') : path;
+  return { hop: h.hop, send: () => request(ingress.url + sentPath, { method: 'POST', headers: { 'x-tollgate-hop': header, 'content-type': 'text/plain' }, body: wire }) };
 }
 
-test('a valid hand-built hop request is served and its reply verifies and decrypts', async () => {
+const errorCode = async (res: { body: { json(): Promise<unknown> } }): Promise<string> => (await res.body.json() as { error: { code: string } }).error.code;
+
+test('a valid hand-built hop request is served and its reply authenticates and decrypts', async () => {
   const h = hopRequest(k1);
   const res = await h.send();
   assert.equal(res.statusCode, 200);
-  const enc = verifyReply(h.link, h.nonce, 200, res.headers['x-tollgate-hop-reply']);
-  assert.ok(enc !== null);
-  const nonceBytes = Buffer.from(h.nonce, 'base64url');
-  const decoder = new FrameDecoder(messageKey(h.link.encKey, nonceBytes, 'res'), nonceBytes, 1 << 24);
-  const unzip = decompressor(enc!, -1);
-  const plainStream = unzip === null ? res.body.pipe(decoder) : res.body.pipe(decoder).pipe(unzip);
-  const plain = await new Response(Readable.toWeb(plainStream) as ReadableStream).text();
-  assert.equal(JSON.parse(plain).body, 'secret payload');
+  const reply = parseReply(res.headers['x-tollgate-hop-reply']);
+  assert.ok(reply !== null && reply.tag === null);
+  const seal = h.hop.reply(200, reply.enc);
+  const wire = Buffer.from(await res.body.arrayBuffer());
+  const opened = openMessage(seal, wire, 1 << 24);
+  const plain = reply.enc === 'n' ? opened : decompressOnce(reply.enc, opened, -1);
+  assert.equal(JSON.parse(plain.toString()).body, 'secret payload');
+  assert.throws(() => openMessage(h.hop.reply(201, reply.enc), wire, 1 << 24), FrameError, 'the status is bound to the reply');
 });
 
-test('tampered ciphertext → 400 and nothing forwarded', async () => {
+test('tampered first frame, header field or path → 401 and nothing forwarded', async () => {
   const hits = svc.hits;
-  const res = await hopRequest(k1, { tamper: true }).send();
-  assert.equal(res.statusCode, 400);
-  assert.equal((await res.body.json() as { error: { code: string } }).error.code, 'hop_bad_frame');
+  for (const tamper of ['frame', 'header', 'path'] as const) {
+    const res = await hopRequest(k1, { tamper }).send();
+    assert.equal(res.statusCode, 401, tamper);
+    assert.equal(await errorCode(res), 'hop_bad_signature', tamper);
+  }
   assert.equal(svc.hits, hits);
 });
 
@@ -116,23 +122,65 @@ test('a replayed request → 409 and forwarded once only', async () => {
   await first.body.dump();
   const again = await h.send();
   assert.equal(again.statusCode, 409);
-  assert.equal((await again.body.json() as { error: { code: string } }).error.code, 'hop_replayed');
+  assert.equal(await errorCode(again), 'hop_replayed');
   assert.equal(svc.hits, hits + 1);
 });
 
-test('expired timestamp, unknown key id, bad signature → 401 and nothing forwarded', async () => {
+test('expired timestamp, unknown key id, wrong key → 401 and nothing forwarded', async () => {
   const hits = svc.hits;
   const expired = await hopRequest(k1, { ts: Date.now() - 60_000 }).send();
   assert.equal(expired.statusCode, 401);
-  assert.equal((await expired.body.json() as { error: { code: string } }).error.code, 'hop_expired');
+  assert.equal(await errorCode(expired), 'hop_expired');
   const unknown = await hopRequest(generateLinkKey()).send();
   assert.equal(unknown.statusCode, 401);
-  assert.equal((await unknown.body.json() as { error: { code: string } }).error.code, 'hop_unknown_key');
-  const forged = hopRequest({ id: k1.id, key: generateLinkKey().key });
-  const bad = await forged.send();
-  assert.equal(bad.statusCode, 401);
-  assert.equal((await bad.body.json() as { error: { code: string } }).error.code, 'hop_bad_signature');
+  assert.equal(await errorCode(unknown), 'hop_unknown_key');
+  const forged = await hopRequest({ id: k1.id, key: generateLinkKey().key }).send();
+  assert.equal(forged.statusCode, 401);
+  assert.equal(await errorCode(forged), 'hop_bad_signature');
   assert.equal(svc.hits, hits);
+});
+
+test('a forged request does not burn its message id: the genuine one sent after it is served', async () => {
+  const h = handBuiltHop(k1, { path: '/svc/echo/items/9', body: Buffer.from('genuine'), caller: ingress.userId });
+  const wire = h.whole();
+  const forgedWire = Buffer.from(wire);
+  forgedWire[9] ^= 1;
+  const send = (body: Buffer) => request(`${ingress.url}/svc/echo/items/9`, { method: 'POST', headers: { 'x-tollgate-hop': h.header }, body });
+  const forged = await send(forgedWire);
+  assert.equal(forged.statusCode, 401);
+  await forged.body.dump();
+  const genuine = await send(wire);
+  assert.equal(genuine.statusCode, 200, 'the replay memory only keeps authenticated messages');
+  await genuine.body.dump();
+});
+
+test('replies are authenticated: a status changed in transit → 502 at the egress, for replies with and without a body', async () => {
+  // A man in the middle between the egress and the ingress that turns every 200 into a 201.
+  const mitm: Server = createServer((req, res) => {
+    void request(ingress.url + req.url, { method: req.method as 'GET', headers: req.headers, body: req }).then(async (up) => {
+      res.writeHead(up.statusCode === 200 ? 201 : up.statusCode, up.headers as Record<string, string>);
+      res.end(Buffer.from(await up.body.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => mitm.listen(0, '127.0.0.1', resolve));
+  const viaMitm = await startFixture({ TOLLGATE_CONFIG: configFile({ egress: { ingressUrl: `http://127.0.0.1:${(mitm.address() as AddressInfo).port}`, linkKeyId: k1.id, linkKey: k1.key } }) });
+  try {
+    await viaMitm.tg.store.services.put({ name: 'echo', targets: [], timeoutMs: 5_000, remote: true });
+    await viaMitm.tg.sync.pollNow();
+    for (const method of ['POST', 'HEAD'] as const) {
+      const honest = await request(`${egress.url}/svc/echo/items/3`, { method, headers: { authorization: `Bearer ${egress.key}` }, body: method === 'POST' ? 'x' : null });
+      assert.equal(honest.statusCode, 200, `${method} through the honest link`);
+      await honest.body.dump();
+      const res = await request(`${viaMitm.url}/svc/echo/items/3`, { method, headers: { authorization: `Bearer ${viaMitm.key}` }, body: method === 'POST' ? 'x' : null });
+      assert.equal(res.statusCode, 502, method);
+      if (method === 'POST') assert.equal(await errorCode(res), 'hop_bad_reply');
+      else await res.body.dump();
+    }
+  } finally {
+    await viaMitm.close();
+    mitm.closeAllConnections();
+    mitm.close();
+  }
 });
 
 test('rotation: both active keys are accepted', async () => {
@@ -183,11 +231,14 @@ test('100 MB up and 100 MB down through both hops with flat memory', async () =>
   assert.ok(growthMb < 100, `peak RSS grew by ${growthMb.toFixed(0)} MB`);
 });
 
+/** A message seal under a random key, for the codec tests. */
+const testSeal = (counter = 7, direction = REQUEST, binding = 'header\nPOST\n/svc/x') => new MessageSeal(testKey, counter, direction, binding);
+const testKey = createSecretKey(randomBytes(32));
+
 test('frames: with the length known, the completing frame is the last one; bytes past it fail; the decoder reads both forms', async () => {
-  const nonce = Buffer.from(newNonce(), 'base64url');
-  const key = messageKey(new LinkKey(k1.id, k1.key).encKey, nonce, 'req');
+  const seal = testSeal();
   const encode = (expected: number, parts: Buffer[]): Promise<Buffer[]> => new Promise((resolve, reject) => {
-    const encoder = new FrameEncoder(key, nonce, 1024, expected);
+    const encoder = new FrameEncoder(seal, 1024, expected);
     const frames: Buffer[] = [];
     encoder.on('data', (c: Buffer) => frames.push(c));
     encoder.on('end', () => resolve(frames));
@@ -201,13 +252,46 @@ test('frames: with the length known, the completing frame is the last one; bytes
   const unknown = await encode(-1, [body]);
   assert.deepEqual(unknown.map((f) => [f[0], f.length - 21]), [[0, 1024], [0, 476], [1, 0]], 'unknown length: frames of at most 1024 bytes, then an empty closing frame');
   for (const frames of [known, unknown]) {
-    const decoder = new FrameDecoder(key, nonce, 1 << 20);
+    const decoder = new FrameDecoder(seal, 1 << 20);
     const out: Buffer[] = [];
     decoder.on('data', (c: Buffer) => out.push(c));
     await new Promise<void>((resolve, reject) => { decoder.on('end', resolve); decoder.on('error', reject); decoder.end(Buffer.concat(frames)); });
     assert.deepEqual(Buffer.concat(out), body);
   }
   await assert.rejects(encode(10, [Buffer.alloc(10), Buffer.alloc(1)]), /longer than its declared length/);
+});
+
+test('frames are bound to their message: another counter, direction or binding does not open them; frame 0 is bounded', async () => {
+  const body = Buffer.alloc(3000, 9);
+  const wire = sealMessage(testSeal(), body, 1024);
+  assert.deepEqual(openMessage(testSeal(), wire, 1 << 20), body);
+  for (const other of [testSeal(8), testSeal(7, REPLY), testSeal(7, REQUEST, 'header\nPOST\n/svc/y')]) {
+    assert.throws(() => openMessage(other, wire, 1 << 20), (err: FrameError) => err instanceof FrameError && err.first, 'fails at frame 0: the header is not trusted');
+  }
+  // A later frame moved from another message of the same epoch: frame 0 passes, that frame fails.
+  const mixed = Buffer.concat([wire.subarray(0, 1024 + 21), sealMessage(testSeal(8), body, 1024).subarray(1024 + 21)]);
+  assert.throws(() => openMessage(testSeal(), mixed, 1 << 20), (err: FrameError) => err instanceof FrameError && !err.first);
+  // The streamed form caps its first frame at FIRST_FRAME_MAX whatever frameBytes is; the decoder refuses a larger one.
+  const big = Buffer.alloc(FIRST_FRAME_MAX + 10, 1);
+  const streamed = await new Promise<Buffer[]>((resolve) => {
+    const encoder = new FrameEncoder(testSeal(), 1 << 20);
+    const frames: Buffer[] = [];
+    encoder.on('data', (c: Buffer) => frames.push(c));
+    encoder.on('end', () => resolve(frames));
+    encoder.end(big);
+  });
+  assert.equal(streamed[0].length - 21, FIRST_FRAME_MAX);
+  const oversized = sealMessage(testSeal(), big, 1 << 20);
+  const decoder = new FrameDecoder(testSeal(), 1 << 20);
+  const failed = new Promise<FrameError>((resolve) => decoder.once('error', resolve));
+  decoder.end(oversized);
+  const err = await failed;
+  assert.ok(err.first && /malformed frame header/.test(err.message));
+  // A reply without a body: the tag of an empty frame, bound to status and direction.
+  const tag = emptyFrameTag(testSeal(7, REPLY, 'v2 reply\n204\nn'));
+  assert.ok(emptyFrameTagValid(testSeal(7, REPLY, 'v2 reply\n204\nn'), tag));
+  assert.ok(!emptyFrameTagValid(testSeal(7, REPLY, 'v2 reply\n200\nn'), tag));
+  assert.ok(!emptyFrameTagValid(testSeal(7, REQUEST, 'v2 reply\n204\nn'), tag));
 });
 
 test('one-shot bodies: a compressed body must decompress to exactly its declared length, and no further', async () => {
@@ -227,15 +311,25 @@ test('one-shot bodies: a compressed body must decompress to exactly its declared
   await assert.rejects(run(compressor('g', 10)!, Buffer.alloc(11)), /longer than its declared length/);
   const bomb = await run(compressor('z', -1)!, Buffer.alloc(8 << 20));
   await assert.rejects(run(decompressor('z', 1024)!, bomb), /does not decompress|declared/, 'a bomb stops at the declared length');
+  // LZ4 blocks: the length prefix must be the declared length (or at most 64 KiB when none is declared).
+  const block = await run(compressor('l', plain.length)!, plain);
+  assert.ok(block.length < plain.length / 10);
+  assert.deepEqual(await run(decompressor('l', plain.length)!, block), plain);
+  assert.deepEqual(decompressOnce('l', block, -1), plain);
+  await assert.rejects(run(decompressor('l', plain.length - 1)!, block), /declares 6000 bytes/);
+  const lying = Buffer.from(block);
+  lying.writeUInt32LE(1 << 30, 0);
+  assert.throws(() => decompressOnce('l', lying, -1), /declares 1073741824 bytes/, 'no allocation from an unchecked prefix');
+  const truncated = block.subarray(0, block.length - 3);
+  assert.throws(() => decompressOnce('l', truncated, plain.length), /does not decompress/);
 });
 
 test('whole bodies: sealed as the encoder frames them; a bad frame anywhere, a cut or trailing bytes are refused', async () => {
-  const nonce = Buffer.from(newNonce(), 'base64url');
-  const key = messageKey(new LinkKey(k1.id, k1.key).encKey, nonce, 'req');
+  const seal = testSeal();
   const body = Buffer.alloc(2500, 5);
-  const sealed = sealMessage(key, nonce, body, 1024);
+  const sealed = sealMessage(seal, body, 1024);
   const streamed = await new Promise<Buffer>((resolve, reject) => {
-    const encoder = new FrameEncoder(key, nonce, 1024, body.length);
+    const encoder = new FrameEncoder(seal, 1024, body.length);
     const frames: Buffer[] = [];
     encoder.on('data', (c: Buffer) => frames.push(c));
     encoder.on('end', () => resolve(Buffer.concat(frames)));
@@ -243,24 +337,21 @@ test('whole bodies: sealed as the encoder frames them; a bad frame anywhere, a c
     encoder.end(body);
   });
   assert.deepEqual(sealed, streamed, 'the same frames on the wire');
-  assert.deepEqual(openMessage(key, nonce, sealed, 1 << 20), body);
-  assert.deepEqual(openMessage(key, nonce, sealMessage(key, nonce, Buffer.alloc(0), 1024), 1 << 20), Buffer.alloc(0));
+  assert.deepEqual(openMessage(seal, sealed, 1 << 20), body);
+  assert.deepEqual(openMessage(seal, sealMessage(seal, Buffer.alloc(0), 1024), 1 << 20), Buffer.alloc(0));
   const lastFrameByte = Buffer.from(sealed);
   lastFrameByte[sealed.length - 30] ^= 1;
-  assert.throws(() => openMessage(key, nonce, lastFrameByte, 1 << 20), FrameError);
-  assert.throws(() => openMessage(key, nonce, sealed.subarray(0, 2 * (1024 + 21)), 1 << 20), /before its last frame/);
-  assert.throws(() => openMessage(key, nonce, Buffer.concat([sealed, Buffer.alloc(1)]), 1 << 20), /after the last frame/);
+  assert.throws(() => openMessage(seal, lastFrameByte, 1 << 20), FrameError);
+  assert.throws(() => openMessage(seal, sealed.subarray(0, 2 * (1024 + 21)), 1 << 20), /before its last frame/);
+  assert.throws(() => openMessage(seal, Buffer.concat([sealed, Buffer.alloc(1)]), 1 << 20), /after the last frame/);
 });
 
 test('a small hop body with its last frame tampered → 400 and nothing forwarded; the same body streamed (chunked) is served', async () => {
-  const link = new LinkKey(k1.id, k1.key);
   const path = '/svc/echo/items/7';
   const plain = Buffer.alloc(3000, 'a');
   const build = () => {
-    const nonce = newNonce();
-    const nonceBytes = Buffer.from(nonce, 'base64url');
-    const header = signRequest(link, nonce, Date.now(), 0, 'n', ingress.userId, plain.length, 'POST', path);
-    return { header, wire: sealMessage(messageKey(link.encKey, nonceBytes, 'req'), nonceBytes, plain, 1024) };
+    const h = handBuiltHop(k1, { path, body: plain, caller: ingress.userId });
+    return { header: h.header, wire: h.whole(1024) };
   };
   const hits = svc.hits;
   const bad = build();

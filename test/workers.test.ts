@@ -19,9 +19,8 @@ import { generateClientKey, hashClientKey, displayPrefix } from '../src/keys/cli
 import { startServe, type ServeProcess } from './support/serve-process.ts';
 import { startTestService } from './support/service-upstream.ts';
 import { stringify } from 'yaml';
-import { generateLinkKey, LinkKey } from '../src/services/hop/link-key.ts';
-import { newNonce, signRequest } from '../src/services/hop/hop-header.ts';
-import { FrameEncoder, messageKey } from '../src/services/hop/frame-codec.ts';
+import { generateLinkKey } from '../src/services/hop/link-key.ts';
+import { handBuiltHop } from './support/hop-request.ts';
 
 const ADMIN = 'workers-test-admin-token';
 let mock: MockUpstream;
@@ -278,16 +277,10 @@ test('a hop request replayed to any worker is refused: one nonce memory for the 
   await store.close();
   const serve = await startServe({ ...p.env, TOLLGATE_CONFIG: configFile });
   try {
-    const key = new LinkKey(link.id, link.key);
-    const nonce = newNonce();
     const path = '/svc/echo/items/1';
-    const plain = Buffer.from('once');
-    const header = signRequest(key, nonce, Date.now(), 0, 'n', p.userId, plain.length, 'POST', path);
-    const frames: Buffer[] = [];
-    const encoder = new FrameEncoder(messageKey(key.encKey, Buffer.from(nonce, 'base64url'), 'req'), Buffer.from(nonce, 'base64url'), 65_536);
-    encoder.on('data', (c: Buffer) => frames.push(c));
-    encoder.end(plain);
-    const wire = Buffer.concat(frames);
+    const h = handBuiltHop(link, { path, body: Buffer.from('once'), caller: p.userId });
+    const header = h.header;
+    const wire = await h.streamed();
     // Each send on a fresh connection: 16 connections reach both workers (a per-worker memory would let one replay through).
     const statuses: number[] = [];
     for (let i = 0; i < 16; i++) {

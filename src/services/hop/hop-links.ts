@@ -1,7 +1,9 @@
 /**
  * The two ends of the secure hop as a node configures them: where an egress
- * sends remote services, and what an ingress accepts.
+ * sends remote services (with its epoch of message counters), and what an
+ * ingress accepts.
  */
+import { EpochSequence } from './hop-epoch.ts';
 import type { LinkKey, LinkKeyRing } from './link-key.ts';
 import type { ReplayCheck } from './replay-guard.ts';
 
@@ -10,12 +12,14 @@ export class EgressLink {
   readonly origin: string;
   readonly basePath: string;
   readonly key: LinkKey;
+  readonly epochs: EpochSequence;
 
   constructor(ingressUrl: string, key: LinkKey) {
     const u = new URL(ingressUrl);
     this.origin = u.origin;
     this.basePath = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;
     this.key = key;
+    this.epochs = new EpochSequence(key);
   }
 }
 

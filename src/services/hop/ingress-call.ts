@@ -1,11 +1,13 @@
 /**
  * The ingress side of the secure hop. Before anything is forwarded: the
- * header must parse, name a known link key, carry a valid signature over
- * method, path, caller, time, deadline and encoding, be inside the time
- * window with a nonce not seen before, and the body's first frame must
- * authenticate. Then the call goes through the same privilege, deadline and
- * limit checks as a local one, and the reply is compressed and encrypted
- * back with the reply key.
+ * header must parse and name a known link key; the body's first frame (for a
+ * small body of known length, every frame) must authenticate, which
+ * authenticates the header bound to it (method, path, caller, time, deadline,
+ * encoding, length); then the timestamp must be inside the window and the
+ * message not seen before (remembered only once authenticated, so nobody
+ * without the key can fill the replay memory). Then the call goes through the
+ * same privilege, deadline and limit checks as a local one, and the reply is
+ * compressed and encrypted back under the same epoch key.
  *
  * A small body of known length (at most ONE_SHOT_MAX) is opened whole before
  * it is forwarded, and a small reply of known length sealed whole (see
@@ -21,11 +23,11 @@ import { ServiceErrors } from '../service-errors.ts';
 import { serveLocal } from '../local-call.ts';
 import type { ServiceParts } from '../service-parts.ts';
 import { chooseEncoding, compressor, decompressor } from './body-compression.ts';
-import { FrameDecoder, FrameEncoder, FrameError } from './frame-codec.ts';
-import { HOP_HEADER, HOP_REPLY_HEADER, parseRequest, signReply, verifyRequest, type HopEncoding } from './hop-header.ts';
+import { FrameDecoder, FrameEncoder, FrameError, type MessageSeal } from './frame-codec.ts';
+import { formatReply, HOP_HEADER, HOP_REPLY_HEADER, parseRequest, requestBinding, type HopEncoding } from './hop-header.ts';
 import { HopState } from './hop-state.ts';
 import { compressOnce, decompressOnce, ONE_SHOT_MAX, OneShotError } from './one-shot-codec.ts';
-import { openMessage, sealedBound, sealMessage } from './sealed-message.ts';
+import { emptyFrameTag, openMessage, sealedBound, sealMessage } from './sealed-message.ts';
 import { chain } from './stream-chain.ts';
 import { hasReplyBody, readWhole, WholeBodySink } from './whole-body.ts';
 
@@ -42,7 +44,30 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   if (f.enc === 'l' && (f.len < 0 || f.len > ONE_SHOT_MAX)) return call.fail(ServiceErrors.hopMalformed, 'An LZ4 hop body must declare a length of at most 64 KiB.');
   const key = link.keys.get(f.keyId);
   if (key === undefined) return call.fail(ServiceErrors.hopUnknownKey, `The hop is signed with link key '${f.keyId}', which this node does not accept.`);
-  if (!verifyRequest(key, f, call.method, fullPath)) return call.fail(ServiceErrors.hopBadSignature);
+  const hop = new HopState(key.epochKey(f.epoch), f.counter, r.hop);
+  const seal = hop.request(requestBinding(f.value, call.method, fullPath));
+  const cl = call.req.headers['content-length'];
+  const wireLength = cl === undefined ? -1 : Number(cl);
+  let body: Readable | Buffer | null;
+  // A small body of known length (what an egress sends as one buffer): every frame is
+  // opened, and the body decompressed to its signed length, before anything is forwarded.
+  if (f.len >= 0 && f.len <= ONE_SHOT_MAX && wireLength >= 0 && wireLength <= sealedBound(f.len)) {
+    const wire = await readWhole(call.req);
+    if (wire === null || call.ended) return; // the client left: the call records on close
+    const plain = openWhole(seal, f.enc, f.len, wire);
+    if (plain instanceof Error) return call.fail(refusal(plain));
+    body = f.len === 0 ? null : plain;
+  } else {
+    const decoder = new FrameDecoder(seal, MAX_FRAME);
+    call.req.pipe(decoder);
+    const failed = await firstFrame(decoder);
+    if (failed !== null) return call.fail(refusal(failed));
+    const unzip = decompressor(f.enc, f.len);
+    const plain = unzip === null ? decoder : decoder.pipe(unzip);
+    decoder.on('error', (err) => unzip?.destroy(err));
+    // A body-less request is one empty last frame: nothing to stream to the service.
+    body = f.len === 0 ? drained(plain) : plain;
+  }
   const checked = link.guard.check(f.nonce, f.ts, Date.now());
   switch (checked instanceof Promise ? await checked : checked) {
     case 'expired': return call.fail(ServiceErrors.hopExpired);
@@ -54,49 +79,33 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   const entry = r.table.get(name);
   if (entry === undefined || entry.remote) return call.fail(ServiceErrors.unknownService, `No service named '${name}'.`);
   call.entry = entry;
-  const hop = new HopState(key, f.nonce, r.hop);
   call.hop = hop;
   call.onStart = startIngressReply;
-  const cl = call.req.headers['content-length'];
-  const wireLength = cl === undefined ? -1 : Number(cl);
-  // A small body of known length (what an egress sends as one buffer): every frame is
-  // opened, and the body decompressed to its signed length, before anything is forwarded.
-  if (f.len >= 0 && f.len <= ONE_SHOT_MAX && wireLength >= 0 && wireLength <= sealedBound(f.len)) {
-    const wire = await readWhole(call.req);
-    if (wire === null || call.ended) return; // the client left: the call records on close
-    const plain = openWhole(hop, f.enc, f.len, wire);
-    if (plain === null) return call.fail(ServiceErrors.hopBadFrame);
-    return serveLocal(r, call, f.len === 0 ? null : plain, f.len);
-  }
-  const decoder = new FrameDecoder(hop.requestKey(), hop.nonceBytes, MAX_FRAME);
-  call.req.pipe(decoder);
-  if (!(await firstFrame(decoder))) return call.fail(ServiceErrors.hopBadFrame);
-  const unzip = decompressor(f.enc, f.len);
-  let body: Readable = decoder;
-  if (unzip !== null) body = decoder.pipe(unzip);
-  decoder.on('error', (err) => unzip?.destroy(err));
-  // A body-less request is one empty last frame: nothing to stream to the service.
-  const len = f.len;
-  return serveLocal(r, call, len === 0 ? drained(body) : body, len);
+  return serveLocal(r, call, body, f.len);
 }
 
-/** The plaintext of a whole request body, or null when a frame or the compression does not check out. */
-function openWhole(hop: HopState, enc: HopEncoding, length: number, wire: Buffer): Buffer | null {
+/** A body that failed before its first frame authenticated leaves the header untrusted (401); later, a bad frame (400). */
+function refusal(err: FrameError | OneShotError) {
+  return err instanceof FrameError && err.first ? ServiceErrors.hopBadSignature : ServiceErrors.hopBadFrame;
+}
+
+/** The plaintext of a whole request body, or the error when a frame or the compression does not check out. */
+function openWhole(seal: MessageSeal, enc: HopEncoding, length: number, wire: Buffer): Buffer | FrameError | OneShotError {
   try {
-    const body = openMessage(hop.requestKey(), hop.nonceBytes, wire, MAX_FRAME);
+    const body = openMessage(seal, wire, MAX_FRAME);
     if (enc !== 'n') return decompressOnce(enc, body, length);
-    return body.length === length ? body : null;
+    return body.length === length ? body : new OneShotError(`the body is ${body.length} bytes, not the declared ${length}`);
   } catch (err) {
-    if (err instanceof FrameError || err instanceof OneShotError) return null;
+    if (err instanceof FrameError || err instanceof OneShotError) return err;
     throw err;
   }
 }
 
-/** Resolves true once the first frame authenticated, false if the body failed first. */
-function firstFrame(decoder: FrameDecoder): Promise<boolean> {
+/** Resolves null once the first frame authenticated, or the error if the body failed first. */
+function firstFrame(decoder: FrameDecoder): Promise<FrameError | null> {
   return new Promise((resolve) => {
-    const ok = () => { decoder.off('error', bad); resolve(true); };
-    const bad = () => { decoder.off('verified', ok); resolve(false); };
+    const ok = () => { decoder.off('error', bad); resolve(null); };
+    const bad = (err: Error) => { decoder.off('verified', ok); resolve(err instanceof FrameError ? err : new FrameError(err.message, true)); };
     decoder.once('verified', ok);
     decoder.once('error', bad);
   });
@@ -107,18 +116,25 @@ function drained(body: Readable): null {
   return null;
 }
 
-/** Signs the reply head and sets up compress → encrypt → client. */
+/** Seals the reply: compress → encrypt → client, its first frame bound to the status and encoding. */
 const startIngressReply: ResponseStart = (call, status, headers): BodySink => {
   const hop = call.hop!;
+  if (!hasReplyBody(call, status)) {
+    const out = responseHeaders(headers, false);
+    out[HOP_REPLY_HEADER] = formatReply('n', emptyFrameTag(hop.reply(status, 'n')));
+    call.res.writeHead(status, out);
+    return call.res;
+  }
   const enc = chooseEncoding(headers, hop.settings.compression, hop.settings.compressMinBytes);
+  const seal = hop.reply(status, enc);
   const cl = headers['content-length'];
   const length = cl === undefined ? -1 : Number(cl);
-  if (length >= 0 && length <= ONE_SHOT_MAX && hasReplyBody(call, status)) return new WholeBodySink((plain) => endWholeReply(call, status, headers, enc, length, plain));
+  if (length >= 0 && length <= ONE_SHOT_MAX) return new WholeBodySink((plain) => endWholeReply(call, seal, status, headers, enc, length, plain));
   const out = responseHeaders(headers, true);
-  out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
+  out[HOP_REPLY_HEADER] = formatReply(enc, null);
   call.res.writeHead(status, out);
   // Uncompressed with a known length: the encoder marks the frame that completes it as the last one.
-  const encoder = new FrameEncoder(hop.replyKey(), hop.nonceBytes, hop.settings.frameBytes, enc === 'n' ? length : -1);
+  const encoder = new FrameEncoder(seal, hop.settings.frameBytes, enc === 'n' ? length : -1);
   const zip = compressor(enc, length);
   if (zip === null) {
     chain([encoder, call.res], ignore);
@@ -129,16 +145,15 @@ const startIngressReply: ResponseStart = (call, status, headers): BodySink => {
 };
 
 /** A small reply gathered whole: compressed and sealed in one buffer, sent with its content-length. */
-function endWholeReply(call: ServiceCall, status: number, headers: IncomingHttpHeaders, enc: HopEncoding, length: number, plain: Buffer): void {
+function endWholeReply(call: ServiceCall, seal: MessageSeal, status: number, headers: IncomingHttpHeaders, enc: HopEncoding, length: number, plain: Buffer): void {
   if (plain.length !== length) {
     call.cut = true;
     call.res.destroy(new Error('the service reply does not match its content-length'));
     return;
   }
-  const hop = call.hop!;
-  const wire = sealMessage(hop.replyKey(), hop.nonceBytes, enc === 'n' ? plain : compressOnce(enc, plain), hop.settings.frameBytes);
+  const wire = sealMessage(seal, enc === 'n' ? plain : compressOnce(enc, plain), call.hop!.settings.frameBytes);
   const out = responseHeaders(headers, true);
-  out[HOP_REPLY_HEADER] = signReply(hop.key, hop.nonce, status, enc);
+  out[HOP_REPLY_HEADER] = formatReply(enc, null);
   out['content-length'] = String(wire.length);
   call.res.writeHead(status, out);
   call.res.end(wire);
