@@ -16,7 +16,7 @@ import { generateLinkKey } from '../src/services/hop/link-key.ts';
 import { parseReply } from '../src/services/hop/hop-header.ts';
 import { FIRST_FRAME_MAX, FrameDecoder, FrameEncoder, FrameError, MessageSeal, REPLY, REQUEST } from '../src/services/hop/frame-codec.ts';
 import { emptyFrameTag, emptyFrameTagValid, openMessage, sealMessage } from '../src/services/hop/sealed-message.ts';
-import { compressor, decompressor } from '../src/services/hop/body-compression.ts';
+import { chooseEncoding, compressor, decompressor } from '../src/services/hop/body-compression.ts';
 import { decompressOnce } from '../src/services/hop/one-shot-codec.ts';
 import { handBuiltHop } from './support/hop-request.ts';
 
@@ -52,7 +52,7 @@ after(async () => {
 
 test('a call through both hops: body, caller, deadline and headers arrive; the reply comes back decrypted', async () => {
   const deadline = String(Date.now() + 30_000);
-  const body = JSON.stringify({ text: 'x'.repeat(5000) }); // above compressMinBytes: compressed with zstd
+  const body = JSON.stringify({ text: 'x'.repeat(5000) }); // above compressMinBytes: one LZ4 block (the default)
   const res = await request(`${egress.url}/svc/echo/items/1?q=2`, { method: 'POST', headers: { authorization: `Bearer ${egress.key}`, 'content-type': 'application/json', 'x-tollgate-deadline': deadline }, body });
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers['x-service'], 'echo');
@@ -138,6 +138,13 @@ test('expired timestamp, unknown key id, wrong key → 401 and nothing forwarded
   assert.equal(forged.statusCode, 401);
   assert.equal(await errorCode(forged), 'hop_bad_signature');
   assert.equal(svc.hits, hits);
+});
+
+test('an LZ4 body must declare a length of at most 64 KiB → 400 before anything is read', async () => {
+  const h = handBuiltHop(k1, { path: '/svc/echo/items/9', body: Buffer.alloc(10), caller: ingress.userId, enc: 'l', len: 70_000 });
+  const res = await request(`${ingress.url}/svc/echo/items/9`, { method: 'POST', headers: { 'x-tollgate-hop': h.header }, body: h.whole() });
+  assert.equal(res.statusCode, 400);
+  assert.equal(await errorCode(res), 'hop_malformed');
 });
 
 test('a forged request does not burn its message id: the genuine one sent after it is served', async () => {
@@ -322,6 +329,20 @@ test('one-shot bodies: a compressed body must decompress to exactly its declared
   assert.throws(() => decompressOnce('l', lying, -1), /declares 1073741824 bytes/, 'no allocation from an unchecked prefix');
   const truncated = block.subarray(0, block.length - 3);
   assert.throws(() => decompressOnce('l', truncated, plain.length), /does not decompress/);
+});
+
+test('encoding choice: lz4 for bodies held whole, zstd streams for longer or unsized ones; skipped when small or compressed already', () => {
+  const h = (len: number | null, type = 'application/json') => ({ 'content-type': type, ...(len === null ? {} : { 'content-length': String(len) }) });
+  assert.equal(chooseEncoding(h(2000), 'lz4', 1024), 'l');
+  assert.equal(chooseEncoding(h(64 * 1024), 'lz4', 1024), 'l');
+  assert.equal(chooseEncoding(h(64 * 1024 + 1), 'lz4', 1024), 'z');
+  assert.equal(chooseEncoding(h(null), 'lz4', 1024), 'z');
+  assert.equal(chooseEncoding(h(2000), 'zstd', 1024), 'z');
+  assert.equal(chooseEncoding(h(2000), 'gzip', 1024), 'g');
+  assert.equal(chooseEncoding(h(2000), 'none', 1024), 'n');
+  assert.equal(chooseEncoding(h(500), 'lz4', 1024), 'n', 'under compressMinBytes');
+  assert.equal(chooseEncoding(h(2000, 'image/png'), 'lz4', 1024), 'n', 'compressed already');
+  assert.equal(chooseEncoding({ ...h(2000), 'content-encoding': 'gzip' }, 'lz4', 1024), 'n');
 });
 
 test('whole bodies: sealed as the encoder frames them; a bad frame anywhere, a cut or trailing bytes are refused', async () => {

@@ -8,6 +8,7 @@ import { appendChange } from './change-feed.ts';
 import { StoreInputError, isUniqueViolation } from './errors.ts';
 import type { Database, Dialect } from './schema.ts';
 import type { ServiceCallsTable, ServiceRulesTable, ServicesTable, ServiceTables } from './service-schema.ts';
+import type { SqliteCallBatch } from './sqlite-call-batch.ts';
 
 /** One upstream base URL of a service and its share of calls. */
 export interface ServiceTarget { url: string; weight: number }
@@ -82,10 +83,13 @@ function checkRule(r: ServiceRuleInput): void {
 export class ServiceRepo {
   readonly #db: Kysely<Database & ServiceTables>;
   readonly #dialect: Dialect;
+  readonly #sqliteCalls: SqliteCallBatch | null;
 
-  constructor(db: Kysely<Database>, dialect: Dialect) {
+  /** `sqliteCalls`: the prepared-statement path for call records, on SQLite. */
+  constructor(db: Kysely<Database>, dialect: Dialect, sqliteCalls: SqliteCallBatch | null = null) {
     this.#db = db.withTables<ServiceTables>();
     this.#dialect = dialect;
+    this.#sqliteCalls = sqliteCalls;
   }
 
   /** Creates or replaces a service by name. */
@@ -168,6 +172,7 @@ export class ServiceRepo {
   /** Appends a batch of call records in one statement. */
   async insertCalls(calls: readonly ServiceCall[]): Promise<void> {
     if (calls.length === 0) return;
+    if (this.#sqliteCalls?.usable) return this.#sqliteCalls.insert(calls);
     await this.#db.insertInto('service_calls').values(calls as ServiceCall[]).execute();
   }
 

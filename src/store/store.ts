@@ -23,6 +23,7 @@ import { UsageRepo } from './usage-repo.ts';
 import { FilterRepo } from './filter-repo.ts';
 import { ServiceRepo } from './service-repo.ts';
 import { ProxyRepo } from './proxy-repo.ts';
+import { SqliteCallBatch } from './sqlite-call-batch.ts';
 import { SqliteUsageBatch } from './sqlite-usage-batch.ts';
 import { UserRepo } from './user-repo.ts';
 
@@ -135,7 +136,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     budgets: new BudgetRepo(db, dialect),
     usage: new UsageRepo(db, dialect, sqlite === null ? null : new SqliteUsageBatch(sqlite.raw)),
     events: new EventRepo(db, dialect),
-    services: new ServiceRepo(db, dialect),
+    services: new ServiceRepo(db, dialect, sqlite === null ? null : new SqliteCallBatch(sqlite.raw)),
     filters: new FilterRepo(db, dialect),
     proxies: new ProxyRepo(db, dialect, secrets),
     rotateSecrets: () => resealSecrets(db, dialect, secrets),

@@ -133,6 +133,7 @@ function streamReply(call: ServiceCall, seal: MessageSeal, status: number, heade
     plain.pipe(call.res);
   });
   chain(unzip === null ? [decoder] : [decoder, unzip], (err) => {
+    if (call.res.writableEnded) return; // already answered (an upstream failure before any reply byte)
     if (call.res.headersSent) {
       call.cut = true;
       call.res.destroy(err);
