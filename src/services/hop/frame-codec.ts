@@ -81,8 +81,12 @@ export class FrameError extends Error {
   }
 }
 
+/** Frames per message: the IV's frame counter has 40 bits (at least 1 PiB of body at the smallest frames). */
+const MAX_FRAMES = 2 ** 40;
+
 /** Sets the frame counter into bytes 7..11 of `iv`. */
 function setCounter(iv: Buffer, counter: number): void {
+  if (counter >= MAX_FRAMES) throw new FrameError('the message has more frames than its IVs can number');
   iv[7] = Math.floor(counter / 0x1_0000_0000);
   iv.writeUInt32BE(counter >>> 0, 8);
 }
