@@ -199,6 +199,8 @@ export const ConfigSchema = z.object({
       compression: z.enum(['lz4', 'zstd', 'gzip', 'none']).default('lz4'),
       /** Plaintext bytes per encrypted frame. */
       frameBytes: int(65_536, 1_024, 16_777_215),
+      /** How an egress sends calls whose body is held whole: 'mux', many calls on one upgraded connection, or 'http', one request each (service-routes.md). */
+      transport: z.enum(['mux', 'http']).default('mux'),
       /** A hop request is accepted this long before or after its timestamp; its nonce is remembered as long. */
       replayWindowMs: int(30_000, 1_000),
       /** Bound of the seen-nonce cache; when full of live nonces, new hop requests are refused (503). */

@@ -170,7 +170,8 @@ test('replies are authenticated: a status changed in transit → 502 at the egre
     });
   });
   await new Promise<void>((resolve) => mitm.listen(0, '127.0.0.1', resolve));
-  const viaMitm = await startFixture({ TOLLGATE_CONFIG: configFile({ egress: { ingressUrl: `http://127.0.0.1:${(mitm.address() as AddressInfo).port}`, linkKeyId: k1.id, linkKey: k1.key } }) });
+  // One HTTP request per call (hop.transport: http), so a plain HTTP proxy can sit on the link.
+  const viaMitm = await startFixture({ TOLLGATE_CONFIG: configFile({ hop: { transport: 'http' }, egress: { ingressUrl: `http://127.0.0.1:${(mitm.address() as AddressInfo).port}`, linkKeyId: k1.id, linkKey: k1.key } }) });
   try {
     await viaMitm.tg.store.services.put({ name: 'echo', targets: [], timeoutMs: 5_000, remote: true });
     await viaMitm.tg.sync.pollNow();
@@ -189,6 +190,52 @@ test('replies are authenticated: a status changed in transit → 502 at the egre
     mitm.close();
   }
 });
+
+test('the multiplexed hop: 300 concurrent calls on one connection, each answered with its own body', async () => {
+  const upgrades = countUpgrades(ingress);
+  ingress.tg.services!.router.closeUpgraded(); // start from no connection: the next call opens one
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the egress sees the connection close
+  const calls = Array.from({ length: 300 }, (_, i) => request(`${egress.url}/svc/echo/items/${i}`, {
+    method: 'POST', headers: { authorization: `Bearer ${egress.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ i, pad: 'p'.repeat(i * 7) }),
+  }).then(async (res) => ({ status: res.statusCode, echoed: await res.body.json() as { path: string; body: string } })));
+  const results = await Promise.all(calls);
+  results.forEach((r, i) => {
+    assert.equal(r.status, 200);
+    assert.equal(r.echoed.path, `/items/${i}`);
+    assert.equal(JSON.parse(r.echoed.body).i, i);
+  });
+  assert.equal(upgrades(), 1, 'one hop connection carried all of them');
+});
+
+test('the multiplexed hop: a client leaving cancels the call at the ingress; a closed connection is reopened', async () => {
+  const before = (await ingress.tg.store.services.calls('echo', 1000)).length;
+  const controller = new AbortController();
+  const pending = request(`${egress.url}/svc/echo/slow?ms=3000`, { headers: { authorization: `Bearer ${egress.key}` }, signal: controller.signal }).catch((err: Error) => err);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  controller.abort();
+  await pending;
+  // The ingress records the call as cut by its client (499) well before the service would have answered.
+  let cancelled: { status: number } | undefined;
+  for (let i = 0; i < 100 && cancelled === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await ingress.tg.services!.router.writer.flush();
+    const calls = await ingress.tg.store.services.calls('echo', 1000);
+    if (calls.length > before) cancelled = calls.find((c) => c.path === '/slow');
+  }
+  assert.equal(cancelled?.status, 499);
+  ingress.tg.services!.router.closeUpgraded();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the egress sees the connection close
+  const again = await request(`${egress.url}/svc/echo/items/1`, { headers: { authorization: `Bearer ${egress.key}` } });
+  assert.equal(again.statusCode, 200, 'the egress opens a new connection');
+  await again.body.dump();
+});
+
+/** Counts HTTP upgrades the ingress accepts from now on. */
+function countUpgrades(node: Fixture): () => number {
+  let n = 0;
+  node.tg.server.node.on('upgrade', () => { n++; });
+  return () => n;
+}
 
 test('rotation: both active keys are accepted', async () => {
   for (const k of [k1, k2]) {

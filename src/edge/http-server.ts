@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ENDPOINTS, HOT_PATHS, MODEL_ENDPOINT, MODEL_PATH_PREFIX, pathOf } from './endpoints.ts';
@@ -28,7 +29,7 @@ export interface ServerDeps {
   sync: Pick<ChangeSync, 'pollNow'>;
   signal: ChangeSignal | null;
   logger: Logger;
-  services?: { handle(req: IncomingMessage, res: ServerResponse): void } | null;
+  services?: { handle(req: IncomingMessage, res: ServerResponse): void; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void; closeUpgraded(): void } | null;
   /** With workers: /metrics and /api/metrics for the whole server instead of this thread (ops-routes.ts). */
   observe?: ServerObservability | null;
   /** With workers: share the port (SO_REUSEPORT); only one worker opens the separate admin listener. */
@@ -81,6 +82,11 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
         if (hasBody(req)) guardBodyIdle(req, res, cfg.bodyIdleTimeoutMs);
         fastifyHandler(req, res);
       });
+      // The one upgrade served: the multiplexed service hop (services/hop/mux/).
+      node.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (deps.services != null) return deps.services.upgrade(req, socket, head);
+        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      });
       return node;
     },
   });
@@ -121,6 +127,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
       while (gw.active.size > 0 && Date.now() < cutDeadline) await sleep(10);
       const closed = new Promise<void>((resolve) => node.close(() => resolve()));
       node.closeAllConnections();
+      deps.services?.closeUpgraded();
       await closed;
       await app.close();
       if (adminApp !== app) await adminApp.close();

@@ -64,7 +64,7 @@ export async function startServiceNode(config: Config, store: Store, gw: Gateway
     writer,
     metrics: serviceMetrics,
     hop: cfg.hop,
-    egress: cfg.egress === null ? null : new EgressLink(cfg.egress.ingressUrl, new LinkKey(cfg.egress.linkKeyId, cfg.egress.linkKey)),
+    egress: cfg.egress === null ? null : new EgressLink(cfg.egress.ingressUrl, new LinkKey(cfg.egress.linkKeyId, cfg.egress.linkKey), cfg.hop.transport),
     ingress: cfg.ingress.linkKeys.length === 0 ? null : { keys: new LinkKeyRing(cfg.ingress.linkKeys), guard: replay ?? new ReplayGuard(cfg.hop.replayWindowMs, cfg.hop.maxNonces) },
     logger,
   });
@@ -72,6 +72,7 @@ export async function startServiceNode(config: Config, store: Store, gw: Gateway
     router,
     reload: async () => { router.table = await loadTable(store, health); },
     close: async () => {
+      router.egress?.mux?.close();
       await writer.close();
       await agent.close();
     },

@@ -7,6 +7,8 @@
  * the relay to a target picked by weight.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -22,6 +24,8 @@ import { serveLocal } from './local-call.ts';
 import { forwardToIngress } from './hop/egress-call.ts';
 import { acceptHop } from './hop/ingress-call.ts';
 import { HOP_HEADER } from './hop/hop-header.ts';
+import { MUX_PATH, MUX_PROTOCOL } from './hop/mux/mux-client.ts';
+import { serveMuxConnection } from './hop/mux/mux-server.ts';
 import { ServiceCall } from './service-call.ts';
 import { ServiceErrors } from './service-errors.ts';
 import type { ServiceMetrics } from './service-metrics.ts';
@@ -43,6 +47,8 @@ export class ServiceRouter implements ServiceParts {
   readonly ingress: IngressLink | null;
   readonly logger: Logger;
   readonly #record: (call: ServiceCall) => void;
+  /** Multiplexed hop connections from egress nodes, closed by closeUpgraded. */
+  readonly #muxSockets = new Set<Socket>();
 
   constructor(parts: ServiceParts) {
     this.gw = parts.gw;
@@ -57,25 +63,46 @@ export class ServiceRouter implements ServiceParts {
     this.#record = (call) => record(this, call);
   }
 
-  /** Serves one request whose path starts with /svc/. */
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Serves one request whose path starts with /svc/. `wire`: the sealed body
+   * of a hop call that came whole over the multiplexed hop connection.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, wire: Buffer | null = null): void {
     const call = new ServiceCall(req, res, Date.now());
     call.onEnd = this.#record;
-    serve(this, call).catch((err: unknown) => {
+    serve(this, call, wire).catch((err: unknown) => {
       this.logger.error({ err }, 'service call failed inside the gateway');
       call.fail(Errors.internal);
     });
   }
+
+  /** An HTTP upgrade: an egress node opening the multiplexed hop; anything else is refused. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.ingress === null || req.url !== MUX_PATH || req.headers.upgrade !== MUX_PROTOCOL) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${MUX_PROTOCOL}\r\n\r\n`);
+    this.#muxSockets.add(socket as Socket);
+    socket.once('close', () => this.#muxSockets.delete(socket as Socket));
+    serveMuxConnection(socket as Socket, head, (callReq, callRes, wire) => this.handle(callReq, callRes, wire));
+  }
+
+  /** Closes the upgraded hop connections (the server's close would wait for them forever); calls on them are cut. */
+  closeUpgraded(): void {
+    for (const socket of this.#muxSockets) socket.destroy();
+    this.#muxSockets.clear();
+  }
 }
 
-async function serve(r: ServiceRouter, call: ServiceCall): Promise<void> {
+async function serve(r: ServiceRouter, call: ServiceCall, wire: Buffer | null): Promise<void> {
   const url = call.req.url ?? '/';
   const slash = url.indexOf('/', PREFIX.length);
   const q = url.indexOf('?');
   const nameEnd = slash === -1 || (q !== -1 && q < slash) ? (q === -1 ? url.length : q) : slash;
   const name = url.slice(PREFIX.length, nameEnd);
   call.path = nameEnd === url.length ? '/' : url[nameEnd] === '?' ? '/' + url.slice(nameEnd) : url.slice(nameEnd);
-  if (call.req.headers[HOP_HEADER] !== undefined) return acceptHop(r, call, name, url);
+  if (call.req.headers[HOP_HEADER] !== undefined) return acceptHop(r, call, name, url, wire);
   if (r.gw.draining) return call.fail(Errors.shuttingDown);
   const identity = await identifyCaller(r.gw, call.req, call.ts);
   if ('status' in identity) {

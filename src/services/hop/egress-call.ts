@@ -53,6 +53,8 @@ export async function forwardToIngress(r: ServiceParts, call: ServiceCall, fullP
   call.onStart = startEgressReply;
   call.arm(timeoutMs);
   const send = (wire: Readable | Buffer): void => {
+    // A body held whole rides the multiplexed connection when there is one; a stream is an HTTP request of its own.
+    if (link.mux !== null && Buffer.isBuffer(wire)) return link.mux.dispatch(call.method, link.basePath + fullPath, headers, wire, call);
     r.agent.dispatch({ origin: link.origin, path: link.basePath + fullPath, method: call.method as 'GET', headers, body: wire }, call);
   };
   // No body: one empty last frame, which authenticates the header.

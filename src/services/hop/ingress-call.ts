@@ -34,8 +34,12 @@ import { hasReplyBody, readWhole, WholeBodySink } from './whole-body.ts';
 /** Largest frame accepted from an egress. */
 const MAX_FRAME = 16 * 1024 * 1024;
 
-/** Verifies and serves one hop request for service `name`; `fullPath` is the signed /svc/... path. */
-export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string, fullPath: string): Promise<void> {
+/**
+ * Verifies and serves one hop request for service `name`; `fullPath` is the
+ * signed /svc/... path; `whole` the sealed body when it came whole over the
+ * multiplexed connection (else it is read from the request).
+ */
+export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string, fullPath: string, whole: Buffer | null = null): Promise<void> {
   const link = r.ingress;
   if (link === null) return call.fail(ServiceErrors.hopDisabled);
   const f = parseRequest(call.req.headers[HOP_HEADER]);
@@ -51,8 +55,10 @@ export async function acceptHop(r: ServiceParts, call: ServiceCall, name: string
   let body: Readable | Buffer | null;
   // A small body of known length (what an egress sends as one buffer): every frame is
   // opened, and the body decompressed to its signed length, before anything is forwarded.
-  if (f.len >= 0 && f.len <= ONE_SHOT_MAX && wireLength >= 0 && wireLength <= sealedBound(f.len)) {
-    const wire = await readWhole(call.req);
+  const oneShot = f.len >= 0 && f.len <= ONE_SHOT_MAX && wireLength >= 0 && wireLength <= sealedBound(f.len);
+  if (whole !== null && !oneShot) return call.fail(ServiceErrors.hopMalformed, 'Only a body held whole travels on the multiplexed hop.');
+  if (oneShot) {
+    const wire = whole ?? await readWhole(call.req);
     if (wire === null || call.ended) return; // the client left: the call records on close
     const plain = openWhole(seal, f.enc, f.len, wire);
     if (plain instanceof Error) return call.fail(refusal(plain));
