@@ -37,6 +37,7 @@ export const allTargets: readonly string[] = [
   'tollgate-hop-ref',
   'tollgate-hop-zstd',
   'tollgate-hop-nozip',
+  'tollgate-hop-http',
   'tollgate-w1',
   'tollgate-w2',
 ];
@@ -95,8 +96,9 @@ Options:
                           (the variants ${variantTargets.join(', ')}
                           are the full chain with one part off; non-streaming only;
                           passthrough-pair, tollgate-hop, tollgate-hop-zstd (zstd instead of
-                          the default lz4) and tollgate-hop-nozip (compression off) run the
-                          'hop' scenario only; tollgate-w1 and tollgate-w2
+                          the default lz4), tollgate-hop-nozip (compression off) and
+                          tollgate-hop-http (one HTTP request per call instead of the
+                          multiplexed connection) run the 'hop' scenario only; tollgate-w1 and tollgate-w2
                           (serve --workers 1 / 2, not pinned) run only when named)
   --scenarios <a,b,...>   subset of: ${allScenarios.join(', ')}
   --no-peer               leave out the peer gateway

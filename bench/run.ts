@@ -59,6 +59,7 @@ const definitions: Record<string, TargetDefinition> = {
   'tollgate-hop': tollgateHopTarget('default'),
   'tollgate-hop-zstd': tollgateHopTarget('zstd'),
   'tollgate-hop-nozip': tollgateHopTarget('none'),
+  'tollgate-hop-http': tollgateHopTarget('http'),
 };
 
 function defaultCommand(argv: string[]): string {

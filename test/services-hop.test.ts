@@ -9,8 +9,8 @@ import { request } from 'undici';
 import { stringify } from 'yaml';
 import { startFixture, type Fixture } from './support/gateway-fixture.ts';
 import { startTestService, type TestService } from './support/service-upstream.ts';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { generateLinkKey } from '../src/services/hop/link-key.ts';
 import { parseReply } from '../src/services/hop/hop-header.ts';
@@ -228,6 +228,38 @@ test('the multiplexed hop: a client leaving cancels the call at the ingress; a c
   const again = await request(`${egress.url}/svc/echo/items/1`, { headers: { authorization: `Bearer ${egress.key}` } });
   assert.equal(again.statusCode, 200, 'the egress opens a new connection');
   await again.body.dump();
+});
+
+test('the multiplexed hop refuses what it cannot parse: a bad request frame is reset, an oversized frame closes the connection, a wrong upgrade is a 404', async () => {
+  const open = (protocol: string) => new Promise<{ socket: Socket; status: number }>((resolve, reject) => {
+    const req = httpRequest(`${ingress.url}/svc/_hop`, { headers: { connection: 'upgrade', upgrade: protocol } });
+    req.once('upgrade', (_res, socket: Socket) => resolve({ socket, status: 101 }));
+    req.once('response', (res) => { res.resume(); resolve({ socket: res.socket, status: res.statusCode ?? 0 }); });
+    req.once('error', reject);
+    req.end();
+  });
+  assert.equal((await open('websocket')).status, 404);
+  const { socket, status } = await open('tollgate-hop-v2');
+  assert.equal(status, 101);
+  const frame = (type: number, stream: number, payload: Buffer) => {
+    const head = Buffer.alloc(9);
+    head[0] = type;
+    head.writeUInt32BE(stream, 1);
+    head.writeUInt32BE(payload.length, 5);
+    return Buffer.concat([head, payload]);
+  };
+  const reply = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+  socket.write(frame(1, 7, Buffer.from([0, 0, 0, 3, 0x7b, 0x7b, 0x7b])));
+  const got = await reply;
+  assert.equal(got[0], 5, 'a reset');
+  assert.equal(got.readUInt32BE(1), 7);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(frame(1, 9, Buffer.alloc(0)).subarray(0, 5));
+  socket.write(Buffer.from([0x00, 0x20, 0x00, 0x00])); // a length of 2 MiB
+  await closed;
+  const still = await request(`${egress.url}/svc/echo/items/1`, { headers: { authorization: `Bearer ${egress.key}` } });
+  assert.equal(still.statusCode, 200, 'the ingress keeps serving');
+  await still.body.dump();
 });
 
 /** Counts HTTP upgrades the ingress accepts from now on. */

@@ -3,13 +3,14 @@
  * target core, in front of the fast upstream:
  *
  * - tollgate-hop: an egress Tollgate node forwarding service `api` (marked
- *   remote) through the secure hop (signed header, the default lz4 compression, AES-256-GCM frames)
+ *   remote) through the secure hop (the default multiplexed connection and lz4 compression, AES-256-GCM frames)
  *   to an ingress node, which checks the caller's rule (with RPM and
  *   concurrency limits set too high to refuse) and relays to the upstream.
  *   Both configured as an operator would: tollgate.yaml `services:` and the
  *   CLI (`service add`, `service allow`, `link-key generate`).
- *   tollgate-hop-zstd and tollgate-hop-nozip are the same with
- *   `hop.compression: zstd` and `none`: what each choice costs, in the same run.
+ *   tollgate-hop-zstd, tollgate-hop-nozip and tollgate-hop-http are the same
+ *   with `hop.compression: zstd` or `none`, or `hop.transport: http`: what
+ *   each choice costs, in the same run.
  * - passthrough-pair: two bare Node passthroughs (bench/baseline-proxy.ts)
  *   chained, the floor for any two Node hops.
  *
@@ -88,13 +89,15 @@ export const passthroughPairTarget: TargetDefinition = {
   },
 };
 
-/** `services.hop.compression` of both nodes ('default': not set). */
-type HopCompression = 'default' | 'zstd' | 'none';
-const hopTargetNames: Record<HopCompression, string> = { default: 'tollgate-hop', zstd: 'tollgate-hop-zstd', none: 'tollgate-hop-nozip' };
-const compressionText: Record<HopCompression, string> = {
-  default: 'request body compressed as by default (lz4 block)',
-  zstd: 'zstd level 1 request body',
-  none: 'no compression',
+/** The hop settings of both nodes: the defaults, or one of them changed. */
+type HopVariant = 'default' | 'zstd' | 'none' | 'http';
+const hopTargetNames: Record<HopVariant, string> = { default: 'tollgate-hop', zstd: 'tollgate-hop-zstd', none: 'tollgate-hop-nozip', http: 'tollgate-hop-http' };
+const hopSettings: Record<HopVariant, Record<string, string>> = { default: {}, zstd: { compression: 'zstd' }, none: { compression: 'none' }, http: { transport: 'http' } };
+const variantText: Record<HopVariant, string> = {
+  default: 'multiplexed connection, lz4-compressed request body',
+  zstd: 'multiplexed connection, zstd level 1 request body',
+  none: 'multiplexed connection, no compression',
+  http: 'one HTTP request per call instead of the multiplexed connection, lz4 request body',
 };
 
 /** One Tollgate node of the pair: its data dir, config file, env and port. */
@@ -122,8 +125,8 @@ async function prepareNode(context: TargetContext, target: string, name: string,
  * Egress → ingress, the secure hop; `compression` as in `services.hop.compression`.
  * `reference`: run another built checkout's CLI instead (before/after in one run).
  */
-export function tollgateHopTarget(compression: HopCompression, reference: { name: string; cli: string } | null = null): TargetDefinition {
-  const name = reference?.name ?? hopTargetNames[compression];
+export function tollgateHopTarget(variant: HopVariant, reference: { name: string; cli: string } | null = null): TargetDefinition {
+  const name = reference?.name ?? hopTargetNames[variant];
   const cliPath = reference?.cli ?? tollgateCli;
   return {
     name,
@@ -131,8 +134,8 @@ export function tollgateHopTarget(compression: HopCompression, reference: { name
       const run = (node: { dir: string; env: NodeJS.ProcessEnv }, args: string[]): Promise<string> => cli(cliPath, node.env, node.dir, args);
       const scratch = { dir: context.workDir, env: cleanEnv() };
       const link = JSON.parse(await run(scratch, ['link-key', 'generate', '--json'])) as { id: string; key: string };
-      // 'default': the node's own default (lz4 here; what the reference checkout had, for the ref target).
-      const hop = compression === 'default' ? {} : { compression };
+      // 'default': the node's own defaults (for the ref target, what the reference checkout had).
+      const hop = hopSettings[variant];
       const ingress = await prepareNode(context, name, 'ingress', { hop, ingress: { linkKeys: [link] } });
       const egress = await prepareNode(context, name, 'egress', { hop, egress: { ingressUrl: ingress.url, linkKeyId: link.id, linkKey: link.key } });
       // The same caller on both nodes: the ingress trusts the user id the egress authenticated.
@@ -158,7 +161,7 @@ export function tollgateHopTarget(compression: HopCompression, reference: { name
       const shape = { url: egress.url, path: '/svc/api/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: hopBody() };
       return {
         name,
-        description: `${reference === null ? '' : `another checkout (${cliPath}): `}Tollgate egress → ingress over the secure hop (HMAC-signed header, ${compressionText[compression]}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
+        description: `${reference === null ? '' : `another checkout (${cliPath}): `}Tollgate egress → ingress over the secure hop (${reference === null ? variantText[variant] : 'its default hop settings'}, AES-256-GCM frames both ways), caller rule with RPM + concurrency limits, call records and metrics on both nodes; both on the target core`,
         pid: egressProcess.pid,
         extraPids: [ingressProcess.pid],
         chat: shape,

@@ -57,6 +57,8 @@ export class MuxSocket {
     this.socket = socket;
     this.#onFrame = onFrame;
     socket.setNoDelay(true);
+    // A peer gone without a FIN (a dead path between the nodes) is found by TCP keep-alive probes.
+    socket.setKeepAlive(true, 15_000);
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', () => { /* 'close' follows */ });
     socket.once('close', () => onClose(new Error('the hop connection closed')));
@@ -106,7 +108,13 @@ export class MuxSocket {
       if (this.#buffered < HEADER + length) return;
       this.#take(HEADER);
       const payload = length === 0 ? EMPTY : this.#take(length);
-      this.#onFrame(head[0] as FrameType, head.readUInt32BE(1), payload);
+      try {
+        this.#onFrame(head[0] as FrameType, head.readUInt32BE(1), payload);
+      } catch (err) {
+        // A frame that does not parse (or a handler that throws on it) ends the connection, not the process.
+        this.socket.destroy(err as Error);
+        return;
+      }
       if (this.socket.destroyed) return;
     }
   }
