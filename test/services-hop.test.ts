@@ -262,6 +262,38 @@ test('the multiplexed hop refuses what it cannot parse: a bad request frame is r
   await still.body.dump();
 });
 
+test('through both hops: the ingress limit is exact under 1,000 concurrent calls, and deadlines hold end to end', async () => {
+  const carol = await ingress.newUser('carol');
+  const carolAtEgress = await egress.newUser('carol');
+  assert.equal(carolAtEgress.userId, carol.userId, 'both nodes number the user alike');
+  await ingress.tg.store.services.allow({ service: 'echo', userId: carol.userId, path: '/limited', methods: ['POST'], rpm: 100, concurrency: null, timeoutMs: null });
+  await ingress.tg.store.services.allow({ service: 'echo', userId: carol.userId, path: '/slow', methods: ['GET'], rpm: null, concurrency: null, timeoutMs: 300 });
+  await ingress.tg.sync.pollNow();
+  const before = svc.hits;
+  const started = Date.now();
+  const statuses = await Promise.all(Array.from({ length: 1000 }, () => request(`${egress.url}/svc/echo/limited`, {
+    method: 'POST', headers: { authorization: `Bearer ${carolAtEgress.key}` }, body: 'x',
+  }).then(async (res) => { await res.body.dump(); return res.statusCode; })));
+  const elapsed = Date.now() - started;
+  const admitted = statuses.filter((st) => st === 200).length;
+  // As for a local call (GCRA): the burst of 100, plus one slot per 600 ms of the run.
+  assert.ok(admitted >= 100 && admitted <= 100 + Math.floor(elapsed / 600), `admitted ${admitted} in ${elapsed} ms`);
+  assert.equal(statuses.filter((st) => st === 429).length, 1000 - admitted);
+  assert.equal(svc.hits - before, admitted, 'the service saw exactly the admitted calls');
+  const auth = { authorization: `Bearer ${carolAtEgress.key}` };
+  const hits = svc.hits;
+  const passed = await request(`${egress.url}/svc/echo/slow`, { headers: { ...auth, 'x-tollgate-deadline': String(Date.now() - 1) } });
+  assert.equal(passed.statusCode, 504);
+  assert.equal(await errorCode(passed), 'deadline_exceeded');
+  assert.equal(svc.hits, hits, 'a passed deadline calls nothing');
+  const near = await request(`${egress.url}/svc/echo/slow?ms=2000`, { headers: { ...auth, 'x-tollgate-deadline': String(Date.now() + 100) } });
+  assert.equal(near.statusCode, 504);
+  await near.body.dump();
+  const ruleTimeout = await request(`${egress.url}/svc/echo/slow?ms=2000`, { headers: auth });
+  assert.equal(ruleTimeout.statusCode, 504, 'the ingress rule timeout (300 ms) answers before the service');
+  assert.equal(await errorCode(ruleTimeout), 'service_timeout');
+});
+
 /** Counts HTTP upgrades the ingress accepts from now on. */
 function countUpgrades(node: Fixture): () => number {
   let n = 0;
