@@ -18,6 +18,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { ByteQueue } from './byte-queue.ts';
 
 const HEAD = 5;
 const TAG = 16;
@@ -187,8 +188,7 @@ export class FrameDecoder extends Transform {
   readonly #iv: Buffer;
   readonly #maxFrame: number;
   #counter = 0;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #bytes = new ByteQueue();
   #need = HEAD;
   #flags = -1;
   #done = false;
@@ -203,12 +203,11 @@ export class FrameDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    this.#bytes.push(chunk);
     try {
-      while (this.#buffered >= this.#need) {
+      while (this.#bytes.length >= this.#need) {
         if (this.#done) throw new FrameError('data after the last frame');
-        const bytes = this.#take(this.#need);
+        const bytes = this.#bytes.take(this.#need);
         if (this.#flags === -1) {
           this.#flags = bytes[0];
           const len = bytes.readUInt32BE(1);
@@ -228,7 +227,7 @@ export class FrameDecoder extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.#done && this.#buffered === 0 ? null : new FrameError('the body ended before its last frame', this.#counter === 0));
+    done(this.#done && this.#bytes.length === 0 ? null : new FrameError('the body ended before its last frame', this.#counter === 0));
   }
 
   #open(frame: Buffer): void {
@@ -241,29 +240,5 @@ export class FrameDecoder extends Transform {
     }
     if ((flags & LAST) !== 0) this.#done = true;
   }
-
-  /** Removes and returns the first `n` buffered bytes (one copy only when they span chunks). */
-  #take(n: number): Buffer {
-    this.#buffered -= n;
-    const first = this.#chunks[0];
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.#chunks[0];
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    return out;
-  }
 }
+

@@ -18,6 +18,7 @@
  * HTTP/1.1 does, and the hop needs only these six frame types.
  */
 import type { Socket } from 'node:net';
+import { ByteQueue } from '../byte-queue.ts';
 
 /** Frame types. */
 export const FrameType = {
@@ -49,8 +50,7 @@ export class MuxSocket {
   readonly #onFrame: FrameHandler;
   #out: Buffer[] = [];
   #flushScheduled = false;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #in = new ByteQueue();
   readonly #flush = () => this.#writeOut();
 
   constructor(socket: Socket, head: Buffer, onFrame: FrameHandler, onClose: (err: Error) => void) {
@@ -96,20 +96,21 @@ export class MuxSocket {
   }
 
   #read(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    while (this.#buffered >= HEADER) {
-      const head = this.#peekHeader();
+    this.#in.push(chunk);
+    while (this.#in.length >= HEADER) {
+      const head = this.#in.peek(HEADER);
+      const type = head[0] as FrameType;
+      const stream = head.readUInt32BE(1);
       const length = head.readUInt32BE(5);
       if (length > MAX_FRAME_PAYLOAD) {
         this.socket.destroy(new Error('hop frame too large'));
         return;
       }
-      if (this.#buffered < HEADER + length) return;
-      this.#take(HEADER);
-      const payload = length === 0 ? EMPTY : this.#take(length);
+      if (this.#in.length < HEADER + length) return;
+      this.#in.take(HEADER);
+      const payload = length === 0 ? EMPTY : this.#in.take(length);
       try {
-        this.#onFrame(head[0] as FrameType, head.readUInt32BE(1), payload);
+        this.#onFrame(type, stream, payload);
       } catch (err) {
         // A frame that does not parse (or a handler that throws on it) ends the connection, not the process.
         this.socket.destroy(err as Error);
@@ -117,38 +118,6 @@ export class MuxSocket {
       }
       if (this.socket.destroyed) return;
     }
-  }
-
-  /** The first HEADER bytes without consuming them. */
-  #peekHeader(): Buffer {
-    const first = this.#chunks[0];
-    if (first.length >= HEADER) return first;
-    return Buffer.concat(this.#chunks, this.#buffered).subarray(0, HEADER);
-  }
-
-  /** Removes and returns the first `n` buffered bytes (one copy only when they span chunks). */
-  #take(n: number): Buffer {
-    this.#buffered -= n;
-    const first = this.#chunks[0];
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.#chunks[0];
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    return out;
   }
 }
 
