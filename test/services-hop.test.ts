@@ -253,6 +253,15 @@ test('the multiplexed hop refuses what it cannot parse: a bad request frame is r
   const got = await reply;
   assert.equal(got[0], 5, 'a reset');
   assert.equal(got.readUInt32BE(1), 7);
+  // A well-formed request frame without a hop header: refused, not served as a keyed call.
+  const refusal = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+  const head = Buffer.from(JSON.stringify({ m: 'GET', p: '/svc/echo/items/1', h: { authorization: `Bearer ${egress.key}` } }));
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(head.length, 0);
+  socket.write(frame(1, 8, Buffer.concat([prefix, head])));
+  const refused = await refusal;
+  assert.equal(refused[0], 2, 'a reply head');
+  assert.equal(refused.readUInt16BE(9), 400);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.write(frame(1, 9, Buffer.alloc(0)).subarray(0, 5));
   socket.write(Buffer.from([0x00, 0x20, 0x00, 0x00])); // a length of 2 MiB

@@ -103,6 +103,8 @@ async function serve(r: ServiceRouter, call: ServiceCall, wire: Buffer | null): 
   const name = url.slice(PREFIX.length, nameEnd);
   call.path = nameEnd === url.length ? '/' : url[nameEnd] === '?' ? '/' + url.slice(nameEnd) : url.slice(nameEnd);
   if (call.req.headers[HOP_HEADER] !== undefined) return acceptHop(r, call, name, url, wire);
+  // The multiplexed connection carries hop calls only (its requests have no socket, no body stream).
+  if (wire !== null) return call.fail(ServiceErrors.hopMalformed, 'A call on the hop connection needs its hop header.');
   if (r.gw.draining) return call.fail(Errors.shuttingDown);
   const identity = await identifyCaller(r.gw, call.req, call.ts);
   if ('status' in identity) {
