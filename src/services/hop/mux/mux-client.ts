@@ -70,8 +70,9 @@ export class MuxClient {
 
   /** Sends one call: `headers` as for undici, `body` the sealed message. */
   dispatch(method: string, path: string, headers: Record<string, string | string[]>, body: Buffer, handler: Dispatcher.DispatchHandler): void {
-    const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0x7fff_ffff ? 1 : this.#nextId + 1;
+    let id = this.#nextId;
+    while (this.#streams.has(id)) id = id >= 0x7fff_ffff ? 1 : id + 1; // only after 2^31 calls, with one still open
+    this.#nextId = id >= 0x7fff_ffff ? 1 : id + 1;
     const stream = new MuxStream(id, handler, this);
     handler.onRequestStart?.(stream, {});
     if (stream.aborted) return;
@@ -155,7 +156,7 @@ export class MuxClient {
   }
 
   #fail(stream: MuxStream, err: Error): void {
-    this.#streams.delete(stream.id);
+    if (!this.#streams.delete(stream.id)) return; // cancelled already: the handler heard its own error
     stream.handler.onResponseError?.(stream, err);
   }
 
