@@ -28,7 +28,7 @@ const uniq = (base: string) => `${base}-${++seq}`;
 function record(userId: number, model: string, over: Partial<UsageRecordInsert>): UsageRecordInsert {
   return {
     requestId: uniq('req'), ts: T0, userId, keyId: 1, model, channelId: null, channelKeyId: null, status: 200, outcome: 'ok', attempts: 1,
-    latencyMs: 10, ttftMs: null, promptTokens: 100, completionTokens: 50, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    latencyMs: 10, ttftMs: null, promptTokens: 100, completionTokens: 50, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
     costMicros: 1, errorClass: null, ...over,
   };
 }
