@@ -15,6 +15,7 @@ let anthropic: MockUpstream;
 let bob: { key: string };
 /** The gateway started again on fx's data dir by the restart test. */
 let restarted: Fixture | null = null;
+let openaiChannelId: number;
 
 before(async () => {
   fx = await startFixture();
@@ -22,6 +23,7 @@ before(async () => {
   anthropic = await startMockUpstream({ chunks: 3 });
   const o = await fx.tg.store.channels.add({ name: 'oai', type: 'openai', baseUrl: openai.url, models: [{ model: 'gpt-r', upstreamModel: 'gpt-upstream' }] });
   await fx.tg.store.channels.addKey(o.id, 'sk-openai-upstream');
+  openaiChannelId = o.id;
   const a = await fx.tg.store.channels.add({ name: 'claude', type: 'anthropic', baseUrl: anthropic.url, models: [{ model: 'claude-r', upstreamModel: 'claude-upstream' }] });
   await fx.tg.store.channels.addKey(a.id, 'sk-ant-upstream');
   for (const model of ['gpt-r', 'claude-r']) await fx.tg.store.prices.set({ model, channelId: null, inputMicrosPerMTok: 0, outputMicrosPerMTok: 0, free: true });
@@ -127,6 +129,22 @@ test("a translated channel's response id is not retrievable: 404 saying why", as
   const r = await call('GET', `/v1/responses/${created.id}`);
   assert.equal(r.status, 404);
   assert.match((await r.json()).error.message, /answers by translation stores nothing/);
+});
+
+test('a response whose channel is disabled since: 503 naming why, nothing sent upstream', async () => {
+  const created = await create({ model: 'gpt-r', input: 'Then the channel goes' });
+  await fx.tg.store.channels.setEnabled(openaiChannelId, false);
+  await fx.tg.sync.pollNow();
+  try {
+    const before = openai.stats.requests;
+    const r = await call('GET', `/v1/responses/${created.id}`);
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).error.message, /channel that stored this response is disabled or removed/);
+    assert.equal(openai.stats.requests, before);
+  } finally {
+    await fx.tg.store.channels.setEnabled(openaiChannelId, true);
+    await fx.tg.sync.pollNow();
+  }
 });
 
 test('the mapping survives a restart on the same data dir (read from the usage record)', async () => {
