@@ -6,6 +6,7 @@ import { bodyResponseId, StreamResponseId } from '../src/upstream/response-id.ts
 test('a body: the top-level id, not an id nested in output items or inside a string', () => {
   assert.equal(bodyResponseId(Buffer.from('{"id":"resp_1","object":"response","output":[{"id":"msg_1"}]}')), 'resp_1');
   assert.equal(bodyResponseId(Buffer.from('{"output":[{"id":"msg_1","text":"\\"id\\": \\"x\\""}], "id" : "resp_2"}')), 'resp_2');
+  assert.equal(bodyResponseId(Buffer.from('{"object":"id","tags":["id"],"id":"resp_3"}')), 'resp_3', 'a value "id" is not the key');
   assert.equal(bodyResponseId(Buffer.from('{"object":"response","output":[{"id":"msg_1"}]}')), null);
   assert.equal(bodyResponseId(Buffer.from('{"id":42}')), null);
   assert.equal(bodyResponseId(Buffer.from('not json')), null);

@@ -7,15 +7,24 @@
 
 /** How much of a stream's start is held while looking for the end of its first data line. */
 const FIRST_LINE_LIMIT = 64 * 1024;
-const ID_KEY = Buffer.from('"id"');
 
-/** The top-level `"id"` string of a JSON object body; null when it has none. */
+/**
+ * The top-level `"id"` string of a JSON object body; null when it has none.
+ * One pass that stops at it (it leads an OpenAI response object), skipping
+ * strings and nested values.
+ */
 export function bodyResponseId(body: Buffer): string | null {
-  const open = body.indexOf(0x7b /* { */);
-  if (open < 0) return null;
-  // The id leads an OpenAI response object: look at each "id" key until one stands at depth 1.
-  for (let at = body.indexOf(ID_KEY, open); at >= 0; at = body.indexOf(ID_KEY, at + 1)) {
-    if (depthAt(body, open, at) === 1) return stringAfterKey(body, at + ID_KEY.length);
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === 0x22 /* " */) {
+      if (depth === 1 && body[i + 1] === 0x69 /* i */ && body[i + 2] === 0x64 /* d */ && body[i + 3] === 0x22) {
+        const id = stringAfterKey(body, i + 4);
+        if (id !== undefined) return id;
+      }
+      i = stringEnd(body, i);
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
   }
   return null;
 }
@@ -53,33 +62,25 @@ export class StreamResponseId {
   }
 }
 
-/** Object depth at `at` within the object opened at `open` (strings honoured). */
-function depthAt(buf: Buffer, open: number, at: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = open; i < at; i++) {
-    const c = buf[i];
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  // An "id" inside a string value is not a key.
-  return inString ? -1 : depth;
+/** Index of the quote closing the string opened at `open` (the last index when unterminated). */
+function stringEnd(buf: Buffer, open: number): number {
+  let i = open + 1;
+  for (; i < buf.length && buf[i] !== 0x22; i++) if (buf[i] === 0x5c) i++;
+  return i;
 }
 
-/** The JSON string after `"key"` and its colon; null when the value is not a string. */
-function stringAfterKey(buf: Buffer, from: number): string | null {
+/**
+ * The JSON string after `"key"` and its colon: null when the value is not a
+ * usable string, undefined when no colon follows (the quote was a value, not a key).
+ */
+function stringAfterKey(buf: Buffer, from: number): string | null | undefined {
   let i = from;
   while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
-  if (buf[i] !== 0x3a /* : */) return null;
+  if (buf[i] !== 0x3a /* : */) return undefined;
   i++;
   while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
   if (buf[i] !== 0x22) return null;
-  let end = i + 1;
-  for (; end < buf.length && buf[end] !== 0x22; end++) if (buf[end] === 0x5c) end++;
+  const end = stringEnd(buf, i);
   try {
     const id = JSON.parse(buf.toString('utf8', i, end + 1));
     return typeof id === 'string' && id !== '' ? id : null;
