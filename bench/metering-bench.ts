@@ -82,7 +82,7 @@ function record(subject: Subject, id: string): UsageRecordInsert {
     latencyMs: 3,
     ttftMs: null,
     promptTokens: 12,
-    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
     costMicros: 52,
     errorClass: null,
   };

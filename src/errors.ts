@@ -28,6 +28,7 @@ export const Errors = {
   budgetExceeded: spec(402, 'insufficient_quota', 'budget_exceeded', 'The spend budget for this period is used up.'),
   modelNotFound: spec(404, 'invalid_request_error', 'model_not_found', 'The model does not exist or you do not have access to it.'),
   modelNotPriced: spec(403, 'permission_error', 'model_not_priced', 'The model has no price configured; ask the operator to set one.'),
+  responseNotFound: spec(404, 'invalid_request_error', 'response_not_found', 'No response with this id was found.'),
   routeNotFound: spec(404, 'invalid_request_error', 'unknown_url', 'Unknown request URL.'),
   methodNotAllowed: spec(405, 'invalid_request_error', 'method_not_allowed', 'Method not allowed for this URL.'),
   requestTimeout: spec(408, 'invalid_request_error', 'request_timeout', 'The request body was not received in time.'),

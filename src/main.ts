@@ -31,6 +31,7 @@ import { createLogger, flushLogger, logRequest } from './observability/logger.ts
 import { startMockUpstream, type MockUpstream } from './mock/mock-upstream.ts';
 import { startProfilingServer } from './observability/profiler.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { ResponseOwners } from './gateway/response-owners.ts';
 import { StoreHealth } from './gateway/store-health.ts';
 import { ChangeSync } from './sync/change-sync.ts';
 import { openChangeSignal, type ChangeSignal } from './sync/change-signal.ts';
@@ -137,6 +138,7 @@ export async function startTollgate(config: Config, opts: StartOptions = {}): Pr
     onStoreError: (err) => logger.warn({ err: (err as Error).message }, 'store unreachable on the request path'),
     responseCache: caches.response,
     accountCache: caches.account,
+    responseOwners: new ResponseOwners((id) => store.usage.responseOwner(id)),
   });
   if (metrics !== null) registerGauges(metrics, gateway, store);
   const services = await startServiceNode(config, store, gateway, metrics, logger, worker?.replay ?? null);

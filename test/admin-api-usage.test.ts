@@ -108,7 +108,7 @@ describe('admin usage API', () => {
 function rec(over: Partial<UsageRecordInsert> & { requestId: string; ts: number }): UsageRecordInsert {
   return {
     userId: 1, keyId: 1, model: 'm1', channelId: null, channelKeyId: null, status: 200, outcome: 'ok', attempts: 1,
-    latencyMs: 10, ttftMs: null, promptTokens: 10, completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, costMicros: 5, errorClass: null, ...over,
+    latencyMs: 10, ttftMs: null, promptTokens: 10, completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null, costMicros: 5, errorClass: null, ...over,
   };
 }
 

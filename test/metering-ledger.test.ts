@@ -196,7 +196,7 @@ describe('CreditLedger.refresh (several gateways on one store)', () => {
 
   const record = (userId: number, requestId: string, costMicros: number) => ({
     requestId, ts: Date.now(), userId, keyId: 1, model: 'm', channelId: null, channelKeyId: null, status: 200, outcome: 'ok' as const,
-    attempts: 1, latencyMs: 1, ttftMs: null, promptTokens: 1, completionTokens: 1, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, costMicros, errorClass: null,
+    attempts: 1, latencyMs: 1, ttftMs: null, promptTokens: 1, completionTokens: 1, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null, costMicros, errorClass: null,
   });
 
   test('live = stored − own uncommitted costs; other nodes spending and credits are picked up once', async () => {

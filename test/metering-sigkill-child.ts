@@ -50,7 +50,7 @@ function record(i: number): UsageRecordInsert {
     latencyMs: 3,
     ttftMs: 1,
     promptTokens: 10,
-    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
     costMicros: 7,
     errorClass: null,
   };

@@ -13,7 +13,7 @@ function record(over: Partial<UsageRecordInsert> = {}): UsageRecordInsert {
   return {
     requestId: 'req-1', ts: 1_700_000_000_000, userId: 4, keyId: 5, model: 'gpt-test', channelId: 6, channelKeyId: 7,
     status: 200, outcome: 'shutdown_cut', attempts: 2, latencyMs: 30, ttftMs: 12, promptTokens: 10, completionTokens: 20,
-    costMicros: 99, errorClass: 'ECONNRESET', cachedTokens: 3, cacheWriteTokens: 2, reasoningTokens: 1, ...over,
+    costMicros: 99, errorClass: 'ECONNRESET', cachedTokens: 3, cacheWriteTokens: 2, reasoningTokens: 1, responseId: null, ...over,
   };
 }
 

@@ -37,7 +37,7 @@ function makeRecords(prefix: string, userId: number, n: number): UsageRecordInse
       latencyMs: 12,
       ttftMs: null,
       promptTokens: 10 + (i % 7),
-      completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+      completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
       costMicros: 100 + (i % 13),
       errorClass: null,
     });

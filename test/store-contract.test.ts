@@ -38,7 +38,7 @@ function record(userId: number, over: Partial<UsageRecordInsert> = {}): UsageRec
     latencyMs: 12,
     ttftMs: 5,
     promptTokens: 10,
-    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    completionTokens: 20, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
     costMicros: 7,
     errorClass: null,
     ...over,

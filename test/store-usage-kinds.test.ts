@@ -28,7 +28,7 @@ const uniq = (base: string) => `${base}-${++seq}`;
 function record(userId: number, model: string, over: Partial<UsageRecordInsert>): UsageRecordInsert {
   return {
     requestId: uniq('req'), ts: T0, userId, keyId: 1, model, channelId: null, channelKeyId: null, status: 200, outcome: 'ok', attempts: 1,
-    latencyMs: 10, ttftMs: null, promptTokens: 100, completionTokens: 50, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0,
+    latencyMs: 10, ttftMs: null, promptTokens: 100, completionTokens: 50, cachedTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, responseId: null,
     costMicros: 1, errorClass: null, ...over,
   };
 }
@@ -119,7 +119,11 @@ for (const target of targets) {
       record(1, 'a', { ts: T0 + DAY, reasoningTokens: 9 }),
       record(2, 'a', { cacheWriteTokens: 8 }),
     ];
-    await db.insertInto('usage_records').values(recs.map(usageRow)).execute();
+    // Without the columns later migrations added (response_id, 0013).
+    await db.insertInto('usage_records').values(recs.map((r) => {
+      const { response_id: _, ...row } = usageRow(r);
+      return row;
+    })).execute();
     await sql`insert into usage_totals (user_id, model, day, requests, prompt_tokens, completion_tokens, cost_micros)
       select user_id, model, ts - ts % 86400000, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros)
       from usage_records group by user_id, model, ts - ts % 86400000`.execute(db);

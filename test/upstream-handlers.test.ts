@@ -246,7 +246,7 @@ test('attempt: cancel aborts the controller, resumeReading unpauses it, a reques
 
 function tapOf(ctx: RequestContext): { tap: UsageTap; next: Recorder; c: FakeController } {
   const next = new Recorder();
-  return { tap: new UsageTap(ctx, openai, countChars, 'sk-test-secret', !ctx.clientWantsStreamUsage, next), next, c: new FakeController() };
+  return { tap: new UsageTap(ctx, openai, countChars, 'sk-test-secret', !ctx.clientWantsStreamUsage, false, next), next, c: new FakeController() };
 }
 
 test('usage tap: a stream loses the usage event the gateway asked for, and its usage lands on the context', () => {

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { ENDPOINTS, HOT_PATHS, MODEL_ENDPOINT, MODEL_PATH_PREFIX, pathOf } from './endpoints.ts';
 import { closeAfterAnswer, closeIfBodyUnread, hasBody } from './lingering-close.ts';
 import { handleApiRequest } from '../gateway/handle-request.ts';
+import { handleStoredResponse, STORED_RESPONSE_PREFIX } from '../gateway/stored-responses.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { Errors, errorBody, sendError, unknownUrlMessage } from '../errors.ts';
 import type { Store } from '../store/store.ts';
@@ -71,6 +72,7 @@ export function createHttpServer(gw: Gateway, deps: ServerDeps): HttpServer {
           closeIfBodyUnread(req, res);
           return handleApiRequest(gw, req, res, MODEL_ENDPOINT);
         }
+        if (path.length > STORED_RESPONSE_PREFIX.length && path.startsWith(STORED_RESPONSE_PREFIX)) return handleStoredResponse(gw, req, res, path);
         if (deps.services != null && path.startsWith('/svc/')) return deps.services.handle(req, res);
         // The rest of /v1 is ours too: answer without handing a body to Fastify's parsers.
         if (HOT_PATHS.has(path) || path.startsWith('/v1/')) {

@@ -104,6 +104,8 @@ export class RequestContext implements RequestOutcome {
   finished = false;
   /** Upstream-reported usage seen (vs counted by the gateway). */
   usageReported = false;
+  /** The id of the Responses API object a native POST /v1/responses created upstream; null otherwise. */
+  responseId: string | null = null;
   /** Why the request is being cut, once it is: the client left, or shutdown reached its deadline. */
   cancelled: 'client' | 'shutdown' | null = null;
   /** The upstream attempt in progress, so a cancel can stop it. */

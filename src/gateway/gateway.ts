@@ -24,6 +24,7 @@ import type { RequestTracer } from '../observability/tracing.ts';
 import type { ClientAddress } from './client-address.ts';
 import type { ResponseCache } from '../cache/response-cache.ts';
 import type { TwoLevelCache } from '../cache/two-level-cache.ts';
+import type { ResponseOwners } from './response-owners.ts';
 
 /** Takes finished requests' usage records: O(1), never throws, never awaits. */
 export interface UsageQueue {
@@ -66,6 +67,8 @@ export interface GatewayParts {
   responseCache: ResponseCache | null;
   /** Account API reads (usage pages) for a short TTL; null when cache.accountTtlMs is 0. */
   accountCache: TwoLevelCache<unknown> | null;
+  /** Which user and channel created each stored Responses API object (GET/DELETE /v1/responses/{id}). */
+  responseOwners: ResponseOwners;
 }
 
 export class Gateway implements GatewayParts {
@@ -92,6 +95,7 @@ export class Gateway implements GatewayParts {
   readonly onStoreError: (err: unknown) => void;
   readonly responseCache: ResponseCache | null;
   readonly accountCache: TwoLevelCache<unknown> | null;
+  readonly responseOwners: ResponseOwners;
   /** Requests in progress, for graceful shutdown. */
   readonly active = new Set<RequestContext>();
   /** Set on SIGTERM: new requests get 503 and /readyz turns unready. */
@@ -121,5 +125,6 @@ export class Gateway implements GatewayParts {
     this.onStoreError = parts.onStoreError;
     this.responseCache = parts.responseCache;
     this.accountCache = parts.accountCache;
+    this.responseOwners = parts.responseOwners;
   }
 }

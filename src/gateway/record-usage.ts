@@ -55,6 +55,8 @@ export function finishRequest(gw: Gateway, ctx: RequestContext): void {
 
   // One record per request that reached an upstream or the response cache, and one per refusal after authentication.
   if (reachedUpstream || hit || (ctx.outcome === 'refused' && ctx.userId !== 0)) gw.writer.enqueue(usageRecord(ctx, channelId));
+  // Known here at once; the record makes it known everywhere once its batch is written.
+  if (ctx.responseId !== null) gw.responseOwners.remember(ctx.responseId, { userId: ctx.userId, keyId: ctx.keyId, channelId: channelId!, channelKeyId: ctx.upstreamKey?.id ?? null });
   gw.metrics?.recordRequest(ctx);
   gw.latency.record(ctx);
   if (gw.requestLog !== null) gw.requestLog(ctx);
@@ -82,5 +84,6 @@ function usageRecord(ctx: RequestContext, channelId: number | null): UsageRecord
     reasoningTokens: ctx.reasoningTokens,
     costMicros: ctx.costMicros,
     errorClass: ctx.errorClass,
+    responseId: ctx.responseId,
   };
 }

@@ -7,6 +7,7 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultSlot } from './mock-faults.ts';
+import { StoredResponses } from './mock-stored.ts';
 
 /** The last request the mock received, as parsed. */
 export interface MockRequestRecord {
@@ -31,6 +32,8 @@ export const MAX_STREAM_CHUNKS = 4096;
 export class UpstreamState {
   readonly stats: MockUpstreamStats = { requests: 0, byPath: {}, aborted: 0, lastRequest: null };
   readonly faults = new FaultSlot();
+  /** The Responses API objects this server created, for GET/DELETE /v1/responses/{id}. */
+  readonly responses = new StoredResponses();
   /** x-mock-* usage switches applied to every request (setUsage), for callers that cannot send headers. */
   usageHeaders: Record<string, string> | null = null;
   readonly chunks: number;

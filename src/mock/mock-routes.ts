@@ -9,6 +9,7 @@ import { composeFeatureAnswer, needsFeatureAnswer, type MockProtocol } from './m
 import { countInputTokens, countMessagesTokens, completionLength, inputAt, inputCount } from './mock-content.ts';
 import { composeEmbeddingsBody, DEFAULT_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_INPUTS } from './mock-embeddings.ts';
 import { faultErrorBody, requestErrorBody, type ErrorFlavour } from './mock-errors.ts';
+import { StoredResponses } from './mock-stored.ts';
 import { MAX_STREAM_CHUNKS, sendJson, SSE_HEADERS, writeThenReset, type MockResponse } from './mock-exchange.ts';
 import {
   composeBody, composeStreamOpening, composeStreamTrailer, framePrefix, nextResponseId, planFor, responseHead, type PlanKind,
@@ -48,6 +49,9 @@ export function respond(res: MockResponse): void {
     else if (kind !== null) answerGeneration(res, kind, body, flavour);
     else if (responses) answerResponses(res, body);
     else answerEmbeddings(res, body);
+  } else if (StoredResponses.handles(path)) {
+    const answer = res.upstream!.responses.answer(req.method ?? 'GET', path, req.url ?? path);
+    sendJson(res, answer.status, answer.body);
   } else if (req.method === 'GET' && path === '/v1/models') {
     answerJson(res, MODELS_BODY);
   } else if (req.method === 'GET' && path.startsWith('/v1/models/') && path.length > 11) {
@@ -134,6 +138,11 @@ function answerFeature(res: MockResponse, protocol: MockProtocol, body: JsonObje
   const chunks = stream ? streamChunks(res, flavour) : 1;
   if (chunks < 0) return;
   const answer = composeFeatureAnswer(protocol, body, requestHeaders(res), id, words, inputTokens, chunks);
+  if (protocol === 'responses') {
+    // Stored as the whole object a later GET returns: for a stream, the same answer composed unstreamed.
+    const whole = stream ? composeFeatureAnswer(protocol, { ...body, stream: false }, requestHeaders(res), id, words, inputTokens, 1).body : answer.body;
+    res.upstream!.responses.remember(id, whole, body);
+  }
   if (!stream) return answerJson(res, answer.body);
   sendStream(res, answer.opening, '', answer.frames, answer.closing);
 }

@@ -55,6 +55,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0012_response_cache': {
       up: (db: Kysely<any>) => responseCacheUp(db),
     },
+    '0013_response_ids': {
+      up: (db: Kysely<any>) => responseIdsUp(db),
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
@@ -368,4 +371,15 @@ async function spendBudgetsUp(db: Kysely<any>, dialect: Dialect): Promise<void> 
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addUniqueConstraint('budgets_scope_subject_period', ['scope', 'subject_id', 'period'])
     .execute();
+}
+
+/**
+ * The id of a Responses API object on its usage record: the record already
+ * names the user, key and channel, and is written in batches off the request
+ * path, so the owner of a stored response costs one nullable column. A partial
+ * index keeps records without one (nearly all) out of it.
+ */
+async function responseIdsUp(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('usage_records').addColumn('response_id', 'text').execute();
+  await sql`create index usage_records_response_id on usage_records (response_id) where response_id is not null`.execute(db);
 }

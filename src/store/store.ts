@@ -48,6 +48,7 @@ export { BudgetRepo, type BudgetFilter, type BudgetInput, type BudgetRow } from 
 export {
   UsageRepo,
   type ApplyBatchResult,
+  type ResponseOwner,
   type UsagePage,
   type UsagePageQuery,
   type UsageTotals,

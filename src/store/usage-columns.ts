@@ -37,7 +37,7 @@ export interface UsageColumn {
   readonly column: string;
   readonly kind: UsageColumnKind;
   /** The value of a field added after records were first spooled, for a spool line written without it. */
-  readonly absent?: number;
+  readonly absent?: number | null;
 }
 
 /** Every field of the usage record except the generated `id`, in column order. */
@@ -66,6 +66,9 @@ export const USAGE_COLUMNS = [
   { field: 'cachedTokens', column: 'cached_tokens', kind: 'uint', absent: 0 },
   { field: 'cacheWriteTokens', column: 'cache_write_tokens', kind: 'uint', absent: 0 },
   { field: 'reasoningTokens', column: 'reasoning_tokens', kind: 'uint', absent: 0 },
+  // the upstream's id of a Responses API object created natively (migration 0013): which channel
+  // stored it and whose it is, for GET/DELETE /v1/responses/{id} (gateway/stored-responses.ts)
+  { field: 'responseId', column: 'response_id', kind: 'string-or-null', absent: null },
 ] as const satisfies readonly UsageColumn[];
 
 type Column = (typeof USAGE_COLUMNS)[number];

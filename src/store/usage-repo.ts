@@ -101,6 +101,14 @@ function checkOptionalInt(name: string, v: number | undefined): void {
 }
 
 /** Usage records and the balance settlement that goes with them. */
+/** The owner of a stored Responses API object (see responseOwner). */
+export interface ResponseOwner {
+  userId: number;
+  keyId: number;
+  channelId: number;
+  channelKeyId: number | null;
+}
+
 export class UsageRepo {
   readonly #db: Kysely<Database>;
   readonly #chunkRows: number;
@@ -258,6 +266,18 @@ export class UsageRepo {
   /** Requests, tokens, cost and errors grouped by UTC day/hour, model or user (see usage-stats.ts). */
   aggregate(q: UsageAggregateQuery): Promise<UsageBucket[]> {
     return aggregateUsage(this.#db, q);
+  }
+
+  /** Who created the Responses API object `responseId`, and through which channel and key; undefined when no record names it. */
+  async responseOwner(responseId: string): Promise<ResponseOwner | undefined> {
+    const row = await this.#db
+      .selectFrom('usage_records')
+      .select(['user_id', 'key_id', 'channel_id', 'channel_key_id'])
+      .where('response_id', '=', responseId)
+      .limit(1)
+      .executeTakeFirst();
+    if (row === undefined || row.channel_id === null) return undefined;
+    return { userId: row.user_id, keyId: row.key_id, channelId: row.channel_id, channelKeyId: row.channel_key_id };
   }
 
   /** Number of stored records. */

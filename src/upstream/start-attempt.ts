@@ -62,7 +62,9 @@ export function startAttempt(
   const sink = filter === null ? client : new FilterAnswer(ctx, filter, client);
   // A translated stream needs the usage event the gateway asked for: the translator writes the client's own from it.
   const hideUsageEvent = translation === null && !ctx.clientWantsStreamUsage;
-  const tap = new UsageTap(ctx, dialect, countTokens, keySecret, hideUsageEvent, translation === null ? sink : new TranslateAnswer(ctx, translation, sink));
+  // A translated answer's id is the gateway's own: nothing upstream could be fetched by it.
+  const captureResponseId = translation === null && ctx.endpoint.kind === 'responses';
+  const tap = new UsageTap(ctx, dialect, countTokens, keySecret, hideUsageEvent, captureResponseId, translation === null ? sink : new TranslateAnswer(ctx, translation, sink));
   const attempt = new Attempt(ctx, channelName, tap);
   ctx.attempt = attempt;
   const timed = ctx.stream && firstTokenTimeoutMs > 0 ? new FirstTokenTimer(channelName, firstTokenTimeoutMs, attempt) : attempt;

@@ -14,6 +14,7 @@ import type { Dialect } from '../providers/index.ts';
 import type { TokenUsage } from '../providers/token-usage.ts';
 import type { RequestContext } from '../gateway/context.ts';
 import { ForwardingHandler, type UpstreamHandler } from './forwarding-handler.ts';
+import { bodyResponseId, StreamResponseId } from './response-id.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -38,30 +39,44 @@ export class UsageTap extends ForwardingHandler {
 
   readonly #keySecret: string;
   readonly #hideUsageEvent: boolean;
+  /** Read the id of the Responses API object created (a native POST /v1/responses); see response-id.ts. */
+  readonly #captureResponseId: boolean;
+  #streamId: StreamResponseId | null = null;
 
   /**
    * `keySecret`: the key sent upstream, scrubbed from error events in a stream (see providers/scrub-secrets.ts).
    * `hideUsageEvent`: drop the usage event the gateway asked for on behalf of a client that did not.
+   * `captureResponseId`: set ctx.responseId from the answer (a native Responses API answer).
    */
-  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, keySecret: string, hideUsageEvent: boolean, next: UpstreamHandler) {
+  constructor(ctx: RequestContext, dialect: Dialect, countTokens: TokenCounter, keySecret: string, hideUsageEvent: boolean, captureResponseId: boolean, next: UpstreamHandler) {
     super(next);
     this.#ctx = ctx;
     this.#dialect = dialect;
     this.#countTokens = countTokens;
     this.#keySecret = keySecret;
     this.#hideUsageEvent = hideUsageEvent;
+    this.#captureResponseId = captureResponseId;
   }
 
   override onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const ctx = this.#ctx;
     this.#status = status;
     if (ctx.stream && status === 200) this.#scanner = new SseScanner(this.#dialect.streamEvents, this.#hideUsageEvent, this.#countTokens, this.#keySecret);
+    if (this.#captureResponseId) {
+      ctx.responseId = null; // an earlier attempt's id is not this answer's
+      if (this.#scanner !== null) this.#streamId = new StreamResponseId();
+    }
     this.next.onResponseStart(controller, status, headers, statusMessage);
   }
 
   /** Forwards every chunk, even one the scanner emptied: the first one still starts the client's response. */
   override onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#scanner !== null) {
+      const streamId = this.#streamId;
+      if (streamId !== null && streamId.wanted) {
+        streamId.push(chunk);
+        if (!streamId.wanted) this.#ctx.responseId = streamId.id;
+      }
       this.next.onResponseData(controller, this.#scanner.push(chunk));
       return;
     }
@@ -111,6 +126,8 @@ export class UsageTap extends ForwardingHandler {
     const whole = this.#kept <= MAX_BODY_KEPT;
     const body = whole ? (this.#chunks.length === 1 ? last : Buffer.concat(this.#chunks, this.#kept)) : this.#previous === null ? last : Buffer.concat([this.#previous, last]);
     this.#chunks = [];
+    // Past MAX_BODY_KEPT only the tail is here, and the id leads the object.
+    if (this.#captureResponseId && this.#status === 200 && whole) ctx.responseId = bodyResponseId(body);
     const usage = this.#dialect.bodyUsage(body);
     if (usage !== null && !usage.invalid) {
       // A count the upstream left null is the gateway's own: the prompt estimate, the answer's text.
