@@ -60,9 +60,10 @@ async function serveWorkers(config: Config, workers: number): Promise<void> {
   const stop = stopOnSignals((signal) => process.stderr.write(`${signal}: draining ${workers} workers\n`), async () => (await starting).close());
   const server = await starting;
   process.stderr.write(startLine(server.url, storeLabel(config), server.adminUrl ?? server.url, config.adminToken !== null, workers));
-  // A worker that died took its requests with it: stop the rest cleanly and exit non-zero for the supervisor to restart.
+  // A crashed worker is replaced inside the process; workers that keep crashing stop the server:
+  // drain the rest cleanly and exit non-zero for the process supervisor to see.
   void server.failed.then((err) => {
-    server.logger.error({ err: err.message }, 'a worker exited; shutting down');
+    server.logger.error({ err: err.message }, 'workers keep crashing; shutting down');
     process.exitCode = 1;
     stop('worker-exit');
   });

@@ -17,6 +17,8 @@ export class GateOwnerSession {
   readonly #grants = new Map<number, Grant>();
   #out: [number, WireVerdict][] = [];
   #scheduled = false;
+  /** The worker is gone (releaseAll ran): a verdict still pending is given back at once. */
+  #released = false;
 
   constructor(gate: LocalGate, writer: UsageQueue, post: (verdicts: [number, WireVerdict][]) => void) {
     this.#gate = gate;
@@ -53,6 +55,10 @@ export class GateOwnerSession {
   }
 
   #answer(id: number, v: GateVerdict): void {
+    if (this.#released) {
+      if (v.kind === 'admitted') this.#gate.settle(v.grant, 0, 0);
+      return;
+    }
     if (v.kind === 'admitted') {
       this.#grants.set(id, v.grant);
       this.#out.push([id, { kind: 'admitted', reservedMicros: v.grant.reservedMicros, state: v.state }]);
@@ -67,8 +73,13 @@ export class GateOwnerSession {
     });
   }
 
-  /** The worker is gone: give back every hold it still had (no cost is known for them). */
+  /**
+   * The worker is gone: give back every hold it still had (no cost is known
+   * for them), and any admission still being judged once it is. Each hold is
+   * released once: a second call finds nothing left.
+   */
   releaseAll(): void {
+    this.#released = true;
     for (const grant of this.#grants.values()) this.#gate.settle(grant, 0, 0);
     this.#grants.clear();
   }

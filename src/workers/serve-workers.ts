@@ -23,6 +23,7 @@ import { LatencyStats, type EncodedLatency } from '../observability/latency-stat
 import { ChangeSync } from '../sync/change-sync.ts';
 import { openChangeSignal } from '../sync/change-signal.ts';
 import { ReplayGuard } from '../services/hop/replay-guard.ts';
+import { CrashBudget, DEFAULT_CRASH_BUDGET } from './crash-budget.ts';
 import { GateOwnerSession } from './gate-owner.ts';
 import { PortRpc } from './port-rpc.ts';
 import type { FromWorker, OwnerAsks, RegistryJson, ToWorker, WorkerAsks } from './owner-protocol.ts';
@@ -36,7 +37,7 @@ export interface WorkerServer {
   readonly workers: number;
   /** Drain every worker, then flush the writer and close. Idempotent. */
   close(): Promise<void>;
-  /** Resolves when a worker died unexpectedly (the server should stop: its admissions were released). */
+  /** Resolves when workers keep crashing (CrashBudget) and the server should stop; a single crash is replaced. */
   readonly failed: Promise<Error>;
 }
 
@@ -47,6 +48,9 @@ class WorkerHandle {
   readonly session: GateOwnerSession;
   readonly rpc: PortRpc<OwnerAsks, WorkerAsks>;
   readonly closed: Promise<void>;
+  /** Listening on the port (said so) and not exited: the one to ask for metrics and to drain. */
+  listening = false;
+  exited = false;
   #onClosed!: () => void;
 
   constructor(index: number, thread: Worker, session: GateOwnerSession, rpc: PortRpc<OwnerAsks, WorkerAsks>) {
@@ -57,12 +61,28 @@ class WorkerHandle {
     this.closed = new Promise((resolve) => { this.#onClosed = resolve; });
   }
 
+  get live(): boolean {
+    return this.listening && !this.exited;
+  }
+
   markClosed(): void {
     this.#onClosed();
   }
 }
 
 const workerEntry = new URL(`./worker-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * Test hook, off unless TOLLGATE_TEST_WORKER_CRASH names a worker index: then
+ * SIGUSR2 terminates that worker's thread. Terminating from the main thread is
+ * the least intrusive way to reproduce a crash: no code path in the worker or
+ * in request handling changes, and the worker gets no chance to settle or
+ * flush, the worst case for what the main thread must release.
+ */
+function crashHookTarget(): number | null {
+  const raw = process.env.TOLLGATE_TEST_WORKER_CRASH;
+  return raw === undefined || !/^\d+$/.test(raw) ? null : Number(raw);
+}
 
 export async function serveWithWorkers(config: Config, count: number): Promise<WorkerServer> {
   const logger = createLogger({ level: config.logLevel });
@@ -87,10 +107,25 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
   const signal = config.redisUrl === null ? null : openChangeSignal(config.redisUrl, config.redis.keyPrefix);
   await signal?.subscribe(() => void sync.pollNow());
 
+  let started = false;
   let stopping = false;
   let reportFailure!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => { reportFailure = resolve; });
+  /** The current thread of each worker index (a replaced one takes its predecessor's slot). */
   const workers: WorkerHandle[] = [];
+  const restarts: number[] = Array.from({ length: count }, () => 0);
+  const pendingRestarts = new Set<NodeJS.Timeout>();
+  const crashes = new CrashBudget();
+
+  /** Asks every listening worker; a worker that dies meanwhile is left out, not waited for. */
+  const askLive = async (kind: keyof OwnerAsks): Promise<{ index: number; body: unknown }[]> => {
+    const live = workers.filter((w) => w.live);
+    const replies = await Promise.allSettled(live.map((w) => w.rpc.ask(kind, null)));
+    return live.flatMap((w, i) => {
+      const r = replies[i];
+      return r.status === 'fulfilled' ? [{ index: w.index, body: r.value as unknown }] : [];
+    });
+  };
 
   // One nonce memory for every worker's hop ingress: a replay to another worker is a replay.
   const replayGuard = new ReplayGuard(config.services.hop.replayWindowMs, config.services.hop.maxNonces);
@@ -99,13 +134,13 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
     balance: ({ userId, load }: { userId: number; load: boolean }) => accounting.gate.balance(userId, load),
     budgetUsage: (budgets: readonly BudgetPolicy[]) => accounting.limiter.budgetUsage(budgets),
     pollEverywhere: async () => {
-      await Promise.all([sync.pollNow(), ...workers.map((w) => w.rpc.ask('poll', null))]);
+      await Promise.all([sync.pollNow(), askLive('poll')]);
       return null;
     },
-    metrics: () => aggregateMetrics(metrics, workers),
-    latency: async () => LatencyStats.merge((await Promise.all(workers.map((w) => w.rpc.ask('histograms', null)))) as EncodedLatency[]),
+    metrics: async () => aggregateMetrics(metrics, (await askLive('collect')) as { index: number; body: RegistryJson }[], restarts),
+    latency: async () => LatencyStats.merge((await askLive('histograms')).map((a) => a.body) as EncodedLatency[]),
     resetLatency: async () => {
-      await Promise.all(workers.map((w) => w.rpc.ask('resetLatency', null)));
+      await askLive('resetLatency');
       return null;
     },
   };
@@ -116,23 +151,55 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
     const post = (msg: ToWorker) => thread.postMessage(msg);
     const session = new GateOwnerSession(accounting.gate, accounting.writer, (verdicts) => post({ t: 'verdicts', verdicts }));
     const handle = new WorkerHandle(index, thread, session, new PortRpc<OwnerAsks, WorkerAsks>(post, answers));
-    workers.push(handle);
+    workers[index] = handle;
     thread.on('message', (msg: FromWorker) => {
       if (msg.t === 'ops') session.run(msg.ops);
-      else if (msg.t === 'listening') resolve(msg);
-      else if (msg.t === 'failed') reject(new Error(`worker ${index} failed to start: ${msg.error}`));
+      else if (msg.t === 'listening') {
+        handle.listening = true;
+        resolve(msg);
+      } else if (msg.t === 'failed') reject(new Error(`worker ${index} failed to start: ${msg.error}`));
       else if (msg.t === 'closed') handle.markClosed();
       else handle.rpc.receive(msg);
     });
     thread.on('error', (err) => logger.error({ err, worker: index }, 'worker thread error'));
     thread.on('exit', (code) => {
+      // Whatever the worker held goes back here, once: its requests died with it.
+      handle.exited = true;
       handle.rpc.abandon(`worker ${index} exited`);
       handle.session.releaseAll();
       handle.markClosed();
       reject(new Error(`worker ${index} exited with code ${code} while starting`));
-      if (!stopping) reportFailure(new Error(`worker ${index} exited with code ${code}`));
+      // During the first start the start-up itself fails (below); during shutdown an exit is expected.
+      if (started && !stopping) replace(index, code);
     });
   });
+
+  const replace = (index: number, code: number) => {
+    const delayMs = crashes.crashed(Date.now());
+    if (delayMs === null) {
+      logger.error({ worker: index, code, crashes: crashes.recent, windowMs: DEFAULT_CRASH_BUDGET.windowMs }, 'worker keeps crashing; stopping the server');
+      reportFailure(new Error(`worker ${index} exited with code ${code}: ${crashes.recent} worker crashes within ${DEFAULT_CRASH_BUDGET.windowMs / 1000} s`));
+      return;
+    }
+    restarts[index]++;
+    logger.error({ worker: index, code, restartInMs: delayMs }, 'worker exited unexpectedly; its admissions were released, replacing it');
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
+      if (stopping) return;
+      spawn(index, port).then(
+        () => {
+          workers[index].thread.postMessage({ t: 'serving' } satisfies ToWorker);
+          logger.info({ worker: index }, 'worker replaced and listening');
+        },
+        // Its exit (forced here when it only said it failed) counts as the next crash.
+        (err: Error) => {
+          logger.error({ err: err.message, worker: index }, 'replacement worker did not start');
+          void workers[index].thread.terminate();
+        },
+      );
+    }, delayMs);
+    pendingRestarts.add(timer);
+  };
 
   // All workers start at once on one port; port 0 ("any free port") is resolved here first.
   const port = config.port === 0 ? await freePort(config.host) : config.port;
@@ -148,13 +215,22 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
     await store.close();
     throw err;
   }
+  started = true;
   for (const w of workers) w.thread.postMessage({ t: 'serving' } satisfies ToWorker);
   logger.info({ url: first.url, workers: count, store: store.dialect, limiter: config.redisUrl ? 'redis' : 'memory', adminUrl: first.adminUrl }, 'tollgate listening');
+  const crashTarget = crashHookTarget();
+  if (crashTarget !== null) process.on('SIGUSR2', () => void workers[crashTarget]?.thread.terminate());
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
     stopping = true;
-    for (const w of workers) w.thread.postMessage({ t: 'drain' } satisfies ToWorker);
+    for (const timer of pendingRestarts) clearTimeout(timer);
+    pendingRestarts.clear();
+    // A listening worker drains; a replacement still starting is stopped (its exit releases what it held).
+    for (const w of workers) {
+      if (w.live) w.thread.postMessage({ t: 'drain' } satisfies ToWorker);
+      else if (!w.exited) void w.thread.terminate();
+    }
     // Each worker drains its requests and streams, sends its last settlements and records, then says so.
     await Promise.all(workers.map((w) => w.closed));
     const open = workers.reduce((n, w) => n + w.session.open, 0);
@@ -175,18 +251,26 @@ export async function serveWithWorkers(config: Config, count: number): Promise<W
  * One /metrics for the whole server: every worker's registry and the main
  * thread's (process metrics, writer), summed per label set the way
  * prom-client's AggregatorRegistry does for node:cluster, plus
- * tollgate_worker_requests_total{worker} to see how the kernel spread the load.
+ * tollgate_worker_requests_total{worker} to see how the kernel spread the load
+ * (a replaced worker starts again from 0: a counter reset) and
+ * tollgate_worker_restarts_total{worker}. A worker being replaced is left out.
  */
-async function aggregateMetrics(own: GatewayMetrics | null, workers: readonly WorkerHandle[]): Promise<{ contentType: string; body: string }> {
-  const parts = await Promise.all(workers.map((w) => w.rpc.ask('collect', null)));
+async function aggregateMetrics(own: GatewayMetrics | null, parts: readonly { index: number; body: RegistryJson }[], restarts: readonly number[]): Promise<{ contentType: string; body: string }> {
   const perWorker = {
     name: 'tollgate_worker_requests_total',
     help: 'Requests finished, by worker thread (serve --workers).',
     type: 'counter',
     aggregator: 'sum',
-    values: parts.map((p, i) => ({ labels: { worker: String(i) }, value: requestCount(p) })),
+    values: parts.map((p) => ({ labels: { worker: String(p.index) }, value: requestCount(p.body) })),
   };
-  const all: object[] = [...parts, [perWorker]];
+  const restarted = {
+    name: 'tollgate_worker_restarts_total',
+    help: 'Worker threads replaced after exiting unexpectedly, by worker index (serve --workers).',
+    type: 'counter',
+    aggregator: 'sum',
+    values: restarts.map((n, i) => ({ labels: { worker: String(i) }, value: n })),
+  };
+  const all: object[] = [...parts.map((p) => p.body), [perWorker, restarted]];
   if (own !== null) all.push(await own.registry.getMetricsAsJSON());
   const registry = AggregatorRegistry.aggregate(all);
   return { contentType: registry.contentType, body: await registry.metrics() };
