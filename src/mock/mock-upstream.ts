@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_STREAM_CHUNKS, MockRequest, MockResponse, resetConnection, UpstreamState, type MockUpstreamStats } from './mock-exchange.ts';
 import { faultFromApiKey, parseFaultHeader, type MockFault } from './mock-faults.ts';
 import { respond } from './mock-routes.ts';
+import { tokenizer } from '../metering/tokenizer.ts';
 
 export type { MockFault } from './mock-faults.ts';
 export type { MockRequestRecord, MockUpstreamStats } from './mock-exchange.ts';
@@ -76,6 +77,10 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
   if (!(chunkDelayMs >= 0)) throw new RangeError('chunkDelayMs must be a non-negative number');
   if (!(latencyMs >= 0)) throw new RangeError('latencyMs must be a non-negative number');
 
+  // The mock counts every answer's tokens exactly: load the tokenizer now, not on the first answer,
+  // where its ~100–300 ms load would stall whatever shares this event loop (the gateway, with the
+  // built-in mock channel: its Redis calls time out and its first-token timers fire).
+  tokenizer();
   const state = new UpstreamState(chunks, chunkDelayMs, latencyMs);
   const server = createServer<typeof MockRequest, typeof MockResponse>(
     { IncomingMessage: MockRequest, ServerResponse: MockResponse, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
