@@ -14,6 +14,7 @@ import { startMockUpstream, type MockUpstream } from '../src/mock/mock-upstream.
 import { openStore } from '../src/store/store.ts';
 import { generateClientKey, hashClientKey, displayPrefix } from '../src/keys/client-key.ts';
 import { startServe } from './support/serve-process.ts';
+import { storedUsage } from './support/stored-usage.ts';
 
 let mock: MockUpstream;
 const dirs: string[] = [];
@@ -45,17 +46,6 @@ async function prepare(credit: number) {
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   return { dataDir, env, key, userId: user.id, credit };
-}
-
-async function records(dataDir: string) {
-  const store = await openStore({ dataDir });
-  try {
-    const page = await store.usage.page({ limit: 1000 });
-    const user = (await store.users.list())[0];
-    return { rows: page.records, balance: user.balanceMicros };
-  } finally {
-    await store.close();
-  }
 }
 
 function stream(base: string, key: string) {
@@ -92,7 +82,7 @@ test('SIGTERM during 50 streams: readiness flips, all complete, all metered, exi
     const texts = await Promise.all(bodies);
     assert.equal(texts.filter((t) => t.includes('data: [DONE]')).length, 50, 'every stream in flight completed');
     assert.equal(await serve.exited, 0);
-    const { rows, balance } = await records(p.dataDir);
+    const { rows, balance } = await storedUsage(p.dataDir);
     assert.equal(rows.length, 50);
     assert.ok(rows.every((r) => r.outcome === 'ok' && r.completionTokens === 16));
     assert.equal(slow.stats.requests, 50);
@@ -119,7 +109,7 @@ test('SIGTERM with a short grace: streams are cut at the deadline and still mete
     const texts = await Promise.all(bodies);
     assert.equal(texts.filter((t) => t.includes('[DONE]')).length, 0, 'the streams were cut');
     assert.equal(await serve.exited, 0);
-    const { rows, balance } = await records(p.dataDir);
+    const { rows, balance } = await storedUsage(p.dataDir);
     assert.equal(rows.length, 20);
     assert.ok(rows.every((r) => r.outcome === 'shutdown_cut' && r.completionTokens > 0 && r.completionTokens < 16), JSON.stringify(rows.map((r) => [r.outcome, r.completionTokens])));
     assert.equal(balance, p.credit - rows.reduce((s, r) => s + r.costMicros, 0));
@@ -159,7 +149,7 @@ test('SIGTERM under non-streamed load: records = upstream hits = successes, bala
     };
     await Promise.all(Array.from({ length: 20 }, worker));
     assert.equal(await serve.exited, 0);
-    const { rows, balance } = await records(p.dataDir);
+    const { rows, balance } = await storedUsage(p.dataDir);
     assert.ok(ok >= 300);
     assert.equal(rows.length, ok, `one record per success (refused while draining: ${refused})`);
     assert.equal(mock.stats.requests, ok, 'upstream hits equal records: nothing double-sent, nothing unmetered');

@@ -96,13 +96,4 @@ export async function stop(serve: ServeProcess): Promise<void> {
   assert.equal(await serve.exited, 0, serve.output());
 }
 
-export async function usage(dataDir: string) {
-  const store = await openStore({ dataDir });
-  try {
-    const page = await store.usage.page({ limit: 1000 });
-    const user = (await store.users.list())[0];
-    return { rows: page.records, balance: user.balanceMicros };
-  } finally {
-    await store.close();
-  }
-}
+export { storedUsage as usage } from './stored-usage.ts';
